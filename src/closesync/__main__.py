@@ -1,0 +1,3 @@
+from closesync.cli import main
+
+main()
