@@ -1,0 +1,1 @@
+"""Fixtures that provide a real PostgreSQL server (owned by the postgres area)."""
