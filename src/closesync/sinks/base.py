@@ -1,0 +1,405 @@
+"""The sink interface every destination implements, plus helpers the destinations share.
+
+A sink is a place tables land (a DuckDB file, a PostgreSQL schema, a folder of Parquet/CSV files). The
+pipeline only talks to this interface:
+
+    with sink.writer("leads", schema, method="upsert", primary_key=("id",)) as w:
+        for batch in batches:
+            w.write(batch)          # staged, never visible to readers yet
+    w.rows                          # rows committed
+
+The writer publishes on a clean exit of the ``with`` block and aborts (target untouched) on an exception.
+Several writers of one sink may be open at once from different threads, so sinks keep per-writer state
+(cursor, staging table, temp file) in the writer and guard shared state with a lock.
+
+Helpers here are deliberately destination-neutral: Arrow field -> logical type, identifier quoting,
+destination-string parsing and batch conformance, so DuckDB, PostgreSQL and the file sinks agree on types.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+import pyarrow as pa
+
+Method = Literal["replace", "append", "upsert"]
+METHODS: tuple[str, ...] = ("replace", "append", "upsert")
+
+#: Field metadata key/value that marks a string column as JSON text (sinks store it as JSON / JSONB).
+JSON_META_KEY = b"closesync.type"
+JSON_META_VALUE = b"json"
+
+#: Table holding per-report incremental state inside a database sink.
+STATE_TABLE = "_closesync_state"
+
+
+class SinkError(Exception):
+    """A destination could not be opened, read or written. Messages are safe to show to users."""
+
+
+class SinkLockedError(SinkError):
+    """The destination is held by another process (e.g. a DuckDB file opened read-write elsewhere)."""
+
+
+class UnknownDestinationError(SinkError, ValueError):
+    """The destination string names no known sink kind."""
+
+
+class TableNotFoundError(SinkError, KeyError):
+    """A read asked for a table the sink does not have."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "table not found"
+
+
+# --------------------------------------------------------------------------------------------------
+# Destinations
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A parsed destination string: ``kind`` is duckdb | postgres | parquet | csv.
+
+    ``target`` is the file/folder path for duckdb/parquet/csv and the full URL for postgres.
+    """
+
+    kind: str
+    target: str
+
+    def __str__(self) -> str:
+        return self.target if self.kind == "postgres" else f"{self.kind}:{self.target}"
+
+
+def parse_destination(destination: str) -> Destination:
+    """Parse ``duckdb:PATH``, ``postgres://…``/``postgresql://…``, ``parquet:DIR`` or ``csv:DIR``.
+
+    A bare path ending in ``.duckdb``/``.db`` is accepted as DuckDB, because that is what users type.
+    """
+    text = destination.strip()
+    if not text:
+        raise UnknownDestinationError(
+            "empty destination; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
+        )
+    lower = text.lower()
+    if lower.startswith(("postgres://", "postgresql://")):
+        return Destination("postgres", text)
+    for kind in ("duckdb", "parquet", "csv"):
+        prefix = kind + ":"
+        if lower.startswith(prefix):
+            target = text[len(prefix) :]
+            if target.startswith("//"):  # tolerate duckdb:///abs/path and duckdb://rel
+                target = target[2:]
+            if not target:
+                raise UnknownDestinationError(f"destination {kind}: needs a path, e.g. {kind}:./data")
+            return Destination(kind, target)
+    if lower.endswith((".duckdb", ".db")) and "://" not in lower:
+        return Destination("duckdb", text)
+    scheme = text.split(":", 1)[0] if ":" in text else text
+    raise UnknownDestinationError(
+        f"unknown destination {scheme!r}; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Types
+
+
+@dataclass(frozen=True)
+class LogicalType:
+    """Destination-neutral column type derived from an Arrow field.
+
+    kind: timestamp (UTC instant) | date | integer | float | boolean | string | json | binary | list.
+    ``item`` is set for lists (the element's logical type).
+    """
+
+    kind: str
+    item: LogicalType | None = None
+
+    def __str__(self) -> str:
+        return f"list<{self.item}>" if self.kind == "list" and self.item else self.kind
+
+
+def is_json_field(field: pa.Field) -> bool:
+    """True when the field is JSON text (string column flagged in field metadata)."""
+    meta = field.metadata or {}
+    return meta.get(JSON_META_KEY) == JSON_META_VALUE
+
+
+def json_field(name: str, nullable: bool = True) -> pa.Field:
+    """A string field flagged as JSON, so every sink stores it as its JSON type."""
+    return pa.field(name, pa.string(), nullable=nullable, metadata={JSON_META_KEY: JSON_META_VALUE})
+
+
+def logical_type(field_or_type: pa.Field | pa.DataType) -> LogicalType:
+    """Map an Arrow field (or type) to a LogicalType. Unknown/nested structs fall back to json."""
+    if isinstance(field_or_type, pa.Field):
+        if is_json_field(field_or_type):
+            return LogicalType("json")
+        t = field_or_type.type
+    else:
+        t = field_or_type
+    if pa.types.is_timestamp(t):
+        return LogicalType("timestamp")
+    if pa.types.is_date(t):
+        return LogicalType("date")
+    if pa.types.is_boolean(t):
+        return LogicalType("boolean")
+    if pa.types.is_integer(t):
+        return LogicalType("integer")
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return LogicalType("float")
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return LogicalType("string")
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return LogicalType("binary")
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return LogicalType("list", logical_type(t.value_field))
+    if pa.types.is_null(t):
+        return LogicalType("string")
+    return LogicalType("json")
+
+
+# --------------------------------------------------------------------------------------------------
+# SQL helpers
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (DuckDB and PostgreSQL both double embedded quotes).
+
+    Custom-field names come from users, so every identifier goes through here; NUL can't be quoted
+    safely in either database and is rejected.
+    """
+    if "\x00" in name:
+        raise SinkError(f"identifier contains a NUL character: {name!r}")
+    if not name:
+        raise SinkError("empty identifier")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote an SQL string literal (standard doubling of single quotes)."""
+    if "\x00" in value:
+        raise SinkError("string literal contains a NUL character")
+    return "'" + value.replace("'", "''") + "'"
+
+
+# --------------------------------------------------------------------------------------------------
+# Batches
+
+
+def normalize_key(key: Sequence[str] | str | None) -> tuple[str, ...]:
+    """Accept a column name, a sequence of names or None; always return a tuple."""
+    if key is None:
+        return ()
+    if isinstance(key, str):
+        return (key,)
+    return tuple(key)
+
+
+def check_writer_args(
+    schema: pa.Schema, method: str, primary_key: tuple[str, ...], parent_key: tuple[str, ...]
+) -> None:
+    """Fail early (before anything is staged) on arguments no sink can honour."""
+    if method not in METHODS:
+        raise SinkError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    names = schema.names
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise SinkError(f"duplicate column names in schema: {dupes}")
+    if method == "upsert":
+        key = parent_key or primary_key
+        if not key:
+            raise SinkError("upsert needs a primary_key or parent_key")
+        missing = [k for k in key if k not in names]
+        if missing:
+            raise SinkError(f"upsert key column(s) {missing} not in schema")
+
+
+def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.RecordBatch | pa.Table:
+    """Reorder/cast a batch to ``schema``; columns the batch lacks become NULL, extra ones are an error.
+
+    Shaping already produces the declared schema, so this is normally a cheap no-op check.
+    """
+    if batch.schema.equals(schema, check_metadata=False):
+        return batch
+    extra = [n for n in batch.schema.names if schema.get_field_index(n) < 0]
+    if extra:
+        raise SinkError(f"batch has columns not in the writer's schema: {extra}")
+    arrays = []
+    for field in schema:
+        idx = batch.schema.get_field_index(field.name)
+        if idx < 0:
+            arrays.append(pa.nulls(batch.num_rows, type=field.type))
+        else:
+            col = batch.column(idx)
+            if not col.type.equals(field.type):
+                col = col.cast(field.type)
+            arrays.append(col)
+    if isinstance(batch, pa.Table):
+        return pa.Table.from_arrays(arrays, schema=schema)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# --------------------------------------------------------------------------------------------------
+# Interface
+
+
+class TableWriter(ABC):
+    """Stages batches for one table and publishes them all at once.
+
+    Subclasses implement ``_write``, ``_commit`` and ``_abort``; this class supplies the context-manager
+    protocol and the one-shot lifecycle so every sink behaves the same on errors.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        schema: pa.Schema,
+        method: str = "replace",
+        primary_key: Sequence[str] | str | None = ("id",),
+        parent_key: Sequence[str] | str | None = (),
+    ) -> None:
+        self.table = table
+        self.schema = schema
+        self.method = method
+        self.primary_key = normalize_key(primary_key)
+        self.parent_key = normalize_key(parent_key)
+        check_writer_args(schema, method, self.primary_key, self.parent_key)
+        quote_ident(table)
+        self.rows = 0  # rows committed (0 until commit)
+        self.staged_rows = 0
+        self._state = "new"  # new -> open -> committed | aborted
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> TableWriter:
+        self.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def open(self) -> None:
+        """Prepare staging. Idempotent so callers may use write() without an explicit open()."""
+        if self._state == "new":
+            self._open()
+            self._state = "open"
+        elif self._state != "open":
+            raise SinkError(f"writer for {self.table!r} is already {self._state}")
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Stage a batch; it becomes visible only at commit."""
+        self.open()
+        batch = conform_batch(batch, self.schema)
+        if batch.num_rows == 0:
+            return
+        self._write(batch)
+        self.staged_rows += batch.num_rows
+
+    def commit(self) -> int:
+        """Publish staged rows per ``method``; returns (and stores in .rows) the number of rows written."""
+        self.open()
+        try:
+            self.rows = self._commit()
+        except BaseException:
+            self._state = "aborted"
+            self._abort()
+            raise
+        self._state = "committed"
+        return self.rows
+
+    def abort(self) -> None:
+        """Throw staged rows away; the target stays exactly as it was. Safe to call twice."""
+        if self._state in ("committed", "aborted"):
+            return
+        was_open = self._state == "open"
+        self._state = "aborted"
+        if was_open:
+            self._abort()
+
+    # -- for subclasses ------------------------------------------------------------------------------
+    def _open(self) -> None:  # noqa: B027 - optional hook
+        """Create staging (table, temp file). Default: nothing."""
+
+    @abstractmethod
+    def _write(self, batch: pa.RecordBatch | pa.Table) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> int: ...
+
+    @abstractmethod
+    def _abort(self) -> None: ...
+
+
+class Sink(ABC):
+    """A destination: hands out writers and answers the reads the pipeline and the web preview need."""
+
+    destination: Destination
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    @abstractmethod
+    def writer(
+        self,
+        table: str,
+        schema: pa.Schema,
+        method: str = "replace",
+        primary_key: Sequence[str] | str | None = ("id",),
+        parent_key: Sequence[str] | str | None = (),
+    ) -> TableWriter:
+        """A writer for ``table``; use it as a context manager."""
+
+    @abstractmethod
+    def read_state(self, key: str) -> dict[str, Any] | None:
+        """Stored incremental state for ``key`` or None."""
+
+    @abstractmethod
+    def write_state(self, key: str, value: dict[str, Any]) -> None:
+        """Store incremental state for ``key`` (JSON-serialisable dict), replacing any previous value."""
+
+    @abstractmethod
+    def table_exists(self, table: str) -> bool: ...
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """User tables (not the sink's own bookkeeping tables), sorted."""
+
+    @abstractmethod
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """(column name, destination type name) in table order; raises TableNotFoundError."""
+
+    @abstractmethod
+    def preview(self, table: str, limit: int = 100) -> pa.Table:
+        """The first ``limit`` rows as Arrow (for the web preview and tests)."""
+
+    @abstractmethod
+    def iter_batches(self, table: str, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Stream the whole table as Arrow batches (exports, comparisons)."""
+
+    def row_count(self, table: str) -> int:
+        """Number of rows; sinks override with something cheaper than streaming."""
+        return sum(b.num_rows for b in self.iter_batches(table))
+
+    @abstractmethod
+    def drop(self, table: str) -> None:
+        """Remove the table if it exists."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections/handles. Safe to call twice."""
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
