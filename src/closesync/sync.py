@@ -1,0 +1,312 @@
+"""The pipeline: read reports from Close, shape them into Arrow batches and load them into a destination.
+
+One source read (say `/lead/`) feeds every report that shares it (leads and its four nested tables), and
+sources run concurrently on one client, whose pacer keeps each endpoint group inside its rate limit. A
+report's table is published only when its whole read succeeded, so a failure leaves the previous table as it
+was; one source failing never stops the others.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+import pyarrow as pa
+
+from closesync.close import CloseClient
+from closesync.close.errors import CloseError
+from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
+from closesync.sinks import open_sink
+from closesync.sinks.base import Sink
+
+DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
+DEFAULT_DESTINATION = "duckdb:data/close.duckdb"
+CUSTOM_FIELDS_TABLE = "_closesync_custom_fields"
+Method = Literal["replace", "append", "upsert"]
+METHODS: tuple[Method, ...] = ("replace", "append", "upsert")
+
+
+class StateStore(Protocol):
+    """Where incremental cursors live: the destination for `closesync sync`, the dataset for the Data Center."""
+
+    def get(self, key: str) -> dict | None: ...
+
+    def put(self, key: str, value: dict) -> None: ...
+
+
+class SinkStateStore:
+    """Keeps cursors in the destination itself (`_closesync_state`), next to the tables they describe."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    def get(self, key: str) -> dict | None:
+        return self._sink.read_state(key)
+
+    def put(self, key: str, value: dict) -> None:
+        self._sink.write_state(key, value)
+
+
+@dataclass
+class ReportResult:
+    """What one report's run did; updated in place while it runs, so a progress display can render it."""
+
+    slug: str
+    name: str
+    table: str
+    status: Literal["pending", "running", "success", "failed"] = "pending"
+    rows: int = 0
+    requests: int = 0
+    throttle_waits: int = 0
+    retries: int = 0
+    incremental: bool = False
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    http_status: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        if not self.started_at:
+            return 0.0
+        end = self.finished_at or datetime.now(UTC)
+        return (end - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict:
+        return {
+            "report": self.name,
+            "slug": self.slug,
+            "table": self.table,
+            "status": self.status,
+            "rows": self.rows,
+            "requests": self.requests,
+            "throttle_waits": self.throttle_waits,
+            "retries": self.retries,
+            "incremental": self.incremental,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "duration_s": round(self.duration_s, 3),
+            "error": self.error,
+            "http_status": self.http_status,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class SyncResult:
+    """The outcome of one `sync`: a result per report, in catalog order."""
+
+    reports: list[ReportResult]
+    requests: int = 0  # every HTTP request made, /me/ included; sources shared by reports count once
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status == "success" for r in self.reports)
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.reports)
+
+    @property
+    def failed(self) -> list[ReportResult]:
+        return [r for r in self.reports if r.status == "failed"]
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "requests": self.requests,
+            "reports": [r.to_dict() for r in self.reports],
+        }
+
+
+Progress = Callable[[ReportResult], None]
+
+
+def resolve_reports(names: Iterable[str] | None) -> list[ReportSpec]:
+    """Reports by display name or slug, in catalog order and without repeats; all 38 when none are named."""
+    if not names:
+        return list(REPORTS)
+    wanted = {get_report(n).slug for n in names}
+    return [spec for spec in REPORTS if spec.slug in wanted]
+
+
+def state_key(spec: ReportSpec, params: ReportParams) -> str:
+    """Cursors are kept per report and parameters, so two datasets with other filters never share one."""
+    since = params.since.isoformat() if params.since else ""
+    return f"{spec.slug}|org={params.organization_id or ''}|user={params.user_id or ''}|since={since}"
+
+
+def describe_error(exc: BaseException) -> tuple[str, int | None]:
+    """A readable one-line reason (Close's own message where there is one) and the HTTP status."""
+    if isinstance(exc, CloseError):
+        return str(exc), getattr(exc, "status", None)
+    return f"{type(exc).__name__}: {exc}", None
+
+
+def sync(
+    reports: Sequence[str] | None = None,
+    *,
+    api_key: str | None = None,
+    client: CloseClient | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    destination: str | Sink = DEFAULT_DESTINATION,
+    method: Method = "upsert",
+    organization_id: str | None = None,
+    user_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    full_refresh: bool = False,
+    table: str | None = None,
+    state: StateStore | None = None,
+    progress: Progress | None = None,
+    max_workers: int = 6,
+) -> SyncResult:
+    """Sync reports (all 38 by default) from Close into `destination`.
+
+    `method`: `replace` reads everything and swaps each table atomically; `upsert` reads only what changed
+    since the last run where a report has a cursor (a full read still replaces the table, so records deleted
+    in Close disappear); `append` adds what was read. `table` renames the table of a single report.
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown update method {method!r}: use one of {', '.join(METHODS)}.")
+    specs = resolve_reports(reports)
+    if table and len(specs) != 1:
+        raise ValueError("A table name can only be given when syncing a single report.")
+    if client is None and not api_key:
+        raise ValueError("An API key is needed: pass api_key or client.")
+
+    with ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(CloseClient(api_key, base_url=base_url))
+        sink = destination if isinstance(destination, Sink) else open_sink(destination)
+        if not isinstance(destination, Sink):
+            stack.callback(sink.close)
+        store = state or SinkStateStore(sink)
+
+        results = {s.slug: ReportResult(s.slug, s.name, table or s.slug) for s in specs}
+        if any(s.uses_organization_id for s in specs) and not organization_id:
+            try:
+                organization_id = _default_organization(client)
+            except Exception as exc:  # every report depends on it: fail them all with the reason
+                _fail(list(results.values()), exc, progress)
+                return SyncResult(list(results.values()), client.stats.requests)
+        params = ReportParams(organization_id=organization_id, user_id=user_id, since=since, until=until)
+
+        runner = _SourceRunner(client, sink, store, params, method, full_refresh or method == "replace", progress)
+        groups = group_by_source(specs)
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(groups)))) as pool:
+            for future in [pool.submit(runner.run, g, [results[s.slug] for s in g]) for g in groups]:
+                future.result()
+        return SyncResult([results[s.slug] for s in specs], client.stats.requests)
+
+
+def _default_organization(client: CloseClient) -> str:
+    """Close's own scripts use the key owner's first organization; so do we."""
+    organizations = client.get("me/").get("organizations") or []
+    if not organizations:
+        raise ValueError("This API key's user belongs to no organization: pass an Organization ID.")
+    return organizations[0]["id"]
+
+
+def _fail(results: list[ReportResult], exc: BaseException, progress: Progress | None) -> None:
+    message, status = describe_error(exc)
+    now = datetime.now(UTC)
+    for r in results:
+        r.status, r.error, r.http_status = "failed", message, status
+        r.started_at = r.started_at or now
+        r.finished_at = now
+        if progress:
+            progress(r)
+
+
+@dataclass
+class _SourceRunner:
+    """Runs one source read and loads every report it feeds; safe to call from several threads."""
+
+    client: CloseClient
+    sink: Sink
+    store: StateStore
+    params: ReportParams
+    method: Method
+    full_refresh: bool
+    progress: Progress | None
+    _custom_fields_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, specs: list[ReportSpec], results: list[ReportResult]) -> None:
+        client = self.client.scoped()
+        by_slug = {r.slug: r for r in results}
+        started = datetime.now(UTC)
+        for r in results:
+            r.status, r.started_at = "running", started
+            self._emit(r)
+        try:
+            keys = {s.slug: state_key(s, self.params) for s in specs}
+            states = {} if self.full_refresh else {slug: self.store.get(k) for slug, k in keys.items()}
+            read = open_read(client, specs, self.params, states, full_refresh=self.full_refresh)
+            with ExitStack() as writers_stack:
+                writers = {}
+                for spec in specs:
+                    incremental = bool(read.incremental.get(spec.slug))
+                    by_slug[spec.slug].incremental = incremental
+                    writers[spec.slug] = writers_stack.enter_context(
+                        self.sink.writer(
+                            by_slug[spec.slug].table,
+                            read.schemas[spec.slug],
+                            method=self._writer_method(incremental),
+                            primary_key=spec.primary_key,
+                            parent_key=spec.parent_key if incremental else (),
+                        )
+                    )
+                for slug, batch in read.batches():
+                    writers[slug].write(batch)
+                    result = by_slug[slug]
+                    result.rows += batch.num_rows
+                    self._count(result, client)
+            for spec in specs:
+                new_state = read.new_states.get(spec.slug)
+                if new_state is not None:
+                    self.store.put(keys[spec.slug], new_state)
+            if read.custom_fields:
+                self._save_custom_fields(read.custom_fields)
+            finished = datetime.now(UTC)
+            for r in results:
+                r.notes = list(getattr(read, "notes", []) or [])
+                r.status, r.finished_at = "success", finished
+                self._count(r, client)
+        except Exception as exc:
+            for r in results:
+                self._count(r, client)
+            _fail(results, exc, self.progress)
+
+    def _writer_method(self, incremental: bool) -> Method:
+        if self.method == "append":
+            return "append"
+        return "upsert" if incremental else "replace"
+
+    def _count(self, result: ReportResult, client: CloseClient) -> None:
+        stats = client.stats
+        result.requests = stats.requests
+        result.throttle_waits = stats.throttled
+        result.retries = stats.retries
+        self._emit(result)
+
+    def _emit(self, result: ReportResult) -> None:
+        if self.progress:
+            self.progress(result)
+
+    def _save_custom_fields(self, rows: list[dict]) -> None:
+        """Map each custom-field column back to Close's `cf_…` id, so users can join on either."""
+        table = pa.Table.from_pylist(rows)
+        key = tuple(k for k in ("report", "field_id") if k in table.column_names) or ("field_id",)
+        with self._custom_fields_lock, self.sink.writer(
+            CUSTOM_FIELDS_TABLE, table.schema, method="upsert", primary_key=key
+        ) as writer:
+            for batch in table.to_batches():
+                writer.write(batch)
