@@ -1,1 +1,98 @@
-"""datacenter"""
+"""The Data Center: saved accounts, datasets on schedules, runs with history.
+
+Every front end (the CLI, the web app, Python callers) goes through ONE object, :class:`DataCenter`;
+nothing else in this package is meant to be called from outside. All methods are synchronous and
+thread-safe (each opens its own short SQLite connection), so a web app may call them from worker threads.
+
+    from closesync.datacenter import DataCenter, DataCenterError
+    dc = DataCenter("./data")              # <home>/closesync.sqlite (WAL), migrated on open
+                                           # DataCenter(home, clock=callable->aware UTC datetime,
+                                           #            client_options={"max_retries": 0, ...})
+
+Accounts (the API key is never returned, logged or stored in clear):
+    dc.add_account(name, api_key=None, api_key_env=None, base_url=None) -> Account
+        # validates with GET me/ (+ GET user/); a rejected key raises AccountKeyError, nothing stored
+    dc.list_accounts() -> list[Account]; dc.get_account(name_or_id) -> Account
+    dc.rename_account(name_or_id, new_name) -> Account
+    dc.check_account(name_or_id) -> AccountCheck(ok, message, account)   # re-validates, records status
+    dc.remove_account(name_or_id, force=False) -> list[str]   # names of datasets removed with it (force)
+    dc.report_choices(account, refresh=False) -> ReportChoices(organizations=[Choice], users=[Choice])
+        # Choice(id, label): what the Organization ID / User ID selects offer (from /me/ and /user/)
+
+Reports (for the report select):
+    dc.reports() -> list[ReportInfo(slug, name, description, uses_organization_id, uses_user_id,
+                                     uses_date_range)]
+
+Datasets:
+    dc.create_dataset(name, account=, report=, organization_id=None, user_id=None, since=None,
+                      method="upsert", schedule="manual", retries=0, retry_delay="5m",
+                      destination=None, table=None, description="", enabled=True) -> Dataset
+        # destination default duckdb:<home>/close.duckdb, table default = report slug
+    dc.list_datasets() -> list[Dataset]          # each with .last_run (Run | None) and .next_run_at
+    dc.get_dataset(name_or_id) -> Dataset
+    dc.edit_dataset(name_or_id, **changes) -> Dataset    # same keyword names as create (+ name=)
+    dc.delete_dataset(name_or_id, drop_table=False)
+    dc.run_dataset(name_or_id, full_refresh=False) -> Run   # runs now, in this thread; never raises for
+                                                            # a failed run (see Run.status / Run.error)
+    dc.history(name_or_id, limit=50) -> list[Run]         # newest first
+    dc.get_run(run_id) -> Run
+    dc.preview(name_or_id, limit=20) -> Preview(columns: list[str], rows: list[tuple])
+
+Schedules (validate a form field before saving; the message lists the accepted forms):
+    dc.validate_schedule(spec) -> ScheduleInfo(spec, description, next_runs: list[datetime])
+    closesync.datacenter.schedule.SCHEDULE_FORMS  # the accepted forms, for help texts
+
+Scheduler (runs due datasets; at most one run per dataset across processes via a SQLite lease):
+    sched = dc.scheduler(max_workers=4, poll_seconds=5.0)
+    sched.start(); ...; sched.stop()      # background thread, e.g. inside the web app's process
+    sched.tick(wait=True) -> list[int]    # one pass (tests): claims due datasets, returns run ids
+    sched.run_forever()                   # what `closesync scheduler` does (until stop() / Ctrl-C)
+
+Errors: every error raised is a DataCenterError subclass whose str() is a message fit for a user:
+NotFoundError, ValidationError (.field names the form field), ConflictError, AccountKeyError,
+DatasetBusyError, SecretKeyError. Objects are dataclasses with .to_dict() (JSON-safe, no secrets).
+
+Python API shortcuts: ``closesync.run_dataset(name_or_id, home=None)`` (home from CLOSESYNC_HOME or ./data).
+"""
+
+from closesync.datacenter.errors import (
+    AccountKeyError,
+    ConflictError,
+    DataCenterError,
+    DatasetBusyError,
+    NotFoundError,
+    SecretKeyError,
+    ValidationError,
+)
+from closesync.datacenter.models import (
+    Account,
+    AccountCheck,
+    Choice,
+    Dataset,
+    Preview,
+    ReportChoices,
+    ReportInfo,
+    Run,
+    ScheduleInfo,
+)
+from closesync.datacenter.service import DataCenter
+
+__all__ = [
+    "Account",
+    "AccountCheck",
+    "AccountKeyError",
+    "Choice",
+    "ConflictError",
+    "DataCenter",
+    "DataCenterError",
+    "Dataset",
+    "DatasetBusyError",
+    "NotFoundError",
+    "Preview",
+    "ReportChoices",
+    "ReportInfo",
+    "Run",
+    "ScheduleInfo",
+    "SecretKeyError",
+    "ValidationError",
+]

@@ -1,0 +1,189 @@
+"""Versioned schema migrations of the metadata store.
+
+Rules that keep an upgrade from ever losing a user's data: migrations only add (tables, columns, rows
+computed from existing rows), each runs in one transaction together with its schema_version row, and the
+file is copied to `closesync.sqlite.v<N>.bak` before an older store is upgraded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from closesync.datacenter.errors import DataCenterError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+    data: Callable[[sqlite3.Connection], None] | None = None
+
+
+V1 = (
+    """CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        base_url TEXT NOT NULL,
+        key_source TEXT NOT NULL CHECK (key_source IN ('stored', 'env')),
+        key_ciphertext TEXT,
+        key_env TEXT,
+        key_hint TEXT NOT NULL,
+        user_id TEXT,
+        user_email TEXT,
+        user_name TEXT,
+        organizations TEXT NOT NULL DEFAULT '[]',
+        users TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'ok',
+        last_error TEXT,
+        last_checked_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        report TEXT NOT NULL,
+        organization_id TEXT,
+        user_id TEXT,
+        since TEXT,
+        method TEXT NOT NULL,
+        schedule TEXT NOT NULL DEFAULT 'manual',
+        retries INTEGER NOT NULL DEFAULT 0,
+        retry_delay_s INTEGER NOT NULL DEFAULT 300,
+        destination TEXT NOT NULL,
+        table_name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_s REAL,
+        rows INTEGER NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        throttle_waits INTEGER NOT NULL DEFAULT 0,
+        retries INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        error_report TEXT,
+        http_status INTEGER,
+        reports TEXT NOT NULL DEFAULT '[]'
+    )""",
+    "CREATE INDEX runs_by_dataset ON runs(dataset_id, id)",
+)
+
+V2 = (
+    "ALTER TABLE datasets ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE datasets ADD COLUMN next_run_at TEXT",
+    "ALTER TABLE datasets ADD COLUMN pending_attempt INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN owner TEXT",
+    """CREATE TABLE leases (
+        dataset_id INTEGER PRIMARY KEY REFERENCES datasets(id) ON DELETE CASCADE,
+        run_id INTEGER,
+        owner TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE dataset_state (
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (dataset_id, key)
+    )""",
+    "CREATE INDEX datasets_due ON datasets(next_run_at)",
+)
+
+
+def _schedule_existing(conn: sqlite3.Connection) -> None:
+    """v1 had schedules but no scheduler: give every scheduled dataset its first next run."""
+    from closesync.datacenter.schedule import ScheduleError, parse_schedule
+
+    now = datetime.now(UTC)
+    for row in conn.execute("SELECT id, schedule FROM datasets").fetchall():
+        try:
+            nxt = parse_schedule(row[1]).next_after(now)
+        except ScheduleError:
+            nxt = None
+        if nxt is not None:
+            conn.execute(
+                "UPDATE datasets SET next_run_at = ? WHERE id = ?",
+                (nxt.astimezone(UTC).isoformat(timespec="microseconds"), row[0]),
+            )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "accounts, datasets and run history", V1),
+    Migration(2, "scheduler: leases, next runs, retries queued, per-dataset state", V2, _schedule_existing),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def _backup(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    target = path.with_name(f"{path.name}.v{version}.bak")
+    if target.exists():
+        return
+    dest = sqlite3.connect(target)
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()
+
+
+def migrate(conn: sqlite3.Connection, path: Path | None = None, target: int = LATEST) -> int:
+    """Bring the store up to `target` (tests pass target=1 to build an old store); returns the version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = current_version(conn)
+    finally:
+        conn.execute("COMMIT")
+    if version > LATEST:
+        raise DataCenterError(
+            f"The metadata store {path or ''} has schema version {version}, newer than this closesync "
+            f"understands ({LATEST}). Upgrade closesync."
+        )
+    if version >= target:
+        return version
+    if version > 0 and path is not None:
+        _backup(conn, path, version)
+    for migration in MIGRATIONS:
+        if migration.version > target:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) >= migration.version:  # another process got here first
+                conn.execute("COMMIT")
+                continue
+            for statement in migration.statements:
+                conn.execute(statement)
+            if migration.data is not None:
+                migration.data(conn)
+            conn.execute(
+                "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.description, datetime.now(UTC).isoformat()),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return current_version(conn)

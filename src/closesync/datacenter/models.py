@@ -1,0 +1,160 @@
+"""Plain result objects the service hands to front ends (JSON-safe via to_dict, never holding a key)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+class _ToDict:
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (datetimes as ISO strings)."""
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class Choice(_ToDict):
+    """One option of a select: the id stored, the label shown."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ReportChoices(_ToDict):
+    """What the Organization ID and User ID selects offer for one account."""
+
+    organizations: list[Choice]
+    users: list[Choice]
+
+
+@dataclass(frozen=True)
+class ReportInfo(_ToDict):
+    """A report as a front end lists it."""
+
+    slug: str
+    name: str
+    description: str
+    uses_organization_id: bool
+    uses_user_id: bool
+    uses_date_range: bool
+
+
+@dataclass(frozen=True)
+class Account(_ToDict):
+    """A saved Close account. `key_hint` (api_…abcd) is all that is ever shown of the key."""
+
+    id: int
+    name: str
+    base_url: str
+    key_source: str  # "stored" (encrypted in the store) or "env" (read from key_env at run time)
+    key_env: str | None
+    key_hint: str
+    user_id: str | None
+    user_email: str | None
+    user_name: str | None
+    organizations: list[Choice]
+    users: list[Choice]
+    status: str  # "ok" or "invalid"
+    last_error: str | None
+    last_checked_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    dataset_count: int = 0
+
+
+@dataclass(frozen=True)
+class AccountCheck(_ToDict):
+    """Outcome of re-validating an account's key."""
+
+    ok: bool
+    message: str
+    account: Account
+
+
+@dataclass(frozen=True)
+class Run(_ToDict):
+    """One run of a dataset: a row of its history, also what run_dataset returns."""
+
+    id: int
+    dataset_id: int
+    dataset_name: str
+    status: str  # "running", "success" or "failed"
+    trigger: str  # "manual", "schedule" or "retry"
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    rows: int
+    requests: int
+    throttle_waits: int
+    retries: int
+    error: str | None
+    error_report: str | None
+    http_status: int | None
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+@dataclass(frozen=True)
+class Dataset(_ToDict):
+    """A saved sync: one report of one account into one table, with schedule and retry policy."""
+
+    id: int
+    name: str
+    account_id: int
+    account_name: str
+    report: str  # slug
+    report_name: str
+    organization_id: str | None
+    user_id: str | None
+    since: datetime | None
+    method: str
+    schedule: str
+    retries: int
+    retry_delay_s: int
+    destination: str
+    table: str
+    description: str
+    enabled: bool
+    next_run_at: datetime | None
+    pending_attempt: int  # > 0 when a retry of a failed run is queued
+    created_at: datetime
+    updated_at: datetime
+    last_run: Run | None = None
+    running: bool = False
+
+
+@dataclass(frozen=True)
+class Preview(_ToDict):
+    """The first rows of a dataset's table."""
+
+    table: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class ScheduleInfo(_ToDict):
+    """A validated schedule: its normal form, a sentence, and the next few run times."""
+
+    spec: str
+    description: str
+    next_runs: list[datetime]

@@ -1,0 +1,177 @@
+"""Schedule specs ("every 15 minutes", "daily at 06:00", cron, ...) and retry-delay durations.
+
+Every form becomes either a fixed interval anchored at the Unix epoch (so "every 15 minutes" fires at
+:00, :15, :30, :45 whichever process computes it) or a cron expression evaluated by croniter. Times of day
+are UTC unless the spec ends with an IANA time zone ("daily at 06:00 Europe/Berlin").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+SCHEDULE_FORMS = (
+    "manual  (only when run by hand; the default)",
+    "every 15 minutes | every 2 hours | every 1 day",
+    "hourly | daily | weekly",
+    "daily at 06:00",
+    "weekly on mon at 06:00  (mon, tue, wed, thu, fri, sat, sun; several: mon,wed,fri)",
+    "a cron expression, e.g. '*/30 * * * *' or '0 6 * * 1-5'",
+    "times are UTC; add a time zone to change that: 'daily at 06:00 Europe/Berlin'",
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+_EVERY = re.compile(r"^every\s+(?:(\d+)\s+)?(minute|hour|day)s?$")
+_DAILY = re.compile(r"^daily\s+at\s+(\d{1,2}):(\d{2})$")
+_WEEKLY = re.compile(r"^weekly\s+on\s+([a-z,\s]+?)\s+at\s+(\d{1,2}):(\d{2})$")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)?(?![a-z])")
+
+
+class ScheduleError(ValueError):
+    """A schedule or duration that cannot be understood; the message lists the accepted forms."""
+
+
+def _bad(spec: str, why: str = "") -> ScheduleError:
+    forms = "\n".join(f"  - {form}" for form in SCHEDULE_FORMS)
+    reason = f" ({why})" if why else ""
+    return ScheduleError(f"Cannot understand the schedule {spec!r}{reason}. Accepted forms:\n{forms}")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule; `spec` is its normal form, which is what the store keeps."""
+
+    spec: str
+    interval: timedelta | None = None
+    cron: str | None = None
+    tz: str | None = None
+
+    @property
+    def manual(self) -> bool:
+        return self.interval is None and self.cron is None
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first run time strictly after `moment` (UTC), or None for a manual schedule."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if self.interval is not None:
+            step = self.interval.total_seconds()
+            elapsed = (moment - _EPOCH).total_seconds()
+            return _EPOCH + timedelta(seconds=(elapsed // step + 1) * step)
+        if self.cron is not None:
+            zone = ZoneInfo(self.tz) if self.tz else UTC
+            nxt = croniter(self.cron, moment.astimezone(zone)).get_next(datetime)
+            return nxt.astimezone(UTC)
+        return None
+
+    def upcoming(self, moment: datetime, count: int = 3) -> list[datetime]:
+        out: list[datetime] = []
+        nxt = self.next_after(moment)
+        while nxt is not None and len(out) < count:
+            out.append(nxt)
+            nxt = self.next_after(nxt)
+        return out
+
+    def describe(self) -> str:
+        if self.manual:
+            return "Runs only when started by hand."
+        zone = self.tz or "UTC"
+        if self.interval is not None:
+            return f"Runs {self.spec} (aligned to the clock, {zone})."
+        return f"Runs on cron '{self.cron}' ({zone})."
+
+
+def _split_zone(spec: str) -> tuple[str, str | None]:
+    head, _, last = spec.rpartition(" ")
+    if head and ("/" in last or last.upper() == "UTC") and not last.startswith(("*", "/")):
+        try:
+            ZoneInfo(last)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _bad(spec, f"unknown time zone {last!r}") from None
+        return head.strip(), last
+    return spec, None
+
+
+def _clock(spec: str, hour: str, minute: str) -> tuple[int, int]:
+    h, m = int(hour), int(minute)
+    if h > 23 or m > 59:
+        raise _bad(spec, f"{hour}:{minute} is not a time of day")
+    return h, m
+
+
+def parse_schedule(spec: str | None) -> Schedule:
+    """Parse a user's schedule; raise ScheduleError listing the accepted forms if it is not one."""
+    original = (spec or "").strip()
+    text = " ".join(original.split())
+    if text.lower() in ("", "manual", "none", "off"):
+        return Schedule("manual")
+    body, zone = _split_zone(text)
+    lower = body.lower()
+    suffix = f" {zone}" if zone else ""
+    if match := _EVERY.match(lower):
+        count = int(match.group(1) or 1)
+        unit = match.group(2)
+        if count < 1:
+            raise _bad(original, "the interval must be at least 1")
+        seconds = count * _UNITS[unit]
+        if zone:
+            raise _bad(original, "intervals are aligned to UTC; a time zone only applies to times of day")
+        return Schedule(f"every {count} {unit}{'s' if count > 1 else ''}", interval=timedelta(seconds=seconds))
+    if lower == "hourly":
+        return Schedule("hourly" + suffix, cron="0 * * * *", tz=zone)
+    if lower == "daily":
+        return Schedule("daily" + suffix, cron="0 0 * * *", tz=zone)
+    if lower == "weekly":
+        return Schedule("weekly" + suffix, cron="0 0 * * mon", tz=zone)
+    if match := _DAILY.match(lower):
+        h, m = _clock(original, match.group(1), match.group(2))
+        return Schedule(f"daily at {h:02d}:{m:02d}{suffix}", cron=f"{m} {h} * * *", tz=zone)
+    if match := _WEEKLY.match(lower):
+        days = [d.strip()[:3] for d in re.split(r"[,\s]+", match.group(1)) if d.strip()]
+        unknown = [d for d in days if d not in _DAYS]
+        if not days or unknown:
+            raise _bad(original, f"unknown day {', '.join(unknown) or '(none)'}")
+        h, m = _clock(original, match.group(2), match.group(3))
+        day_list = ",".join(sorted(set(days), key=_DAYS.index))
+        return Schedule(f"weekly on {day_list} at {h:02d}:{m:02d}{suffix}", cron=f"{m} {h} * * {day_list}", tz=zone)
+    fields = body.split()
+    if (len(fields) == 5 or (len(fields) == 1 and body.startswith("@"))) and croniter.is_valid(body):
+        return Schedule(body + suffix, cron=body, tz=zone)
+    raise _bad(original)
+
+
+def parse_duration(value: str | int | float | None, *, default: int = 300) -> int:
+    """Seconds from "30s", "5m", "5 minutes", "1h30m", "2 hours" or a bare number of seconds."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = value.strip().lower()
+        pos, seconds = 0, 0.0
+        for match in _DURATION.finditer(text):
+            if text[pos : match.start()].strip(" ,and"):
+                break
+            unit = (match.group(2) or "s")[0]
+            seconds += float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+            pos = match.end()
+        if pos == 0 or text[pos:].strip():
+            raise ScheduleError(f"Cannot understand the duration {value!r}; write e.g. 30s, 5m, 1h or 1h30m.")
+    if seconds < 0:
+        raise ScheduleError(f"A duration cannot be negative: {value!r}.")
+    return int(round(seconds))
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
