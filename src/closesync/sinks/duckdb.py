@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -90,9 +91,8 @@ def _check_case_collisions(schema: pa.Schema) -> None:
 
 def _lock_message(path: str, exc: BaseException) -> str:
     text = str(exc)
-    holder = ""
-    if "Conflicting lock is held in" in text:
-        holder = " (" + text.split("Conflicting lock is held in", 1)[1].split(".", 1)[0].strip() + ")"
+    found = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", text)
+    holder = f" ({found.group(1)}, PID {found.group(2)})" if found else ""
     return (
         f"the DuckDB file {path} is in use by another process{holder}. DuckDB lets one process write a file "
         "at a time: stop the other closesync process (e.g. the Data Center server, or run the sync from it), "
@@ -428,7 +428,8 @@ class DuckDBTableWriter(TableWriter):
         except duckdb.Error as e:
             raise SinkError(f"staging rows for {self.table!r} failed: {e}") from None
         finally:
-            self._cur.unregister(self._view)
+            with contextlib.suppress(duckdb.Error):  # fails once the transaction is aborted; harmless
+                self._cur.unregister(self._view)
 
     def _commit(self) -> int:
         assert self._cur is not None
