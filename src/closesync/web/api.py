@@ -1,0 +1,258 @@
+"""The JSON API under /api/: the same DataCenter calls as the pages, as JSON (OpenAPI at /openapi.json).
+
+Handlers are plain `def` so FastAPI runs the blocking DataCenter calls in its thread pool. DataCenter
+errors become JSON answers in app.py (404 / 409 / 422 / 400) with the user-facing message as `detail`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from closesync.datacenter import DataCenterError
+from closesync.web import service
+from closesync.web.security import csrf_token
+
+router = APIRouter(prefix="/api", tags=["Data Center"])
+
+
+def _dc(request: Request) -> Any:
+    return request.app.state.dc
+
+
+def _json(obj: Any) -> Any:
+    """DataCenter objects to JSON-safe values (they never carry a key)."""
+    if isinstance(obj, list):
+        return [_json(o) for o in obj]
+    to_dict = getattr(obj, "to_dict", None)
+    return jsonable_encoder(to_dict() if callable(to_dict) else obj)
+
+
+class AccountIn(BaseModel):
+    """A Close account to add; exactly one of api_key / api_key_env."""
+
+    name: str
+    api_key: str | None = Field(
+        None, description="Validated live with GET /me/, stored encrypted, never returned."
+    )
+    api_key_env: str | None = Field(
+        None, description="Or: the environment variable holding the key at run time."
+    )
+    base_url: str | None = None
+
+
+class DatasetIn(BaseModel):
+    """A new DataSet (same fields as `closesync datasets create`)."""
+
+    name: str
+    account: str | int
+    report: str
+    organization_id: str | None = None
+    user_id: str | None = None
+    since: str | None = None
+    method: Literal["replace", "append", "upsert"] = "upsert"
+    schedule: str = "manual"
+    retries: int = Field(0, ge=0)
+    retry_delay: str | int = "5m"
+    destination: str | None = None
+    table: str | None = None
+    description: str = ""
+    enabled: bool = True
+
+
+class DatasetPatch(BaseModel):
+    """Changes to a DataSet: only the fields given are changed."""
+
+    name: str | None = None
+    account: str | int | None = None
+    report: str | None = None
+    organization_id: str | None = None
+    user_id: str | None = None
+    since: str | None = None
+    method: Literal["replace", "append", "upsert"] | None = None
+    schedule: str | None = None
+    retries: int | None = Field(None, ge=0)
+    retry_delay: str | int | None = None
+    destination: str | None = None
+    table: str | None = None
+    description: str | None = None
+    enabled: bool | None = None
+
+
+@router.get("/csrf", summary="CSRF token for this session (send it as X-CSRF-Token)")
+def get_csrf(request: Request) -> dict[str, str]:
+    return {"csrf_token": csrf_token(request)}
+
+
+@router.get("/reports", summary="The reports a DataSet can copy, with the parameters each uses")
+def list_reports(request: Request) -> list[dict[str, Any]]:
+    return _json(_dc(request).reports())
+
+
+@router.get("/schedule", summary="Check a schedule text and show its next run times")
+def check_schedule(request: Request, spec: str) -> dict[str, Any]:
+    return _json(_dc(request).validate_schedule(spec))
+
+
+# ---------------------------------------------------------------- accounts
+
+
+@router.get("/accounts", summary="List accounts (keys masked)")
+def list_accounts(request: Request) -> list[dict[str, Any]]:
+    return _json(_dc(request).list_accounts())
+
+
+@router.post("/accounts", status_code=201, summary="Add an account: the key is validated live")
+def add_account(request: Request, body: AccountIn) -> dict[str, Any]:
+    account = _dc(request).add_account(
+        body.name, api_key=body.api_key, api_key_env=body.api_key_env, base_url=body.base_url
+    )
+    return _json(account)
+
+
+@router.get("/accounts/{account_id}", summary="One account")
+def get_account(request: Request, account_id: int) -> dict[str, Any]:
+    return _json(_dc(request).get_account(account_id))
+
+
+@router.post("/accounts/{account_id}/check", summary="Re-validate an account's key")
+def check_account(request: Request, account_id: int) -> dict[str, Any]:
+    return _json(_dc(request).check_account(account_id))
+
+
+@router.get("/accounts/{account_id}/choices", summary="Organization ID and User ID choices of an account")
+def account_choices(request: Request, account_id: int, refresh: bool = False) -> dict[str, Any]:
+    return _json(_dc(request).report_choices(account_id, refresh=refresh))
+
+
+@router.delete("/accounts/{account_id}", summary="Remove an account (force: with its DataSets)")
+def remove_account(request: Request, account_id: int, force: bool = False) -> dict[str, Any]:
+    removed = _dc(request).remove_account(account_id, force=force)
+    return {"removed": True, "datasets_removed": list(removed)}
+
+
+# ---------------------------------------------------------------- datasets
+
+
+@router.get("/datasets", summary="List DataSets with their last and next run")
+def list_datasets(request: Request) -> list[dict[str, Any]]:
+    return _json(_dc(request).list_datasets())
+
+
+@router.post("/datasets", status_code=201, summary="Create a DataSet")
+def create_dataset(request: Request, body: DatasetIn) -> dict[str, Any]:
+    args = body.model_dump()
+    name = args.pop("name")
+    for key in ("destination", "table"):
+        if args[key] is None:
+            args.pop(key)
+    return _json(_dc(request).create_dataset(name, **args))
+
+
+@router.get("/datasets/{dataset_id}", summary="One DataSet")
+def get_dataset(request: Request, dataset_id: int) -> dict[str, Any]:
+    return _json(_dc(request).get_dataset(dataset_id))
+
+
+@router.patch("/datasets/{dataset_id}", summary="Edit a DataSet")
+def edit_dataset(request: Request, dataset_id: int, body: DatasetPatch) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    return _json(_dc(request).edit_dataset(dataset_id, **changes))
+
+
+@router.delete("/datasets/{dataset_id}", summary="Delete a DataSet (drop_table: its table too)")
+def delete_dataset(request: Request, dataset_id: int, drop_table: bool = False) -> dict[str, Any]:
+    _dc(request).delete_dataset(dataset_id, drop_table=drop_table)
+    return {"deleted": True}
+
+
+@router.post("/datasets/{dataset_id}/run", status_code=202, summary="Start a run now (returns at once)")
+def run_dataset(request: Request, dataset_id: int, full_refresh: bool = False) -> dict[str, Any]:
+    ds = _dc(request).get_dataset(dataset_id)
+    request.app.state.runs.start(_dc(request), ds.id, full_refresh=full_refresh)
+    return {"started": True, "dataset_id": ds.id}
+
+
+@router.get("/datasets/{dataset_id}/status", summary="Is it running, and the latest run (poll this)")
+def dataset_status(request: Request, dataset_id: int) -> dict[str, Any]:
+    dc = _dc(request)
+    ds = dc.get_dataset(dataset_id)
+    runs = dc.history(dataset_id, limit=1)
+    latest = runs[0] if runs else None
+    web_running = request.app.state.runs.is_running(ds.id)
+    running = web_running or ds.running or (latest is not None and latest.status == "running")
+    return {
+        "dataset_id": ds.id,
+        "running": bool(running),
+        "run": _json(latest) if latest is not None else None,
+        "next_run_at": _json(ds.next_run_at),
+    }
+
+
+@router.get("/datasets/{dataset_id}/runs", summary="Run history, newest first")
+def dataset_runs(request: Request, dataset_id: int, limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+    return {"runs": _json(_dc(request).history(dataset_id, limit=limit))}
+
+
+@router.get("/runs/{run_id}", summary="One run with its per-report details")
+def get_run(request: Request, run_id: int) -> dict[str, Any]:
+    return _json(_dc(request).get_run(run_id))
+
+
+@router.get("/datasets/{dataset_id}/preview", summary="The first rows of the DataSet's table")
+def dataset_preview(
+    request: Request, dataset_id: int, limit: int = Query(100, ge=1, le=1000)
+) -> dict[str, Any]:
+    return _json(_dc(request).preview(dataset_id, limit=limit))
+
+
+@router.get("/datasets/{dataset_id}/columns", summary="Columns of the DataSet's table and their types")
+def dataset_columns(request: Request, dataset_id: int) -> dict[str, Any]:
+    ds = _dc(request).get_dataset(dataset_id)
+    cols = service.table_columns(ds)
+    return {"table": ds.table, "columns": [{"name": n, "type": t} for n, t in cols]}
+
+
+@router.get(
+    "/datasets/{dataset_id}/download",
+    summary="Download the whole table as CSV or Parquet (streamed)",
+    response_class=Response,
+)
+def dataset_download(
+    request: Request, dataset_id: int, format: Literal["csv", "parquet"] = "csv"
+) -> Response:
+    from closesync.web.pages import download_response
+
+    ds = _dc(request).get_dataset(dataset_id)
+    if not service.table_columns(ds):
+        raise HTTPException(404, "This DataSet has no table yet: run it first.")
+    return download_response(ds, format)
+
+
+def datacenter_error_response(exc: DataCenterError) -> JSONResponse:
+    """Map a DataCenter error to an HTTP status; the message is already fit for a user."""
+    from closesync.datacenter import (
+        AccountKeyError,
+        ConflictError,
+        DatasetBusyError,
+        NotFoundError,
+        ValidationError,
+    )
+
+    status = 400
+    body: dict[str, Any] = {"detail": str(exc)}
+    if isinstance(exc, NotFoundError):
+        status = 404
+    elif isinstance(exc, ConflictError | DatasetBusyError):
+        status = 409
+    elif isinstance(exc, ValidationError):
+        status = 422
+        body["field"] = exc.field
+    elif isinstance(exc, AccountKeyError):
+        status = 400
+        body["field"] = "api_key"
+    return JSONResponse(body, status_code=status)

@@ -1,0 +1,395 @@
+"""Server-rendered pages: Accounts, DataSets, the New/Edit DataSet panes, one DataSet, login.
+
+Every action calls the DataCenter (through app.state.dc); errors it raises are shown next to the field
+they name or as a message at the top of the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from closesync.datacenter import (
+    AccountKeyError,
+    ConflictError,
+    DataCenterError,
+    DatasetBusyError,
+    NotFoundError,
+    ValidationError,
+)
+from closesync.web import forms, service
+from closesync.web.app import flash, render
+from closesync.web.security import password_matches
+
+router = APIRouter(include_in_schema=False)
+
+
+def _dc(request: Request) -> Any:
+    return request.app.state.dc
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _form_text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+async def _dataset_or_404(request: Request, dataset_id: int) -> Any:
+    try:
+        return await run_in_threadpool(_dc(request).get_dataset, dataset_id)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+# ---------------------------------------------------------------- login
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home() -> Response:
+    return _redirect("/datasets")
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths: a login link must not bounce the user to another site."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/datasets"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/datasets") -> Response:
+    if not request.app.state.password:
+        return _redirect("/datasets")
+    return render(request, "login.html", {"next": _safe_next(next), "error": None, "show_nav": False})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    password = request.app.state.password
+    form = await request.form()
+    target = _safe_next(_form_text(form, "next") or "/datasets")
+    if not password:
+        return _redirect(target)
+    given = form.get("password")
+    if isinstance(given, str) and password_matches(given, password):
+        csrf = request.session.get("csrf")
+        request.session.clear()  # new session on login: no fixation
+        request.session["auth"] = True
+        if csrf:
+            request.session["csrf"] = csrf
+        return _redirect(target)
+    return render(
+        request, "login.html", {"next": target, "error": "Wrong password.", "show_nav": False}, status=401
+    )
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    request.session.clear()
+    return _redirect("/login")
+
+
+# ---------------------------------------------------------------- accounts
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+async def accounts_page(request: Request) -> Response:
+    accounts = await run_in_threadpool(_dc(request).list_accounts)
+    return render(
+        request, "accounts.html", {"section": "accounts", "accounts": accounts, "values": {}, "errors": {}}
+    )
+
+
+async def _add_account(request: Request, form: Any) -> tuple[Any | None, dict[str, str]]:
+    """Validate the key live and save the account; errors keyed by form field."""
+    name = _form_text(form, "account_name")
+    key = form.get("api_key")
+    key = key.strip() if isinstance(key, str) else ""
+    base_url = _form_text(form, "base_url") or None
+    errors: dict[str, str] = {}
+    if not name:
+        errors["account_name"] = "Give the account a name, e.g. the company or team."
+    if not key:
+        errors["api_key"] = "Paste the API key from Close (Settings → API Keys)."
+    if errors:
+        return None, errors
+    try:
+        account = await run_in_threadpool(_dc(request).add_account, name, api_key=key, base_url=base_url)
+    except AccountKeyError as exc:
+        return None, {"api_key": str(exc)}
+    except ValidationError as exc:
+        field = forms.FIELD_ALIASES.get(exc.field or "", exc.field or "")
+        field = {"name": "account_name", "": "api_key"}.get(field, field)
+        return None, {field: str(exc)}
+    except ConflictError as exc:
+        return None, {"account_name": str(exc)}
+    except DataCenterError as exc:
+        return None, {"api_key": str(exc)}
+    return account, {}
+
+
+@router.post("/accounts", response_class=HTMLResponse)
+async def add_account(request: Request) -> Response:
+    form = await request.form()
+    account, errors = await _add_account(request, form)
+    if account is None:
+        accounts = await run_in_threadpool(_dc(request).list_accounts)
+        values = {"account_name": _form_text(form, "account_name"), "base_url": _form_text(form, "base_url")}
+        return render(
+            request,
+            "accounts.html",
+            {
+                "section": "accounts",
+                "accounts": accounts,
+                "values": values,
+                "errors": errors,
+                "open_add": True,
+            },
+            status=422,
+        )
+    flash(
+        request, "ok", f"Account “{account.name}” added: the key works ({account.user_email or 'validated'})."
+    )
+    return _redirect("/accounts")
+
+
+@router.post("/accounts/{account_id}/check")
+async def check_account(request: Request, account_id: int) -> Response:
+    try:
+        result = await run_in_threadpool(_dc(request).check_account, account_id)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DataCenterError as exc:
+        flash(request, "error", str(exc))
+        return _redirect("/accounts")
+    flash(request, "ok" if result.ok else "error", f"{result.account.name}: {result.message}")
+    return _redirect("/accounts")
+
+
+@router.post("/accounts/{account_id}/delete")
+async def remove_account(request: Request, account_id: int) -> Response:
+    form = await request.form()
+    force = form.get("force") == "1"
+    try:
+        account = await run_in_threadpool(_dc(request).get_account, account_id)
+        removed = await run_in_threadpool(_dc(request).remove_account, account_id, force=force)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DataCenterError as exc:
+        flash(request, "error", str(exc))
+        return _redirect("/accounts")
+    extra = f" and its DataSets: {', '.join(removed)}" if removed else ""
+    flash(request, "ok", f"Removed account “{account.name}”{extra}.")
+    return _redirect("/accounts")
+
+
+# ---------------------------------------------------------------- datasets
+
+
+@router.get("/datasets", response_class=HTMLResponse)
+async def datasets_page(request: Request) -> Response:
+    datasets = await run_in_threadpool(_dc(request).list_datasets)
+    return render(request, "datasets.html", {"section": "datasets", "datasets": datasets})
+
+
+async def _form_context(request: Request, form: forms.DatasetForm, **extra: Any) -> dict[str, Any]:
+    """What the panes need: accounts, reports and the selected account's organization/user choices."""
+    dc = _dc(request)
+    accounts = await run_in_threadpool(dc.list_accounts)
+    reports = await run_in_threadpool(dc.reports)
+    choices = None
+    if not form.get("account") and accounts:
+        form.values["account"] = str(accounts[0].id)
+    selected = next((a for a in accounts if str(a.id) == form.get("account")), None)
+    if selected is not None:
+        try:
+            choices = await run_in_threadpool(dc.report_choices, selected.id)
+        except DataCenterError:
+            choices = None
+    current = next((r for r in reports if r.slug == form.get("report")), None)
+    ctx = {
+        "form": form,
+        "accounts": accounts,
+        "reports": reports,
+        "report": current,
+        "choices": choices,
+        "weekdays": forms.WEEKDAYS,
+        "methods": forms.METHODS,
+        "delay_units": forms.DELAY_UNITS,
+        "add_account": form.get("account") == "new" or not accounts,
+    }
+    ctx.update(extra)
+    return ctx
+
+
+@router.get("/datasets/new", response_class=HTMLResponse)
+async def new_dataset_page(request: Request, account: str = "", report: str = "") -> Response:
+    form = forms.from_submission({"account": account, "report": report})
+    ctx = await _form_context(request, form, section="new", mode="new")
+    return render(request, "dataset_form.html", ctx)
+
+
+async def _save(request: Request, dataset_id: int | None) -> Response:
+    """Shared by create and edit: add the account if asked, compose the schedule, call the DataCenter."""
+    dc = _dc(request)
+    raw = await request.form()
+    form = forms.from_submission(dict(raw))
+    mode = "new" if dataset_id is None else "edit"
+    if form.get("account") == "new":
+        account, errors = await _add_account(request, raw)
+        for field, message in errors.items():
+            form.error(field, message)
+        if account is not None:
+            form.values["account"] = str(account.id)
+            form.values["account_name"] = ""
+    spec = forms.schedule_spec(form)
+    if spec is not None and "schedule" not in form.errors:
+        try:
+            info = await run_in_threadpool(dc.validate_schedule, spec)
+            spec = info.spec
+        except DataCenterError as exc:
+            form.error("schedule", str(exc))
+    args = forms.dataset_arguments(form, spec)
+    if args is not None:
+        try:
+            if dataset_id is None:
+                name = args.pop("name")
+                ds = await run_in_threadpool(lambda: dc.create_dataset(name, **args))
+            else:
+                ds = await run_in_threadpool(lambda: dc.edit_dataset(dataset_id, **args))
+        except ValidationError as exc:
+            form.error(exc.field or "general", str(exc))
+        except (ConflictError, NotFoundError) as exc:
+            form.error("name" if isinstance(exc, ConflictError) else "general", str(exc))
+        except DataCenterError as exc:
+            form.error("general", str(exc))
+        else:
+            flash(request, "ok", f"DataSet “{ds.name}” {'created' if mode == 'new' else 'saved'}.")
+            return _redirect(f"/datasets/{ds.id}")
+    ctx = await _form_context(
+        request, form, section="new" if mode == "new" else "datasets", mode=mode, dataset_id=dataset_id
+    )
+    return render(request, "dataset_form.html", ctx, status=422)
+
+
+@router.post("/datasets/new", response_class=HTMLResponse)
+async def create_dataset(request: Request) -> Response:
+    return await _save(request, None)
+
+
+@router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
+async def dataset_page(request: Request, dataset_id: int) -> Response:
+    dc = _dc(request)
+    ds = await _dataset_or_404(request, dataset_id)
+    runs = await run_in_threadpool(dc.history, dataset_id, limit=50)
+    preview = None
+    preview_error = None
+    try:
+        preview = await run_in_threadpool(lambda: dc.preview(dataset_id, limit=100))
+    except DataCenterError as exc:
+        preview_error = str(exc)
+    except Exception as exc:  # a table not created yet or a destination that went away
+        preview_error = f"No rows to show yet ({type(exc).__name__})."
+    try:
+        columns = await run_in_threadpool(service.table_columns, ds)
+    except Exception:
+        columns = []
+    running = request.app.state.runs.is_running(dataset_id) or ds.running
+    latest = runs[0] if runs else None
+    return render(
+        request,
+        "dataset.html",
+        {
+            "section": "datasets",
+            "ds": ds,
+            "runs": runs,
+            "latest": latest,
+            "running": running or (latest is not None and latest.status == "running"),
+            "preview": preview,
+            "preview_error": preview_error,
+            "columns": columns,
+        },
+    )
+
+
+@router.get("/datasets/{dataset_id}/edit", response_class=HTMLResponse)
+async def edit_dataset_page(request: Request, dataset_id: int) -> Response:
+    ds = await _dataset_or_404(request, dataset_id)
+    form = forms.from_dataset(ds)
+    ctx = await _form_context(request, form, section="datasets", mode="edit", dataset_id=dataset_id)
+    return render(request, "dataset_form.html", ctx)
+
+
+@router.post("/datasets/{dataset_id}/edit", response_class=HTMLResponse)
+async def edit_dataset(request: Request, dataset_id: int) -> Response:
+    await _dataset_or_404(request, dataset_id)
+    return await _save(request, dataset_id)
+
+
+@router.post("/datasets/{dataset_id}/run")
+async def run_dataset(request: Request, dataset_id: int) -> Response:
+    """Fallback for browsers without JavaScript: start the run and come back to the page."""
+    ds = await _dataset_or_404(request, dataset_id)
+    try:
+        request.app.state.runs.start(_dc(request), ds.id)
+        flash(request, "info", f"Run of “{ds.name}” started.")
+    except DatasetBusyError as exc:
+        flash(request, "error", str(exc))
+    return _redirect(f"/datasets/{dataset_id}")
+
+
+@router.post("/datasets/{dataset_id}/delete")
+async def delete_dataset(request: Request, dataset_id: int) -> Response:
+    form = await request.form()
+    ds = await _dataset_or_404(request, dataset_id)
+    try:
+        await run_in_threadpool(
+            _dc(request).delete_dataset, dataset_id, drop_table=form.get("drop_table") == "1"
+        )
+    except DataCenterError as exc:
+        flash(request, "error", str(exc))
+        return _redirect(f"/datasets/{dataset_id}")
+    flash(request, "ok", f"DataSet “{ds.name}” deleted.")
+    return _redirect("/datasets")
+
+
+def download_response(ds: Any, fmt: str) -> Response:
+    """Stream the table as a file; shared by the page links and the JSON API."""
+    if fmt not in ("csv", "parquet"):
+        raise HTTPException(400, "format must be csv or parquet")
+    filename = f"{ds.table}.{fmt}"
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
+    return StreamingResponse(
+        service.stream_table(ds, fmt),
+        media_type=media,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+@router.get("/datasets/{dataset_id}/download.{fmt}")
+async def download(request: Request, dataset_id: int, fmt: str) -> Response:
+    ds = await _dataset_or_404(request, dataset_id)
+    columns = await run_in_threadpool(service.table_columns, ds)
+    if not columns:
+        raise HTTPException(404, "This DataSet has no table yet: run it first.")
+    return download_response(ds, fmt)
+
+
+# ---------------------------------------------------------------- API reference (no CDN assets)
+
+
+@router.get("/api", response_class=HTMLResponse)
+async def api_page(request: Request) -> Response:
+    spec = request.app.openapi()
+    endpoints = []
+    for path, ops in spec.get("paths", {}).items():
+        for method, op in ops.items():
+            endpoints.append({"method": method.upper(), "path": path, "summary": op.get("summary", "")})
+    return render(request, "api.html", {"section": "api", "endpoints": endpoints})

@@ -1,0 +1,207 @@
+// closesync Data Center: small progressive enhancements, written for this app (no library).
+// Pages work without it; with it the DataSet form adapts to the report and a run's status updates live.
+// CRM text is only ever put in the page with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  function api(method, url, body) {
+    const opts = { method, headers: { "X-CSRF-Token": csrf, Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(async (res) => {
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(data.detail || res.statusText);
+      return data;
+    });
+  }
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // Forms that destroy something ask first.
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (ev) => {
+      if (!window.confirm(form.dataset.confirm)) ev.preventDefault();
+    });
+  });
+
+  // ---------- New / edit DataSet form ----------
+  const dsForm = document.getElementById("dataset-form");
+  if (dsForm) {
+    const report = dsForm.querySelector("#report");
+    const desc = dsForm.querySelector("#report-desc");
+    const orgField = dsForm.querySelector("#field-organization_id");
+    const userField = dsForm.querySelector("#field-user_id");
+    const sinceField = dsForm.querySelector("#field-since");
+    const account = dsForm.querySelector("#account");
+    const newAccount = dsForm.querySelector("#new-account");
+
+    const syncReport = () => {
+      const opt = report.selectedOptions[0];
+      if (!opt || !opt.value) {
+        desc.textContent = "Pick a report to see what it returns.";
+        orgField.classList.add("hidden");
+        userField.classList.add("hidden");
+        sinceField.classList.add("hidden");
+        return;
+      }
+      desc.textContent = opt.dataset.desc || "";
+      orgField.classList.toggle("hidden", opt.dataset.org !== "1");
+      userField.classList.toggle("hidden", opt.dataset.user !== "1");
+      sinceField.classList.toggle("hidden", opt.dataset.range !== "1");
+    };
+    report.addEventListener("change", syncReport);
+    syncReport();
+
+    const fill = (select, choices, emptyLabel) => {
+      const keep = select.value;
+      select.replaceChildren(el("option", { value: "" }, emptyLabel));
+      for (const c of choices) {
+        const o = el("option", { value: c.id }, c.label && c.label !== c.id ? `${c.label} (${c.id})` : c.id);
+        if (c.id === keep) o.selected = true;
+        select.appendChild(o);
+      }
+    };
+    const loadChoices = () => {
+      newAccount.classList.toggle("hidden", account.value !== "new");
+      if (!account.value || account.value === "new") return;
+      const org = dsForm.querySelector("#organization_id");
+      const user = dsForm.querySelector("#user_id");
+      api("GET", `/api/accounts/${encodeURIComponent(account.value)}/choices`)
+        .then((data) => {
+          fill(org, data.organizations || [], "Default: the key owner's first organization");
+          fill(user, data.users || [], "All users");
+        })
+        .catch(() => {});
+    };
+    if (account) account.addEventListener("change", loadChoices);
+
+    // Scheduling: show only the inputs of the chosen kind.
+    const kinds = dsForm.querySelectorAll('input[name="schedule_kind"]');
+    const syncKind = () => {
+      const chosen = dsForm.querySelector('input[name="schedule_kind"]:checked')?.value || "manual";
+      dsForm.querySelectorAll("[data-kind]").forEach((box) => {
+        box.classList.toggle("hidden", !box.dataset.kind.split(" ").includes(chosen));
+      });
+    };
+    kinds.forEach((k) => k.addEventListener("change", syncKind));
+    syncKind();
+  }
+
+  // ---------- DataSet page: run now + live status ----------
+  const live = document.getElementById("live");
+  if (live) {
+    const id = live.dataset.dataset;
+    const badge = live.querySelector("[data-live=status]");
+    const rows = live.querySelector("[data-live=rows]");
+    const started = live.querySelector("[data-live=started]");
+    const took = live.querySelector("[data-live=duration]");
+    const msg = live.querySelector("[data-live=error]");
+    const runForm = document.getElementById("run-form");
+    const runBtn = runForm?.querySelector("button");
+    let timer = null;
+
+    const fmtDur = (s) => (s === null || s === undefined ? "—" : s < 60 ? `${Number(s).toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
+    const fmtWhen = (iso) => (iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "—");
+
+    const show = (st) => {
+      const run = st.run || {};
+      const status = st.running ? "running" : run.status || "never run";
+      badge.className = `badge ${status}`;
+      badge.textContent = status;
+      rows.textContent = run.rows === null || run.rows === undefined ? "—" : Number(run.rows).toLocaleString("en-US");
+      started.textContent = fmtWhen(run.started_at);
+      took.textContent = st.running ? "running…" : fmtDur(run.duration_s);
+      msg.textContent = !st.running && run.error ? run.error : "";
+      if (runBtn) runBtn.disabled = !!st.running;
+    };
+
+    const renderHistory = (runs) => {
+      const body = document.querySelector("#history tbody");
+      if (!body) return;
+      body.replaceChildren();
+      for (const r of runs) {
+        const tr = el("tr");
+        const st = el("td");
+        st.appendChild(el("span", { class: `badge ${r.status}` }, r.status));
+        tr.append(
+          el("td", { class: "num" }, r.id),
+          st,
+          el("td", {}, fmtWhen(r.started_at)),
+          el("td", { class: "num" }, fmtDur(r.duration_s)),
+          el("td", { class: "num" }, r.rows === null || r.rows === undefined ? "—" : Number(r.rows).toLocaleString("en-US")),
+          el("td", { class: "num" }, r.requests ?? "—"),
+          el("td", { class: "num" }, r.attempt ?? "—"),
+          el("td", { class: "err" }, r.error || ""),
+        );
+        body.appendChild(tr);
+      }
+      document.getElementById("history-empty")?.classList.add("hidden");
+      document.getElementById("history")?.classList.remove("hidden");
+    };
+
+    const renderPreview = (pv) => {
+      const table = document.getElementById("preview");
+      if (!table || !pv.columns || !pv.columns.length) return;
+      const head = el("tr");
+      pv.columns.forEach((c) => head.appendChild(el("th", {}, c)));
+      table.tHead.replaceChildren(head);
+      const body = table.tBodies[0];
+      body.replaceChildren();
+      for (const row of pv.rows) {
+        const tr = el("tr");
+        row.forEach((v) => {
+          const isNull = v === null || v === undefined;
+          const text = isNull ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v);
+          const td = el("td", isNull ? { class: "null", title: "null" } : { title: text }, text);
+          tr.appendChild(td);
+        });
+        body.appendChild(tr);
+      }
+      document.getElementById("preview-count").textContent = String(pv.rows.length);
+      document.getElementById("preview-empty")?.classList.add("hidden");
+      document.getElementById("preview-wrap")?.classList.remove("hidden");
+    };
+
+    const refreshAfterRun = () => {
+      api("GET", `/api/datasets/${id}/runs?limit=50`).then((d) => renderHistory(d.runs || [])).catch(() => {});
+      api("GET", `/api/datasets/${id}/preview?limit=100`).then(renderPreview).catch(() => {});
+    };
+
+    const poll = () => {
+      api("GET", `/api/datasets/${id}/status`)
+        .then((st) => {
+          show(st);
+          if (st.running) {
+            timer = setTimeout(poll, 1000);
+          } else {
+            timer = null;
+            refreshAfterRun();
+          }
+        })
+        .catch(() => { timer = setTimeout(poll, 3000); });
+    };
+
+    if (runForm) {
+      runForm.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        runBtn.disabled = true;
+        badge.className = "badge running";
+        badge.textContent = "running";
+        msg.textContent = "";
+        api("POST", `/api/datasets/${id}/run`)
+          .then(() => { if (!timer) poll(); })
+          .catch((err) => { msg.textContent = err.message; runBtn.disabled = false; poll(); });
+      });
+    }
+    if (live.dataset.running === "1") poll();
+  }
+})();
