@@ -1,2 +1,181 @@
-"""placeholder"""
-class DataCenter: ...
+"""DataCenter: the one facade the CLI, the web app and Python callers use (see the package docstring)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from closesync.datacenter import history
+from closesync.datacenter.accounts import Accounts
+from closesync.datacenter.datasets import Datasets
+from closesync.datacenter.errors import NotFoundError, ValidationError
+from closesync.datacenter.leases import new_owner
+from closesync.datacenter.models import (
+    Account,
+    AccountCheck,
+    Dataset,
+    Preview,
+    ReportChoices,
+    ReportInfo,
+    Run,
+    ScheduleInfo,
+)
+from closesync.datacenter.runner import Runner
+from closesync.datacenter.schedule import ScheduleError, parse_schedule
+from closesync.datacenter.scheduler import Scheduler
+from closesync.datacenter.secrets import Secrets
+from closesync.datacenter.store import Store
+
+Clock = Callable[[], datetime]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CLOSESYNC_HOME") or "./data")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DataCenter:
+    """Accounts, datasets, runs and the scheduler of one home folder."""
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        clock: Clock | None = None,
+        client_options: dict[str, Any] | None = None,
+        client_factory: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        self.home = Path(home if home is not None else default_home()).expanduser().absolute()
+        self.clock: Clock = clock or _utcnow
+        self.store = Store(self.home)
+        options = dict(client_options or {})
+
+        def make_client(api_key: str, base_url: str) -> Any:
+            from closesync.close import CloseClient
+
+            return CloseClient(api_key, base_url=base_url, **options)
+
+        factory = client_factory or make_client
+        self.owner = new_owner()
+        self._accounts = Accounts(self.store, Secrets(self.home), factory, self.clock)
+        self._datasets = Datasets(self.store, self._accounts, self.clock, self.home)
+        self._runner = Runner(self.store, self._accounts, self._datasets, self.clock, factory, self.owner)
+
+    def __repr__(self) -> str:
+        return f"DataCenter({str(self.home)!r})"
+
+    def close(self) -> None:
+        """Nothing stays open between calls; kept so callers can treat it like a resource."""
+
+    # -- accounts -------------------------------------------------------------------------------------------
+    def add_account(
+        self, name: str, *, api_key: str | None = None, api_key_env: str | None = None, base_url: str | None = None
+    ) -> Account:
+        return self._accounts.add(name, api_key=api_key, api_key_env=api_key_env, base_url=base_url)
+
+    def list_accounts(self) -> list[Account]:
+        return self._accounts.list()
+
+    def get_account(self, name_or_id: str | int) -> Account:
+        return self._accounts.get(name_or_id)
+
+    def rename_account(self, name_or_id: str | int, new_name: str) -> Account:
+        return self._accounts.rename(name_or_id, new_name)
+
+    def check_account(self, name_or_id: str | int) -> AccountCheck:
+        return self._accounts.check(name_or_id)
+
+    def remove_account(self, name_or_id: str | int, *, force: bool = False) -> list[str]:
+        return self._accounts.remove(name_or_id, force=force)
+
+    def report_choices(self, account: str | int, *, refresh: bool = False) -> ReportChoices:
+        return self._accounts.choices(account, refresh=refresh)
+
+    # -- reports and schedules ------------------------------------------------------------------------------
+    def reports(self) -> list[ReportInfo]:
+        from closesync.reports import REPORTS
+
+        return [
+            ReportInfo(
+                s.slug, s.name, s.description, bool(s.uses_organization_id), bool(s.uses_user_id),
+                bool(s.uses_date_range),
+            )
+            for s in REPORTS
+        ]
+
+    def validate_schedule(self, spec: str | None, count: int = 3) -> ScheduleInfo:
+        try:
+            schedule = parse_schedule(spec)
+        except ScheduleError as exc:
+            raise ValidationError(str(exc), field="schedule") from None
+        return ScheduleInfo(schedule.spec, schedule.describe(), schedule.upcoming(self.clock(), count))
+
+    # -- datasets -------------------------------------------------------------------------------------------
+    def create_dataset(self, name: str, **values: Any) -> Dataset:
+        return self._datasets.create(name, **values)
+
+    def list_datasets(self) -> list[Dataset]:
+        self._runner.recover()
+        return self._datasets.list()
+
+    def get_dataset(self, name_or_id: str | int) -> Dataset:
+        return self._datasets.get(name_or_id)
+
+    def edit_dataset(self, name_or_id: str | int, **changes: Any) -> Dataset:
+        return self._datasets.edit(name_or_id, **changes)
+
+    def delete_dataset(self, name_or_id: str | int, *, drop_table: bool = False) -> Dataset:
+        return self._datasets.delete(name_or_id, drop_table=drop_table)
+
+    def run_dataset(self, name_or_id: str | int, *, full_refresh: bool = False) -> Run:
+        """Run now in this thread; DatasetBusyError if it is running elsewhere. A failed run is returned."""
+        return self._runner.run_now(self._datasets.get(name_or_id), full_refresh=full_refresh)
+
+    def history(self, name_or_id: str | int, *, limit: int = 50) -> list[Run]:
+        dataset = self._datasets.get(name_or_id)
+        self._runner.recover()
+        with self.store.connect() as conn:
+            return history.for_dataset(conn, dataset.id, limit)
+
+    def get_run(self, run_id: int) -> Run:
+        with self.store.connect() as conn:
+            run = history.get(conn, int(run_id))
+        if run is None:
+            raise NotFoundError(f"No run with id {run_id}.")
+        return run
+
+    def preview(self, name_or_id: str | int, *, limit: int = 20) -> Preview:
+        """The first rows of the dataset's table (read-only; an empty preview before the first run)."""
+        from closesync.sinks import SinkError, open_sink
+
+        dataset = self._datasets.get(name_or_id)
+        try:
+            sink = open_sink(dataset.destination)
+        except SinkError as exc:
+            raise NotFoundError(f"Cannot open the destination of {dataset.name!r}: {exc}") from None
+        try:
+            if not sink.table_exists(dataset.table):
+                return Preview(dataset.table, [], [])
+            table = sink.preview(dataset.table, limit=max(1, int(limit)))
+        except SinkError as exc:
+            raise NotFoundError(f"Cannot read table {dataset.table!r}: {exc}") from None
+        finally:
+            sink.close()
+        columns = table.column_names
+        rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
+        return Preview(dataset.table, columns, rows)
+
+    # -- scheduler ------------------------------------------------------------------------------------------
+    def scheduler(self, *, max_workers: int = 4, poll_seconds: float = 5.0) -> Scheduler:
+        return Scheduler(self.store, self._runner, self.clock, max_workers=max_workers, poll_seconds=poll_seconds)
+
+
+def run_dataset(name_or_id: str | int, *, home: str | Path | None = None, full_refresh: bool = False) -> Run:
+    """`closesync.run_dataset`: run one saved dataset now and return its history row."""
+    return DataCenter(home).run_dataset(name_or_id, full_refresh=full_refresh)

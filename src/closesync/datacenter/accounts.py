@@ -1,0 +1,274 @@
+"""Saved Close accounts: validated against GET me/ before anything is stored, keys kept encrypted.
+
+An account remembers who its key belongs to (user, email, organizations, the organization's users) so the
+dataset forms can offer Organization ID and User ID as choices instead of ids typed blind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from closesync.datacenter.errors import (
+    AccountKeyError,
+    ConflictError,
+    NotFoundError,
+    SecretKeyError,
+    ValidationError,
+)
+from closesync.datacenter.models import Account, AccountCheck, Choice, ReportChoices
+from closesync.datacenter.secrets import Secrets, key_hint, redact
+from closesync.datacenter.store import Store, from_iso, to_iso
+
+DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
+ClientFactory = Callable[[str, str], Any]  # (api_key, base_url) -> CloseClient
+Clock = Callable[[], datetime]
+
+_SELECT = """SELECT a.*, (SELECT COUNT(*) FROM datasets d WHERE d.account_id = a.id) AS dataset_count
+             FROM accounts a"""
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Names double as CLI arguments: no blanks at the ends, not all digits (those are ids)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError(f"The {what} cannot be empty.", field="name")
+    if len(name) > 100:
+        raise ValidationError(f"The {what} is longer than 100 characters.", field="name")
+    if name.isdigit():
+        raise ValidationError(f"The {what} cannot be only digits (numbers are read as ids).", field="name")
+    return name
+
+
+def normalize_base_url(url: str | None) -> str:
+    url = (url or DEFAULT_BASE_URL).strip()
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError(f"The base URL {url!r} must start with https:// (or http://).", field="base_url")
+    return url if url.endswith("/") else url + "/"
+
+
+def _describe_close_error(exc: Exception, base_url: str, *secrets: str | None) -> str:
+    status = getattr(exc, "status", None)
+    detail = redact(str(exc), *secrets)
+    if status == 401:
+        return f"Close rejected the API key (401): it is wrong or has been revoked. Close said: {detail}"
+    if status == 403:
+        return f"Close refused this API key access to the user's profile (403). Close said: {detail}"
+    if status is None:
+        return f"Could not check the API key with Close at {base_url}: {detail}"
+    return f"Close answered {status} while checking the API key: {detail}"
+
+
+def _user_label(user: dict[str, Any]) -> str:
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or user.get("id", "")
+    email = user.get("email")
+    return f"{name} <{email}>" if email else name
+
+
+class Accounts:
+    """Account records in the store; the only code that ever sees a decrypted key."""
+
+    def __init__(self, store: Store, secrets: Secrets, client_factory: ClientFactory, clock: Clock) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.client_factory = client_factory
+        self.clock = clock
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def _row(self, conn: sqlite3.Connection, name_or_id: str | int) -> sqlite3.Row:
+        ref = str(name_or_id).strip()
+        row = None
+        if ref.isdigit():
+            row = conn.execute(f"{_SELECT} WHERE a.id = ?", (int(ref),)).fetchone()
+        if row is None:
+            row = conn.execute(f"{_SELECT} WHERE a.name = ?", (ref,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"No account named {ref!r}. See `closesync accounts list`.")
+        return row
+
+    @staticmethod
+    def _to_account(row: sqlite3.Row) -> Account:
+        return Account(
+            id=row["id"],
+            name=row["name"],
+            base_url=row["base_url"],
+            key_source=row["key_source"],
+            key_env=row["key_env"],
+            key_hint=row["key_hint"],
+            user_id=row["user_id"],
+            user_email=row["user_email"],
+            user_name=row["user_name"],
+            organizations=[Choice(**c) for c in json.loads(row["organizations"])],
+            users=[Choice(**c) for c in json.loads(row["users"])],
+            status=row["status"],
+            last_error=row["last_error"],
+            last_checked_at=from_iso(row["last_checked_at"]),
+            created_at=from_iso(row["created_at"]),  # type: ignore[arg-type]
+            updated_at=from_iso(row["updated_at"]),  # type: ignore[arg-type]
+            dataset_count=row["dataset_count"],
+        )
+
+    def get(self, name_or_id: str | int) -> Account:
+        with self.store.connect() as conn:
+            return self._to_account(self._row(conn, name_or_id))
+
+    def list(self) -> list[Account]:
+        with self.store.connect() as conn:
+            return [self._to_account(r) for r in conn.execute(f"{_SELECT} ORDER BY a.name")]
+
+    def api_key(self, account: Account) -> str:
+        """The usable key: decrypted from the store, or read from the named environment variable."""
+        if account.key_source == "env":
+            value = os.environ.get(account.key_env or "", "").strip()
+            if not value:
+                raise AccountKeyError(
+                    f"Account {account.name!r} reads its API key from ${account.key_env}, which is not set here."
+                )
+            return value
+        with self.store.connect() as conn:
+            token = conn.execute("SELECT key_ciphertext FROM accounts WHERE id = ?", (account.id,)).fetchone()[0]
+        return self.secrets.decrypt(token)
+
+    # -- talking to Close -----------------------------------------------------------------------------------
+    def _identity(self, api_key: str, base_url: str) -> dict[str, Any]:
+        """Who the key belongs to; raises AccountKeyError with a readable reason when Close says no."""
+        from closesync.close.errors import CloseError
+
+        try:
+            with self.client_factory(api_key, base_url) as client:
+                me = client.get("me/")
+                try:
+                    users = list(client.paginate("user/"))
+                except CloseError:  # the key may not list users; the choices then offer only its owner
+                    users = [me]
+        except CloseError as exc:
+            raise AccountKeyError(_describe_close_error(exc, base_url, api_key)) from None
+        except OSError as exc:
+            raise AccountKeyError(f"Could not reach Close at {base_url}: {redact(str(exc), api_key)}") from None
+        orgs = [Choice(o["id"], o.get("name") or o["id"]) for o in me.get("organizations") or []]
+        user_choices = sorted(
+            (Choice(u["id"], _user_label(u)) for u in users if u.get("id")), key=lambda c: c.label.lower()
+        )
+        full_name = " ".join(p for p in (me.get("first_name"), me.get("last_name")) if p) or None
+        return {
+            "user_id": me.get("id"),
+            "user_email": me.get("email"),
+            "user_name": full_name,
+            "organizations": json.dumps([c.__dict__ for c in orgs]),
+            "users": json.dumps([c.__dict__ for c in user_choices]),
+        }
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def add(
+        self,
+        name: str,
+        *,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        base_url: str | None = None,
+    ) -> Account:
+        """Validate the key with Close, then store the account; nothing is stored when Close says no."""
+        name = check_name(name, "account name")
+        base_url = normalize_base_url(base_url)
+        if bool(api_key) == bool(api_key_env):
+            raise ValidationError("Give either an API key or the name of a variable holding it.", field="api_key")
+        if api_key_env:
+            api_key_env = api_key_env.strip().lstrip("$")
+            key = os.environ.get(api_key_env, "").strip()
+            if not key:
+                raise AccountKeyError(f"The environment variable {api_key_env} is not set or empty.")
+        else:
+            key = (api_key or "").strip()
+        with self.store.connect() as conn:
+            if conn.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
+                raise ConflictError(f"An account named {name!r} exists already.")
+        identity = self._identity(key, base_url)
+        now = to_iso(self.clock())
+        ciphertext = None if api_key_env else self.secrets.encrypt(key)
+        try:
+            with self.store.write() as conn:
+                cur = conn.execute(
+                    """INSERT INTO accounts (name, base_url, key_source, key_ciphertext, key_env, key_hint,
+                           user_id, user_email, user_name, organizations, users, status, last_checked_at,
+                           created_at, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?, ?)""",
+                    (
+                        name, base_url, "env" if api_key_env else "stored", ciphertext, api_key_env,
+                        key_hint(key), identity["user_id"], identity["user_email"], identity["user_name"],
+                        identity["organizations"], identity["users"], now, now, now,
+                    ),
+                )
+                account_id = cur.lastrowid
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"An account named {name!r} exists already.") from None
+        return self.get(account_id)  # type: ignore[arg-type]
+
+    def rename(self, name_or_id: str | int, new_name: str) -> Account:
+        account = self.get(name_or_id)
+        new_name = check_name(new_name, "account name")
+        try:
+            with self.store.write() as conn:
+                conn.execute(
+                    "UPDATE accounts SET name = ?, updated_at = ? WHERE id = ?",
+                    (new_name, to_iso(self.clock()), account.id),
+                )
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"An account named {new_name!r} exists already.") from None
+        return self.get(account.id)
+
+    def check(self, name_or_id: str | int) -> AccountCheck:
+        """Re-validate the key and refresh who it belongs to; the outcome is recorded on the account."""
+        account = self.get(name_or_id)
+        now = to_iso(self.clock())
+        try:
+            identity = self._identity(self.api_key(account), account.base_url)
+        except (AccountKeyError, SecretKeyError) as exc:
+            with self.store.write() as conn:
+                conn.execute(
+                    "UPDATE accounts SET status = 'invalid', last_error = ?, last_checked_at = ? WHERE id = ?",
+                    (str(exc), now, account.id),
+                )
+            return AccountCheck(False, str(exc), self.get(account.id))
+        with self.store.write() as conn:
+            conn.execute(
+                """UPDATE accounts SET status = 'ok', last_error = NULL, last_checked_at = ?, user_id = ?,
+                       user_email = ?, user_name = ?, organizations = ?, users = ?, updated_at = ?
+                   WHERE id = ?""",
+                (
+                    now, identity["user_id"], identity["user_email"], identity["user_name"],
+                    identity["organizations"], identity["users"], now, account.id,
+                ),
+            )
+        fresh = self.get(account.id)
+        who = fresh.user_email or fresh.user_id or "?"
+        return AccountCheck(True, f"The key works: it belongs to {who}.", fresh)
+
+    def remove(self, name_or_id: str | int, *, force: bool = False) -> list[str]:
+        """Delete the account; with force, also its datasets (their tables stay). Returns those names."""
+        account = self.get(name_or_id)
+        with self.store.write() as conn:
+            names = [r[0] for r in conn.execute(
+                "SELECT name FROM datasets WHERE account_id = ? ORDER BY name", (account.id,)
+            )]
+            if names and not force:
+                raise ConflictError(
+                    f"Account {account.name!r} is used by {len(names)} dataset(s): {', '.join(names)}. "
+                    "Delete them first, or pass --force to delete them with the account (tables are kept)."
+                )
+            conn.execute("DELETE FROM datasets WHERE account_id = ?", (account.id,))
+            conn.execute("DELETE FROM accounts WHERE id = ?", (account.id,))
+        return names
+
+    def choices(self, name_or_id: str | int, *, refresh: bool = False) -> ReportChoices:
+        """Organization and user options for dataset forms, from what the last check recorded."""
+        account = self.get(name_or_id)
+        if refresh:
+            result = self.check(account.id)
+            if not result.ok:
+                raise AccountKeyError(result.message)
+            account = result.account
+        return ReportChoices(organizations=account.organizations, users=account.users)

@@ -1,0 +1,322 @@
+"""Datasets: one report of one account loaded into one table, with a schedule and a retry policy.
+
+Every field is validated here, once, with messages that name the form field, so the CLI and the web app
+accept and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from closesync.datacenter import history, leases
+from closesync.datacenter.accounts import Accounts, check_name
+from closesync.datacenter.errors import ConflictError, DatasetBusyError, NotFoundError, ValidationError
+from closesync.datacenter.models import Account, Choice, Dataset, Run
+from closesync.datacenter.schedule import ScheduleError, parse_duration, parse_schedule
+from closesync.datacenter.state import DatasetState
+from closesync.datacenter.store import Store, from_iso, to_iso
+
+METHODS = ("replace", "append", "upsert")
+DEFAULT_METHOD = "upsert"
+MAX_RETRIES = 20
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_FIELDS = (
+    "name", "account", "report", "organization_id", "user_id", "since", "method", "schedule", "retries",
+    "retry_delay", "destination", "table", "description", "enabled",
+)
+# Changing any of these points the dataset at other data: its incremental cursors no longer apply.
+_RESETS_STATE = ("account_id", "report", "organization_id", "user_id", "since", "destination", "table_name")
+
+_SELECT = """SELECT d.*, a.name AS account_name,
+                    EXISTS (SELECT 1 FROM leases l WHERE l.dataset_id = d.id) AS running
+             FROM datasets d JOIN accounts a ON a.id = d.account_id"""
+
+
+def report_spec(report: str) -> Any:
+    """The catalog entry for a report name or slug, or a ValidationError naming the field."""
+    from closesync.reports import UnknownReportError, get_report
+
+    try:
+        return get_report(report)
+    except (UnknownReportError, KeyError, ValueError) as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        raise ValidationError(message or f"Unknown report {report!r}.", field="report") from None
+
+
+def parse_since(value: str | date | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError(
+                f"{value!r} is not a date: write 2024-01-31 or 2024-01-31T08:00:00Z.", field="since"
+            ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def normalize_destination(destination: str) -> str:
+    """Parse, and make file paths absolute so the scheduler finds them from any working directory."""
+    from closesync.sinks import UnknownDestinationError, parse_destination
+
+    try:
+        dest = parse_destination(destination)
+    except UnknownDestinationError as exc:
+        raise ValidationError(f"Destination: {exc}", field="destination") from None
+    if dest.kind == "postgres":
+        return dest.target
+    return f"{dest.kind}:{Path(dest.target).expanduser().absolute()}"
+
+
+def display_destination(destination: str) -> str:
+    """The destination with any password in a URL hidden."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", destination)
+
+
+def _check_choice(value: str | None, choices: list[Choice], what: str, field: str) -> str | None:
+    value = (value or "").strip() or None
+    if value is None or any(c.id == value for c in choices):
+        return value
+    offered = ", ".join(f"{c.id} ({c.label})" for c in choices[:10]) or "none recorded"
+    raise ValidationError(
+        f"{value} is not one of this account's {what}s. Choose one of: {offered}.", field=field
+    )
+
+
+class Datasets:
+    """Dataset records in the store and their validation."""
+
+    def __init__(self, store: Store, accounts: Accounts, clock: Callable[[], datetime], home: Path) -> None:
+        self.store = store
+        self.accounts = accounts
+        self.clock = clock
+        self.home = home
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def _row(self, conn: sqlite3.Connection, name_or_id: str | int) -> sqlite3.Row:
+        ref = str(name_or_id).strip()
+        row = None
+        if ref.isdigit():
+            row = conn.execute(f"{_SELECT} WHERE d.id = ?", (int(ref),)).fetchone()
+        if row is None:
+            row = conn.execute(f"{_SELECT} WHERE d.name = ?", (ref,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"No dataset named {ref!r}. See `closesync datasets list`.")
+        return row
+
+    @staticmethod
+    def _to_dataset(row: sqlite3.Row, last_run: Run | None) -> Dataset:
+        try:
+            report_name = report_spec(row["report"]).name
+        except ValidationError:
+            report_name = row["report"]
+        return Dataset(
+            id=row["id"],
+            name=row["name"],
+            account_id=row["account_id"],
+            account_name=row["account_name"],
+            report=row["report"],
+            report_name=report_name,
+            organization_id=row["organization_id"],
+            user_id=row["user_id"],
+            since=from_iso(row["since"]),
+            method=row["method"],
+            schedule=row["schedule"],
+            retries=row["retries"],
+            retry_delay_s=row["retry_delay_s"],
+            destination=row["destination"],
+            table=row["table_name"],
+            description=row["description"],
+            enabled=bool(row["enabled"]),
+            next_run_at=from_iso(row["next_run_at"]),
+            pending_attempt=row["pending_attempt"],
+            created_at=from_iso(row["created_at"]),  # type: ignore[arg-type]
+            updated_at=from_iso(row["updated_at"]),  # type: ignore[arg-type]
+            last_run=last_run,
+            running=bool(row["running"]),
+        )
+
+    def get(self, name_or_id: str | int) -> Dataset:
+        with self.store.connect() as conn:
+            row = self._row(conn, name_or_id)
+            runs = history.for_dataset(conn, row["id"], limit=1)
+        return self._to_dataset(row, runs[0] if runs else None)
+
+    def list(self) -> list[Dataset]:
+        with self.store.connect() as conn:
+            last = history.latest(conn)
+            rows = conn.execute(f"{_SELECT} ORDER BY d.name").fetchall()
+        return [self._to_dataset(r, last.get(r["id"])) for r in rows]
+
+    # -- validation ----------------------------------------------------------------------------------------
+    def _validate(self, values: dict[str, Any], current: sqlite3.Row | None) -> dict[str, Any]:
+        """Turn user input (merged over the current record when editing) into column values."""
+        unknown = set(values) - set(_FIELDS)
+        if unknown:
+            raise ValidationError(f"Unknown dataset field(s): {', '.join(sorted(unknown))}.")
+        cols: dict[str, Any] = {}
+        cols["name"] = check_name(values["name"], "dataset name")
+        if not values.get("account"):
+            raise ValidationError("Choose an account.", field="account")
+        account = self.accounts.get(values["account"])
+        cols["account_id"] = account.id
+        if not values.get("report"):
+            raise ValidationError("Choose a report.", field="report")
+        spec = report_spec(values["report"])
+        cols["report"] = spec.slug
+        cols["organization_id"] = self._choice(account, spec, values.get("organization_id"), "organization")
+        cols["user_id"] = self._choice(account, spec, values.get("user_id"), "user")
+        since = parse_since(values.get("since"))
+        cols["since"] = to_iso(since)
+        method = (values.get("method") or DEFAULT_METHOD).strip().lower()
+        if method not in METHODS:
+            raise ValidationError(f"The update method must be one of {', '.join(METHODS)}.", field="method")
+        cols["method"] = method
+        try:
+            cols["schedule"] = parse_schedule(values.get("schedule")).spec
+        except ScheduleError as exc:
+            raise ValidationError(str(exc), field="schedule") from None
+        try:
+            retries = int(values.get("retries") or 0)
+        except (TypeError, ValueError):
+            raise ValidationError("Retries must be a whole number.", field="retries") from None
+        if not 0 <= retries <= MAX_RETRIES:
+            raise ValidationError(f"Retries must be between 0 and {MAX_RETRIES}.", field="retries")
+        cols["retries"] = retries
+        try:
+            cols["retry_delay_s"] = parse_duration(values.get("retry_delay"))
+        except ScheduleError as exc:
+            raise ValidationError(str(exc), field="retry_delay") from None
+        destination = (values.get("destination") or "").strip() or f"duckdb:{self.home / 'close.duckdb'}"
+        cols["destination"] = normalize_destination(destination)
+        table = (values.get("table") or "").strip() or spec.slug
+        if not _TABLE.match(table):
+            raise ValidationError(
+                f"{table!r} is not a table name: use letters, digits and _, starting with a letter.", field="table"
+            )
+        cols["table_name"] = table
+        cols["description"] = (values.get("description") or "").strip()
+        cols["enabled"] = 1 if values.get("enabled", True) else 0
+        return cols
+
+    def _choice(self, account: Account, spec: Any, value: str | None, what: str) -> str | None:
+        value = (value or "").strip() or None
+        if value is None:
+            return None
+        uses = spec.uses_organization_id if what == "organization" else spec.uses_user_id
+        field = f"{what}_id"
+        label = "Organization ID" if what == "organization" else "User ID"
+        if not uses:
+            raise ValidationError(f"The report {spec.name} does not take a {label}.", field=field)
+        choices = account.organizations if what == "organization" else account.users
+        if not any(c.id == value for c in choices):  # maybe new since the last check: ask Close once
+            check = self.accounts.check(account.id)
+            if check.ok:
+                account = check.account
+                choices = account.organizations if what == "organization" else account.users
+        return _check_choice(value, choices, what, field)
+
+    def _check_table_free(self, conn: sqlite3.Connection, cols: dict[str, Any], dataset_id: int | None) -> None:
+        clash = conn.execute(
+            "SELECT name FROM datasets WHERE destination = ? AND table_name = ? AND id IS NOT ?",
+            (cols["destination"], cols["table_name"], dataset_id),
+        ).fetchone()
+        if clash:
+            raise ConflictError(
+                f"Dataset {clash[0]!r} already loads table {cols['table_name']!r} in that destination; "
+                "choose another table name.",
+            )
+
+    def _next_run(self, cols: dict[str, Any]) -> str | None:
+        if not cols["enabled"]:
+            return None
+        return to_iso(parse_schedule(cols["schedule"]).next_after(self.clock()))
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def create(self, name: str, **values: Any) -> Dataset:
+        cols = self._validate({"name": name, **values}, None)
+        now = to_iso(self.clock())
+        cols.update(next_run_at=self._next_run(cols), pending_attempt=0, created_at=now, updated_at=now)
+        try:
+            with self.store.write() as conn:
+                if conn.execute("SELECT 1 FROM datasets WHERE name = ?", (cols["name"],)).fetchone():
+                    raise ConflictError(f"A dataset named {cols['name']!r} exists already.")
+                self._check_table_free(conn, cols, None)
+                names = ", ".join(cols)
+                marks = ", ".join("?" for _ in cols)
+                cur = conn.execute(f"INSERT INTO datasets ({names}) VALUES ({marks})", tuple(cols.values()))
+                dataset_id = int(cur.lastrowid)  # type: ignore[arg-type]
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"A dataset named {cols['name']!r} exists already.") from None
+        return self.get(dataset_id)
+
+    def edit(self, name_or_id: str | int, **changes: Any) -> Dataset:
+        """Change some fields; cursors are dropped when the change points the dataset at other data."""
+        with self.store.connect() as conn:
+            row = self._row(conn, name_or_id)
+        merged: dict[str, Any] = {
+            "name": row["name"], "account": str(row["account_id"]), "report": row["report"],
+            "organization_id": row["organization_id"], "user_id": row["user_id"], "since": row["since"],
+            "method": row["method"], "schedule": row["schedule"], "retries": row["retries"],
+            "retry_delay": row["retry_delay_s"], "destination": row["destination"], "table": row["table_name"],
+            "description": row["description"], "enabled": bool(row["enabled"]),
+        }
+        if "report" in changes and changes["report"] and report_spec(changes["report"]).slug != row["report"]:
+            # a new report: ids and the default table name of the old one do not carry over
+            merged.update(organization_id=None, user_id=None)
+            if row["table_name"] == row["report"]:
+                merged["table"] = None
+        merged.update({k: v for k, v in changes.items()})
+        cols = self._validate(merged, row)
+        changed = {k: v for k, v in cols.items() if row[k] != v}
+        if not changed:
+            return self.get(row["id"])
+        if "schedule" in changed or "enabled" in changed:
+            changed["next_run_at"] = self._next_run(cols)
+            changed["pending_attempt"] = 0
+        changed["updated_at"] = to_iso(self.clock())
+        try:
+            with self.store.write() as conn:
+                if "destination" in changed or "table_name" in changed:
+                    self._check_table_free(conn, cols, row["id"])
+                sets = ", ".join(f"{k} = ?" for k in changed)
+                conn.execute(f"UPDATE datasets SET {sets} WHERE id = ?", (*changed.values(), row["id"]))
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"A dataset named {cols['name']!r} exists already.") from None
+        if any(k in changed for k in _RESETS_STATE):
+            DatasetState(self.store, row["id"]).clear()
+        return self.get(row["id"])
+
+    def delete(self, name_or_id: str | int, *, drop_table: bool = False) -> Dataset:
+        """Forget the dataset, its history and cursors; with drop_table, also drop its table."""
+        dataset = self.get(name_or_id)
+        with self.store.write() as conn:
+            lease = leases.current(conn, dataset.id)
+            if lease is not None and not leases.is_stale(lease):
+                raise DatasetBusyError(f"Dataset {dataset.name!r} is running; delete it when the run ends.")
+            conn.execute("DELETE FROM datasets WHERE id = ?", (dataset.id,))
+        if drop_table:
+            from closesync.sinks import SinkError, open_sink
+
+            try:
+                sink = open_sink(dataset.destination)
+                try:
+                    if sink.table_exists(dataset.table):
+                        sink.drop(dataset.table)
+                finally:
+                    sink.close()
+            except SinkError as exc:
+                raise ConflictError(
+                    f"Dataset {dataset.name!r} was deleted but its table could not be dropped: {exc}"
+                ) from None
+        return dataset

@@ -1,0 +1,243 @@
+"""One run of a dataset: claim its lease, extract → shape → load via the pipeline, write the history row.
+
+The claim (lease + `running` history row + next schedule slot) is one SQLite transaction, so two
+processes can never both start the same dataset. A failed run leaves the table as it was (sinks publish
+a table only on success) and queues a retry when the dataset's policy allows one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from closesync.datacenter import history, leases
+from closesync.datacenter.accounts import Accounts
+from closesync.datacenter.datasets import Datasets
+from closesync.datacenter.errors import DataCenterError, DatasetBusyError
+from closesync.datacenter.models import Dataset, Run
+from closesync.datacenter.schedule import parse_schedule
+from closesync.datacenter.secrets import redact
+from closesync.datacenter.state import DatasetState
+from closesync.datacenter.store import Store, to_iso
+
+log = logging.getLogger("closesync.datacenter")
+INTERRUPTED = "Interrupted: the process running it ({owner}) stopped before the run finished."
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A started run that this process now owns."""
+
+    run_id: int
+    dataset_id: int
+    trigger: str
+    attempt: int
+
+
+class Runner:
+    """Starts, executes and finishes runs; shared by `run_dataset` and the scheduler."""
+
+    def __init__(
+        self,
+        store: Store,
+        accounts: Accounts,
+        datasets: Datasets,
+        clock: Callable[[], datetime],
+        client_factory: Callable[[str, str], Any],
+        owner: str,
+    ) -> None:
+        self.store = store
+        self.accounts = accounts
+        self.datasets = datasets
+        self.clock = clock
+        self.client_factory = client_factory
+        self.owner = owner
+
+    # -- claiming -------------------------------------------------------------------------------------------
+    def claim(self, dataset_id: int, *, scheduled: bool = False) -> Claim | None:
+        """Start a run if the dataset is free (and, when `scheduled`, still due); else None / DatasetBusyError.
+
+        A manual claim raises DatasetBusyError when a live run holds the lease; a scheduled claim returns
+        None, since another scheduler simply got there first.
+        """
+        now = self.clock()
+        with self.store.write() as conn:
+            row = conn.execute("SELECT * FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
+            if row is None:
+                return None
+            if scheduled and not (row["enabled"] and row["next_run_at"] and row["next_run_at"] <= to_iso(now)):
+                return None
+            lease = leases.current(conn, dataset_id)
+            if lease is not None:
+                if not leases.is_stale(lease):
+                    if scheduled:
+                        return None
+                    raise DatasetBusyError(f"Dataset {row['name']!r} is running already (run {lease['run_id']}).")
+                self._interrupt(conn, lease, now)
+                row = conn.execute("SELECT * FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
+            pending = row["pending_attempt"]
+            if scheduled:
+                trigger, attempt = ("retry", pending) if pending > 0 else ("schedule", 1)
+                nxt = parse_schedule(row["schedule"]).next_after(now)
+                conn.execute(
+                    "UPDATE datasets SET next_run_at = ?, pending_attempt = 0 WHERE id = ?", (to_iso(nxt), dataset_id)
+                )
+            else:
+                trigger, attempt = "manual", 1
+            run_id = history.start(
+                conn, dataset_id, trigger=trigger, attempt=attempt, owner=self.owner, started_at=now
+            )
+            leases.acquire(conn, dataset_id, self.owner, run_id)
+        return Claim(run_id, dataset_id, trigger, attempt)
+
+    # -- recovering -----------------------------------------------------------------------------------------
+    def _interrupt(self, conn: Any, lease: Any, now: datetime) -> None:
+        """Fail the run a dead process left behind, and reschedule the dataset (inside a write tx)."""
+        run_id = lease["run_id"]
+        run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        conn.execute("DELETE FROM leases WHERE dataset_id = ?", (lease["dataset_id"],))
+        if run is None or run["status"] != "running":
+            return
+        message = INTERRUPTED.format(owner=lease["owner"])
+        started = datetime.fromisoformat(run["started_at"])
+        history.finish(
+            conn, run_id, status="failed", finished_at=now, error=message,
+            duration_s=max(0.0, (now - started).total_seconds()),
+        )
+        dataset = conn.execute("SELECT * FROM datasets WHERE id = ?", (lease["dataset_id"],)).fetchone()
+        self._plan_next(conn, dataset, failed=True, attempt=run["attempt"], now=now, interrupted=True)
+        log.warning("run %s of dataset %s: %s", run_id, dataset["name"], message)
+
+    def recover(self) -> int:
+        """Fail and reschedule every run whose owner died; returns how many were recovered."""
+        with self.store.connect() as conn:
+            if not leases.stale_leases(conn):
+                return 0
+        count = 0
+        with self.store.write() as conn:
+            for lease in leases.stale_leases(conn):
+                self._interrupt(conn, lease, self.clock())
+                count += 1
+        return count
+
+    def _plan_next(
+        self, conn: Any, dataset: Any, *, failed: bool, attempt: int, now: datetime, interrupted: bool = False
+    ) -> None:
+        """Queue a retry after a failure the policy still covers; otherwise go back to the schedule."""
+        schedule = parse_schedule(dataset["schedule"])
+        if failed and attempt <= dataset["retries"]:
+            pending = attempt + 1
+            nxt: datetime | None = now + timedelta(seconds=dataset["retry_delay_s"])
+        else:
+            pending = 0
+            nxt = now if (interrupted and not schedule.manual) else schedule.next_after(now)
+        if not dataset["enabled"]:
+            nxt = None
+        conn.execute(
+            "UPDATE datasets SET pending_attempt = ?, next_run_at = ? WHERE id = ?",
+            (pending, to_iso(nxt), dataset["id"]),
+        )
+
+    # -- running --------------------------------------------------------------------------------------------
+    def execute(self, claim: Claim, *, full_refresh: bool = False) -> Run:
+        """Do the claimed run to the end and record it; never raises for a failed sync."""
+        dataset = self.datasets.get(claim.dataset_id)
+        started = time.monotonic()
+        outcome: dict[str, Any]
+        try:
+            with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id):
+                outcome = self._sync(dataset, full_refresh)
+        except BaseException as exc:  # Ctrl-C or a bug: record it, then let it go on
+            outcome = self._failure(exc, None)
+            self._finish(claim, dataset, outcome, time.monotonic() - started)
+            raise
+        return self._finish(claim, dataset, outcome, time.monotonic() - started)
+
+    def run_now(self, dataset: Dataset, *, full_refresh: bool = False) -> Run:
+        claim = self.claim(dataset.id)
+        assert claim is not None
+        return self.execute(claim, full_refresh=full_refresh)
+
+    def _sync(self, dataset: Dataset, full_refresh: bool) -> dict[str, Any]:
+        key: str | None = None
+        try:
+            account = self.accounts.get(dataset.account_id)
+            key = self.accounts.api_key(account)
+            from closesync.sync import sync
+
+            with self.client_factory(key, account.base_url) as client:
+                result = sync(
+                    [dataset.report],
+                    client=client,
+                    destination=dataset.destination,
+                    method=dataset.method,  # type: ignore[arg-type]
+                    organization_id=dataset.organization_id,
+                    user_id=dataset.user_id,
+                    since=dataset.since,
+                    full_refresh=full_refresh,
+                    table=dataset.table,
+                    state=DatasetState(self.store, dataset.id),
+                )
+        except Exception as exc:
+            return self._failure(exc, key)
+        reports = [r.to_dict() for r in result.reports]
+        failed = result.failed
+        first = failed[0] if failed else None
+        outcome: dict[str, Any] = {
+            "status": "success" if result.ok else "failed",
+            "rows": result.rows,
+            "requests": result.requests,
+            "throttle_waits": sum(r.throttle_waits for r in result.reports),
+            "retries": sum(r.retries for r in result.reports),
+            "error": redact(first.error or "failed", key) if first else None,
+            "error_report": first.name if first else None,
+            "http_status": first.http_status if first else None,
+            "reports": reports,
+        }
+        for report in reports:
+            if report.get("error"):
+                report["error"] = redact(report["error"], key)
+        return outcome
+
+    @staticmethod
+    def _failure(exc: BaseException, key: str | None) -> dict[str, Any]:
+        if isinstance(exc, DataCenterError):
+            message = str(exc)
+        elif isinstance(exc, KeyboardInterrupt):
+            message = "Interrupted (Ctrl-C)."
+        else:
+            from closesync.sync import describe_error
+
+            message = describe_error(exc)[0]
+        return {
+            "status": "failed",
+            "error": redact(message, key),
+            "http_status": getattr(exc, "status", None),
+            "reports": [],
+        }
+
+    def _finish(self, claim: Claim, dataset: Dataset, outcome: dict[str, Any], duration: float) -> Run:
+        now = self.clock()
+        with self.store.write() as conn:
+            history.finish(conn, claim.run_id, finished_at=now, duration_s=round(duration, 3), **outcome)
+            leases.release(conn, claim.dataset_id, claim.run_id)
+            row = conn.execute("SELECT * FROM datasets WHERE id = ?", (claim.dataset_id,)).fetchone()
+            if row is not None:
+                self._plan_next(conn, row, failed=outcome["status"] != "success", attempt=claim.attempt, now=now)
+            run = history.get(conn, claim.run_id)
+        assert run is not None
+        line = (
+            f"run {run.id} dataset={dataset.name!r} report={dataset.report} trigger={run.trigger} "
+            f"attempt={run.attempt} status={run.status} rows={run.rows} requests={run.requests} "
+            f"throttle_waits={run.throttle_waits} duration={duration:.1f}s"
+        )
+        if run.ok:
+            log.info(line)
+        else:
+            status = f" http_status={run.http_status}" if run.http_status else ""
+            log.warning("%s%s error=%s", line, status, run.error)
+        return run
