@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from closesync import __version__
+from closesync.datacenter.commands import accounts, datasets, scheduler
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,6 +166,11 @@ def serve_command(ctx: click.Context, host: str, port: int, no_scheduler: bool, 
         raise click.UsageError(str(exc)) from None
     click.echo(f"closesync Data Center on http://{host}:{port}/  (Ctrl-C to stop)")
     serve(ctx.obj["home"], host=host, port=port, password=password, scheduler=not no_scheduler)
+
+
+cli.add_command(accounts)
+cli.add_command(datasets)
+cli.add_command(scheduler)
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ class DataCenter:
         options = dict(client_options or {})
 
         def make_client(api_key: str, base_url: str) -> Any:
-            from closesync.close import CloseClient
+            from closesync.close.client import CloseClient
 
             return CloseClient(api_key, base_url=base_url, **options)
 
