@@ -194,7 +194,12 @@ class DuckDBSink(Sink):
     """Tables in one DuckDB file. ``read_only`` opens for previews; a writer in this process still wins."""
 
     def __init__(
-        self, path: str, *, read_only: bool = False, memory_limit: str | None = None, threads: int | None = None
+        self,
+        path: str,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
     ) -> None:
         super().__init__()
         self.path = path
@@ -355,9 +360,7 @@ def _flag_json(schema: pa.Schema, json_cols: set[str]) -> pa.Schema:
     """Mark JSON columns the way shaping does, so a read-back schema matches what was written."""
     if not json_cols:
         return schema
-    fields = [
-        f.with_metadata({JSON_META_KEY: JSON_META_VALUE}) if f.name in json_cols else f for f in schema
-    ]
+    fields = [f.with_metadata({JSON_META_KEY: JSON_META_VALUE}) if f.name in json_cols else f for f in schema]
     return pa.schema(fields, metadata=schema.metadata)
 
 
@@ -424,7 +427,9 @@ class DuckDBTableWriter(TableWriter):
         self._pending_rows = 0
         self._cur.register(self._view, data)
         try:
-            self._sql(f"INSERT INTO {quote_ident(self._stage)} SELECT {self._select} FROM {quote_ident(self._view)}")
+            self._sql(
+                f"INSERT INTO {quote_ident(self._stage)} SELECT {self._select} FROM {quote_ident(self._view)}"
+            )
         except duckdb.Error as e:
             raise SinkError(f"staging rows for {self.table!r} failed: {e}") from None
         finally:
