@@ -1,0 +1,378 @@
+"""CloseClient: one HTTP conversation with Close - auth, retries, 429 waits, pacing - and the paging entry points.
+
+Paging algorithms live in `paging.py`; this module only turns one logical request into as many HTTP
+attempts as it takes (or a typed error), so every reader gets the same retry and pacing behaviour.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from closesync.close import errors, paging
+from closesync.close.groups import endpoint_group
+from closesync.close.pacing import Pacer
+from closesync.close.ratelimit import DEFAULT_429_WAIT, parse_ratelimit, throttle_wait
+from closesync.close.stats import ClientStats
+
+DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
+USER_AGENT = "closesync/0.1 (+self-hosted Close connector; python-httpx)"
+
+log = logging.getLogger("closesync.close")
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try: transport errors, 5xx and unreadable bodies back off exponentially with jitter;
+    429s wait what the server says, up to `max_throttle_retries` in a row and `max_throttle_wait` each."""
+
+    max_retries: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_throttle_retries: int = 20
+    max_throttle_wait: float = 900.0
+    default_throttle_wait: float = DEFAULT_429_WAIT
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before retry number `attempt` (1-based): base * 2^(n-1), capped, with 50-100 % jitter."""
+        delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return delay * random.uniform(0.5, 1.0)
+
+
+class _Secret:
+    """Holds the key so it cannot leak through repr, str or a debugger's locals view."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+    def scrub(self, text: str) -> str:
+        """Remove the key (raw or inside a Basic auth token) from text that is about to leave us."""
+        if not self._value:
+            return text
+        token = base64.b64encode(f"{self._value}:".encode()).decode()
+        return text.replace(self._value, "<api key>").replace(token, "<api key>")
+
+
+@dataclass
+class _Shared:
+    """What a client and its scoped children share: connections, pacing, policy and learned caps."""
+
+    http: httpx.Client
+    pacer: Pacer
+    policy: RetryPolicy
+    secret: _Secret
+    skip_caps: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class CloseClient:
+    """Thread-safe Close API client (HTTP Basic with the key as username, empty password).
+
+    `get`/`post` return decoded JSON; `paginate`, `paginate_by_date`, `search`, `search_by_date` and
+    `events` stream records across pages. `scoped()` gives a child sharing pool and pacing but counting
+    its own `stats` (which also roll up here), so concurrent readers can report their own numbers.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_throttle_retries: int = 20,
+        max_throttle_wait: float = 900.0,
+        pool_size: int = 32,
+        pace: bool = True,
+        pacing_margin: float = 0.015,
+        skip_cap: int | None = None,
+        user_agent: str = USER_AGENT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not api_key:
+            raise errors.AuthenticationError("No API key given")
+        if not base_url.endswith("/"):
+            base_url += "/"
+        secret = _Secret(api_key)
+        http = httpx.Client(
+            base_url=base_url,
+            auth=httpx.BasicAuth(api_key, ""),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+            headers={"User-Agent": user_agent, "Accept": "application/json", "Accept-Encoding": "gzip"},
+            transport=transport,
+            follow_redirects=False,
+        )
+        policy = RetryPolicy(
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            max_throttle_retries=max_throttle_retries,
+            max_throttle_wait=max_throttle_wait,
+        )
+        self._shared = _Shared(http, Pacer(margin=pacing_margin), policy, secret)
+        self._pace = pace
+        self._skip_cap_hint = skip_cap
+        self._root = True
+        self.base_url = base_url
+        self.stats = ClientStats()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def scoped(self) -> CloseClient:
+        """A child sharing connections, pacing, retry policy and learned caps, with its own `stats`."""
+        child = object.__new__(CloseClient)
+        child._shared = self._shared
+        child._pace = self._pace
+        child._skip_cap_hint = self._skip_cap_hint
+        child._root = False
+        child.base_url = self.base_url
+        child.stats = ClientStats(parent=self.stats)
+        return child
+
+    def close(self) -> None:
+        """Close the connection pool (children leave it to the root client)."""
+        if self._root:
+            self._shared.http.close()
+
+    def __enter__(self) -> CloseClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CloseClient(base_url={self.base_url!r})"
+
+    # -- single requests -----------------------------------------------------------------------------
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET `path` (relative to base_url, e.g. "me/") and return the decoded JSON object."""
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None) -> dict[str, Any]:
+        """POST a JSON body. Only read-style POSTs are used (search, reports), so they are retried too."""
+        return self.request("POST", path, json=json)
+
+    def request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+    ) -> Any:
+        """Send one logical request: pace, retry transient failures, wait out 429s, raise typed errors."""
+        shared = self._shared
+        policy = shared.policy
+        method = method.upper()
+        group = endpoint_group(method, urlsplit(path).path)
+        params = _clean_params(params)
+        attempt = 0
+        throttles = 0
+        throttled_wait = False
+        while True:
+            if self._pace:
+                waited = shared.pacer.acquire(group)
+                if throttled_wait:
+                    self.stats.add(group, throttle_wait_seconds=waited)
+                elif waited > 0.0005:
+                    self.stats.add(group, pacing_wait_seconds=waited)
+            throttled_wait = False
+            self.stats.add(group, requests=1)
+            failure: str
+            retry_after: float | None = None
+            try:
+                response = shared.http.request(method, path, params=params, json=json)
+            except httpx.TransportError as exc:
+                if self._pace:
+                    shared.pacer.release(group, None)
+                failure = f"{type(exc).__name__}: {shared.secret.scrub(str(exc)) or 'transport error'}"
+                kind: type[errors.CloseError] = errors.ConnectionFailedError
+                status: int | None = None
+            else:
+                status = response.status_code
+                if self._pace:
+                    shared.pacer.release(group, parse_ratelimit(response.headers))
+                if status == 429:
+                    body = _json_or_text(response)
+                    wait = throttle_wait(response.headers, body, default=policy.default_throttle_wait)
+                    throttles += 1
+                    self.stats.add(group, throttled=1)
+                    if throttles > policy.max_throttle_retries or wait > policy.max_throttle_wait:
+                        raise self._error(errors.RateLimitError, 429, body, method, path, retry_after=wait)
+                    log.info("429 on %s; waiting %.2fs as Close asks", group, wait)
+                    if self._pace:
+                        shared.pacer.lockout(group, wait)
+                        throttled_wait = True
+                    else:
+                        time.sleep(wait + 0.01)
+                        self.stats.add(group, throttle_wait_seconds=wait)
+                    continue
+                if 200 <= status < 300:
+                    if status == 204 or not response.content:
+                        return {}
+                    try:
+                        return response.json()
+                    except ValueError:
+                        failure = f"HTTP {status} with an unreadable (not JSON) body"
+                        kind = errors.ServerError
+                elif status >= 500 or status == 408:
+                    failure = f"HTTP {status}"
+                    kind = errors.ServerError
+                    retry_after = _seconds(response.headers.get("Retry-After"))
+                else:
+                    self.stats.add(group, errors=1)
+                    raise self._error(None, status, _json_or_text(response), method, path)
+            attempt += 1
+            if attempt > policy.max_retries:
+                self.stats.add(group, errors=1)
+                message = f"{kind.default_message} ({attempt} attempts; last: {failure})"
+                raise kind(shared.secret.scrub(message), status=status, method=method, path=_path_only(path))
+            delay = policy.backoff(attempt)
+            if retry_after is not None:
+                delay = min(policy.backoff_max, max(delay, retry_after))
+            self.stats.add(group, retries=1)
+            log.warning("%s %s failed (%s); retry %d/%d in %.2fs", method, _path_only(path), failure,
+                        attempt, policy.max_retries, delay)
+            time.sleep(delay)
+
+    def _error(
+        self,
+        cls: type[errors.CloseError] | None,
+        status: int,
+        body: Any,
+        method: str,
+        path: str,
+        **extra: Any,
+    ) -> errors.CloseError:
+        error = errors.error_for_status(status, body, method=method, path=_path_only(path))
+        scrub = self._shared.secret.scrub
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "method": method,
+            "path": _path_only(path),
+            "errors": [scrub(e) for e in error.errors],
+            "field_errors": {k: scrub(str(v)) for k, v in error.field_errors.items()},
+            "body": error.body,
+            **extra,
+        }
+        return (cls or type(error))(scrub(error.message), **kwargs)
+
+    # -- learned limits ------------------------------------------------------------------------------
+
+    def skip_cap(self, path: str) -> int | None:
+        """The `_skip` cap learned (or configured) for `path`'s endpoint group, if any."""
+        with self._shared.lock:
+            return self._shared.skip_caps.get(endpoint_group("GET", path), self._skip_cap_hint)
+
+    def learn_skip_cap(self, path: str, cap: int) -> None:
+        """Remember Close's `max_skip` for `path`'s group so later reads split windows before hitting it."""
+        with self._shared.lock:
+            self._shared.skip_caps[endpoint_group("GET", path)] = cap
+
+    # -- streaming readers (algorithms in paging.py) -------------------------------------------------------
+
+    def paginate(
+        self, path: str, params: dict[str, Any] | None = None, *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a `_skip`/`_limit` list endpoint (use paginate_by_date beyond the skip cap)."""
+        return paging.paginate(self, path, params, page_size=page_size)
+
+    def paginate_by_date(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        field: str = "date_created",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record with start <= `field` < end, in ascending adaptive date windows (see paging.py)."""
+        return paging.paginate_by_date(
+            self, path, params, field=field, start=start, end=end, page_size=page_size
+        )
+
+    def search(
+        self,
+        query: dict[str, Any],
+        *,
+        sort: list[dict[str, Any]] | None = None,
+        fields: dict[str, list[str]] | None = None,
+        page_size: int = 200,
+    ) -> Iterator[dict[str, Any]]:
+        """Every result of an Advanced Filtering query (POST data/search/, cursor paging)."""
+        return paging.search(self, query, sort=sort, fields=fields, page_size=page_size)
+
+    def search_by_date(
+        self,
+        object_type: str,
+        *,
+        field: str = "date_created",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        fields: list[str] | dict[str, list[str]] | None = None,
+        page_size: int = 200,
+    ) -> Iterator[dict[str, Any]]:
+        """Every `object_type` record with start <= `field` < end via an ascending keyset walk on data/search/."""
+        return paging.search_by_date(
+            self, object_type, field=field, start=start, end=end, fields=fields, page_size=page_size
+        )
+
+    def events(self, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every event of the event log matching `params` (GET event/, `_cursor`/`cursor_next`)."""
+        return paging.events(self, params)
+
+
+def _clean_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Drop None values and render booleans the way Close expects."""
+    if not params:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
+def _json_or_text(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:500]
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _path_only(path: str) -> str:
+    """The path without query or credentials, for messages."""
+    parts = urlsplit(path)
+    return parts.path or path

@@ -1,0 +1,579 @@
+"""Reading whole collections from Close: offset pages, self-splitting date windows, search and event cursors.
+
+Every reader yields each record once (dedupe by id) and never sends a request Close must refuse if it
+can know better: `_skip` caps are learned from Close's 400 (`max_skip = N`) and remembered per endpoint
+group on the client, and `_limit` caps likewise (`max_limit = N`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from closesync.close.errors import BadRequestError, CloseError
+
+if TYPE_CHECKING:
+    from closesync.close.client import CloseClient
+
+DEFAULT_PAGE_SIZE = 100
+EVENT_PAGE_SIZE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+# Granularities tried, coarse to fine, when a window must be cut between two records: whole seconds
+# first (some Close filters only honour seconds), finer only when one second holds too many records.
+_CUTS = (SECOND, timedelta(milliseconds=1), timedelta(microseconds=1))
+# Windows aim at this share of what one window can hold (skip cap + one page): room for bursts.
+TARGET_FILL = 0.5
+MAX_GROWTH = 16.0
+# Candidate dates with no records before them, tried in order when `start` is not given.
+_FLOORS = (EPOCH, datetime(1900, 1, 1, tzinfo=UTC))
+_IMMUTABLE_FIELDS = {"date_created"}
+
+Record = dict[str, Any]
+
+
+# -- small helpers --------------------------------------------------------------------------------------
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Close timestamps come with or without offset/microseconds, sometimes as a bare date: read all as UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _as_utc(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    return parsed
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO-8601 in UTC with an explicit offset, the form every Close date filter accepts."""
+    return value.astimezone(UTC).isoformat()
+
+
+def floor_to(value: datetime, step: timedelta) -> datetime:
+    """Round down to a multiple of `step` (one of the _CUTS granularities)."""
+    if step >= SECOND:
+        return value.replace(microsecond=0)
+    micros = int(step / timedelta(microseconds=1))
+    return value.replace(microsecond=value.microsecond // micros * micros)
+
+
+def ceil_to_second(value: datetime) -> datetime:
+    floored = value.replace(microsecond=0)
+    return floored if floored == value else floored + SECOND
+
+
+def _limit_from(client: CloseClient, page_size: int | None, default: int = DEFAULT_PAGE_SIZE) -> int:
+    return max(1, int(page_size or default))
+
+
+def _get_page(client: CloseClient, path: str, params: dict[str, Any], box: list[int]) -> dict[str, Any]:
+    """GET one page; if Close says our `_limit` is above the resource's maximum, shrink it and ask again.
+
+    `box` holds the page size so the caller sees the learned maximum too.
+    """
+    while True:
+        try:
+            return client.get(path, {**params, "_limit": box[0]})
+        except BadRequestError as exc:
+            if exc.max_limit is not None and exc.max_limit < box[0]:
+                box[0] = max(1, exc.max_limit)
+                continue
+            raise
+
+
+# -- offset paging -----------------------------------------------------------------------------------------
+
+
+def paginate(
+    client: CloseClient, path: str, params: dict[str, Any] | None = None, *, page_size: int | None = None
+) -> Iterator[Record]:
+    """Walk `_skip` pages until `has_more` is false. Past the resource's skip cap Close answers 400
+    (BadRequestError with `.max_skip`); collections that can grow that big need `paginate_by_date`."""
+    box = [_limit_from(client, page_size)]
+    base = dict(params or {})
+    seen: set[str] = set()
+    skip = 0
+    while True:
+        page = _get_page(client, path, {**base, "_skip": skip}, box)
+        data = page.get("data") or []
+        for record in data:
+            rid = record.get("id") if isinstance(record, dict) else None
+            if rid is not None:
+                if rid in seen:  # a record inserted before our position shifted the pages
+                    continue
+                seen.add(rid)
+            yield record
+        if not page.get("has_more") or not data:
+            return
+        skip += len(data)
+
+
+# -- date windows ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Window:
+    """The outcome of reading one window: complete, or stopped at the skip cap with what it saw."""
+
+    complete: bool
+    seen: dict[str, datetime | None]
+
+
+def plan_next_length(length: timedelta, count: int, target: float) -> timedelta:
+    """Next window length from the last one: scale by target/count, at most x16 either way (x16 if empty)."""
+    factor = MAX_GROWTH if count <= 0 else min(MAX_GROWTH, max(1.0 / MAX_GROWTH, target / count))
+    return max(SECOND, length * factor)
+
+
+def choose_cut(dates: list[datetime], hi: datetime | None) -> tuple[datetime, int] | None:
+    """Where to cut an overflowing window: the first boundary (whole second if possible) above the oldest
+    record seen, so the part above it holds at least one seen record. Returns (cut, records at/after it)."""
+    if not dates:
+        return None
+    ordered = sorted(dates)
+    oldest = ordered[0]
+    for step in _CUTS:
+        cut = floor_to(oldest, step) + step
+        if hi is not None and cut >= hi:
+            continue
+        above = len(ordered) - _bisect_left(ordered, cut)
+        if above > 0:
+            return cut, above
+    return None
+
+
+def _bisect_left(items: list[datetime], value: datetime) -> int:
+    lo, hi = 0, len(items)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if items[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+class _DateWalk:
+    """State of one `paginate_by_date` read (see that function for the algorithm)."""
+
+    def __init__(
+        self,
+        client: CloseClient,
+        path: str,
+        params: dict[str, Any] | None,
+        field: str,
+        start: datetime | None,
+        end: datetime | None,
+        page_size: int | None,
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.field = field
+        self.base = {
+            k: v for k, v in (params or {}).items() if not k.startswith(f"{field}__") and k != "_skip"
+        }
+        self.box = [_limit_from(client, page_size)]
+        self.spans: list[tuple[datetime | None, datetime | None]] = [(start, end)]
+        self.length: timedelta | None = None
+        self.seen: dict[str, datetime | None] = {}
+        self.prune = field in _IMMUTABLE_FIELDS
+
+    @property
+    def cap(self) -> int | None:
+        return self.client.skip_cap(self.path)
+
+    @property
+    def target(self) -> float | None:
+        cap = self.cap
+        return None if cap is None else max(float(self.box[0]), TARGET_FILL * (cap + self.box[0]))
+
+    def _filters(self, lo: datetime | None, hi: datetime | None) -> dict[str, Any]:
+        params = dict(self.base)
+        if lo is not None:
+            params[f"{self.field}__gte"] = format_timestamp(lo)
+        if hi is not None:
+            params[f"{self.field}__lt"] = format_timestamp(hi)
+        return params
+
+    def _date_of(self, record: Record) -> datetime | None:
+        return parse_timestamp(record.get(self.field))
+
+    def run(self) -> Iterator[Record]:
+        while self.spans:
+            lo, hi = self.spans[0]
+            if lo is None and self.length is not None:
+                lo = self._oldest_bound(hi)
+                if lo is None:
+                    raise CloseError(f"{self.path} has records dated before 1900", path=self.path)
+                self.spans[0] = (lo, hi)
+            w_hi = self._plan(lo, hi)
+            window = yield from self._read(lo, w_hi)
+            if window.complete:
+                self._learn_from_complete(lo, w_hi, window)
+                if w_hi == hi:
+                    self.spans.pop(0)
+                else:
+                    self.spans[0] = (w_hi, hi)
+                self._prune()
+            else:
+                self._split(lo, w_hi, hi, window)
+
+    def _plan(self, lo: datetime | None, hi: datetime | None) -> datetime | None:
+        """End of the next window starting at `lo`: the whole span unless density says it would overflow."""
+        if self.length is None or lo is None:
+            return hi
+        cut = ceil_to_second(lo + self.length)
+        limit = hi if hi is not None else datetime.now(UTC)
+        if cut + self.length / 2 >= limit:
+            return hi
+        return cut
+
+    def _read(self, lo: datetime | None, hi: datetime | None) -> Iterator[Record]:
+        """Yield the window's unseen records page by page; return whether it completed under the cap."""
+        params = self._filters(lo, hi)
+        in_window: dict[str, datetime | None] = {}
+        skip = 0
+        while True:
+            cap = self.cap
+            if cap is not None and skip > cap:
+                return _Window(False, in_window)
+            try:
+                page = _get_page(self.client, self.path, {**params, "_skip": skip}, self.box)
+            except BadRequestError as exc:
+                if exc.max_skip is None:
+                    raise
+                self.client.learn_skip_cap(self.path, exc.max_skip)
+                if skip > exc.max_skip:
+                    return _Window(False, in_window)
+                raise
+            data = page.get("data") or []
+            for record in data:
+                rid = record.get("id")
+                when = self._date_of(record)
+                if rid is None:
+                    yield record
+                    continue
+                in_window[rid] = when
+                if rid in self.seen:
+                    continue
+                self.seen[rid] = when
+                yield record
+            if not page.get("has_more") or not data:
+                return _Window(True, in_window)
+            skip += len(data)
+
+    def _learn_from_complete(self, lo: datetime | None, hi: datetime | None, window: _Window) -> None:
+        target = self.target
+        if target is None or lo is None:
+            return
+        if hi is None:
+            dates = [d for d in window.seen.values() if d is not None]
+            if not dates:
+                return
+            hi = max(dates) + SECOND
+        self.length = plan_next_length(max(hi - lo, SECOND), len(window.seen), target)
+
+    def _split(self, lo: datetime | None, w_hi: datetime | None, hi: datetime | None, window: _Window) -> None:
+        """The window [lo, w_hi) holds more than the cap lets us page through. Keep the newest part we
+        already read if a one-request check proves it complete, and walk the older rest as new windows."""
+        dates = [d for d in window.seen.values() if d is not None]
+        if not dates:
+            raise CloseError(f"{self.path} records carry no readable {self.field}", path=self.path)
+        # Bound the proven part by the newest record seen, so records created meanwhile stay out of it.
+        top = w_hi if w_hi is not None else floor_to(max(dates), SECOND) + SECOND
+        choice = choose_cut(dates, top)
+        if choice is None:
+            raise CloseError(
+                f"More than {len(dates)} records of {self.path} share one {self.field} value; "
+                "they cannot be paged under Close's skip cap",
+                path=self.path,
+            )
+        cut, above = choice
+        proven = self._verify(cut, top, above)
+        rest: list[tuple[datetime | None, datetime | None]] = [(lo, cut)]
+        if not proven:
+            rest.append((cut, top))
+        if top != hi:
+            rest.append((top, hi))
+        self.spans[0:1] = rest
+        target = self.target
+        if target is not None:
+            self.length = max(SECOND, (top - cut) * (target / above))
+
+    def _verify(self, lo: datetime, hi: datetime, expected: int) -> bool:
+        """One request: does [lo, hi) hold exactly the `expected` records we already have from it?"""
+        cap = self.cap or expected
+        skip = min(expected, cap)
+        limit = 1 if skip == expected else self.box[0]
+        params = {**self._filters(lo, hi), "_skip": skip, "_limit": limit}
+        page = self.client.get(self.path, params)
+        data = page.get("data") or []
+        return not page.get("has_more") and skip + len(data) == expected
+
+    def _oldest_bound(self, hi: datetime | None) -> datetime | None:
+        """Binary-search a date with no record before it (1-record probes), so windows can start there
+        instead of at 1970. Resolution: a quarter of the planned window length, at least a day."""
+        assert self.length is not None
+        low = next((floor for floor in _FLOORS if self._any_before(floor) is None), None)
+        if low is None:
+            return None
+        high = hi if hi is not None else datetime.now(UTC) + timedelta(days=1)
+        step = max(timedelta(days=1), self.length / 4)
+        while high - low > step:
+            mid = ceil_to_second(low + (high - low) / 2)
+            if mid >= high:
+                break
+            found = self._any_before(mid)
+            if found is None:
+                low = mid
+            else:
+                high = min(mid, ceil_to_second(found + timedelta(microseconds=1)))
+        return low
+
+    def _any_before(self, moment: datetime) -> datetime | None | bool:
+        """A record's date if some record has field < moment (True if it has no readable date), else None."""
+        page = self.client.get(self.path, {**self._filters(None, moment), "_skip": 0, "_limit": 1})
+        data = page.get("data") or []
+        if not data:
+            return None
+        return self._date_of(data[0]) or moment - SECOND
+
+    def _prune(self) -> None:
+        """Forget ids no later window can return again (immutable field below the next window's start)."""
+        if not self.prune or not self.spans or self.spans[0][0] is None:
+            return
+        floor = self.spans[0][0]
+        if len(self.seen) > 4 * self.box[0]:
+            self.seen = {k: v for k, v in self.seen.items() if v is None or v >= floor}
+
+
+def paginate_by_date(
+    client: CloseClient,
+    path: str,
+    params: dict[str, Any] | None = None,
+    *,
+    field: str = "date_created",
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    page_size: int | None = None,
+) -> Iterator[Record]:
+    """Every record with start <= `field` < end, each once, never paging past the `_skip` cap.
+
+    Algorithm (correct whatever order Close serves records in; cheapest when newest-first):
+    1. Spans still to read are kept ascending. The next window starts at the oldest span's start and,
+       while no skip cap is known, covers the whole span (one window is cheapest when it fits).
+    2. A window is paged with `_skip`/`_limit` until `has_more` is false: complete. Its record count over
+       its length gives the density; the next window's length aims at half of what one window can hold
+       (cap + one page), growing up to x16 when sparse (x16 when empty) and shrinking when dense.
+    3. A window overflows when the next `_skip` would pass the cap (known, or learned from Close's 400
+       `max_skip = N`, remembered on the client per endpoint group). Then we cut it at the first whole
+       second above the oldest record seen (finer only if one second holds too much) and check with one
+       request (`_skip` = number of seen records above the cut) that the part above the cut holds exactly
+       the records we have. If so it is done; if not (the order was not what it looked like) it is queued
+       for a full re-read. The part below the cut becomes new windows sized from the density just seen.
+    4. With no `start`, the first overflow triggers a binary search (1-record probes) for a date with no
+       records before it, so windows do not crawl up from 1970.
+    Duplicates at window edges, re-reads and page shifts are dropped by id. Windows ascend; only inside
+    a window that overflowed do its newest records come before its older ones - never rely on the order.
+    """
+    walk = _DateWalk(client, path, params, field, _as_utc(start), _as_utc(end), page_size)
+    return walk.run()
+
+
+# -- Advanced Filtering search ----------------------------------------------------------------------------
+
+
+def search(
+    client: CloseClient,
+    query: dict[str, Any],
+    *,
+    sort: list[dict[str, Any]] | None = None,
+    fields: dict[str, list[str]] | None = None,
+    page_size: int = 200,
+) -> Iterator[Record]:
+    """Follow `cursor` through POST data/search/ until it runs out. One cursor walk is depth-capped like
+    `_skip` (BadRequestError with `.max_skip`); `search_by_date` restarts around that for big reads."""
+    seen: set[str] = set()
+    cursor: str | None = None
+    while True:
+        body: dict[str, Any] = {"query": query, "_limit": page_size, "cursor": cursor}
+        if sort:
+            body["sort"] = sort
+        if fields:
+            body["_fields"] = fields
+        page = client.post("data/search/", body)
+        data = page.get("data") or []
+        for record in data:
+            rid = record.get("id")
+            if rid is not None:
+                if rid in seen:
+                    continue
+                seen.add(rid)
+            yield record
+        cursor = page.get("cursor")
+        if not cursor or not data:
+            return
+
+
+def moment_range_query(
+    object_type: str, field: str, start: datetime | None, end: datetime | None
+) -> dict[str, Any]:
+    """Advanced Filtering query: objects of `object_type` with start <= field < end."""
+    queries: list[dict[str, Any]] = [{"type": "object_type", "object_type": object_type}]
+    condition: dict[str, Any] = {"type": "moment_range"}
+    if start is not None:
+        condition["on_or_after"] = {"type": "fixed_utc", "value": format_timestamp(start)}
+    if end is not None:
+        condition["before"] = {"type": "fixed_utc", "value": format_timestamp(end)}
+    if len(condition) > 1:
+        queries.append(
+            {
+                "type": "field_condition",
+                "field": {"type": "regular_field", "object_type": object_type, "field_name": field},
+                "condition": condition,
+            }
+        )
+    return {"type": "and", "queries": queries}
+
+
+def search_by_date(
+    client: CloseClient,
+    object_type: str,
+    *,
+    field: str = "date_created",
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    fields: list[str] | dict[str, list[str]] | None = None,
+    page_size: int = 200,
+) -> Iterator[Record]:
+    """Every `object_type` record with start <= field < end, ascending by `field`, each once.
+
+    A keyset walk: search sorted ascending by `field`; when the cursor walk reaches the depth cap
+    (learned from Close's 400 or known on the client), start a new search at the last value seen
+    (inclusive) and drop the ids already yielded at exactly that value. Relies only on the sort we ask for,
+    and checks it: a page that goes backwards raises instead of silently losing records.
+    """
+    lower = _as_utc(start)
+    upper = _as_utc(end)
+    wanted = _search_fields(object_type, field, fields)
+    sort = [
+        {
+            "field": {"type": "regular_field", "object_type": object_type, "field_name": field},
+            "direction": "asc",
+        }
+    ]
+    edge_ids: set[str] = set()
+    path = "data/search/"
+    while True:
+        query = moment_range_query(object_type, field, lower, upper)
+        cursor: str | None = None
+        depth = 0
+        last: datetime | None = None
+        at_last: set[str] = set()
+        restart = False
+        while True:
+            cap = client.skip_cap(path)
+            if cap is not None and depth > cap:
+                restart = True
+                break
+            body = {"query": query, "sort": sort, "_limit": page_size, "cursor": cursor, "_fields": wanted}
+            try:
+                page = client.post(path, body)
+            except BadRequestError as exc:
+                if exc.max_skip is None or depth == 0:
+                    raise
+                client.learn_skip_cap(path, exc.max_skip)
+                restart = True
+                break
+            data = page.get("data") or []
+            for record in data:
+                value = parse_timestamp(record.get(field))
+                rid = record.get("id")
+                if value is not None:
+                    if last is not None and value < last:
+                        raise CloseError(
+                            f"data/search/ returned {object_type}s out of {field} order; "
+                            "a keyset walk would lose records",
+                            path=path,
+                        )
+                    if value != last:
+                        last, at_last = value, set()
+                    if rid is not None:
+                        at_last.add(rid)
+                if rid is not None and value == lower and rid in edge_ids:
+                    continue
+                yield record
+            depth += len(data)
+            cursor = page.get("cursor")
+            if not cursor or not data:
+                return
+        if not restart:
+            return
+        if last is None or last == lower:
+            raise CloseError(
+                f"More {object_type}s share one {field} value than one search may page through",
+                path=path,
+            )
+        if last == lower:
+            edge_ids |= at_last
+        else:
+            lower, edge_ids = last, at_last
+
+
+def _search_fields(
+    object_type: str, field: str, fields: list[str] | dict[str, list[str]] | None
+) -> dict[str, list[str]]:
+    """The `_fields` map, always including `id` and the walk's sort field (the keyset needs them)."""
+    if isinstance(fields, dict):
+        mapping = {k: list(v) for k, v in fields.items()}
+    else:
+        mapping = {object_type: list(fields or [])}
+    names = mapping.setdefault(object_type, [])
+    for required in ("id", field):
+        if required not in names:
+            names.append(required)
+    return mapping
+
+
+# -- event log --------------------------------------------------------------------------------------------
+
+
+def events(client: CloseClient, params: dict[str, Any] | None = None) -> Iterator[Record]:
+    """Every event matching `params`, following `cursor_next` (GET event/, newest first)."""
+    base = {k: v for k, v in (params or {}).items() if k != "_cursor"}
+    base.setdefault("_limit", EVENT_PAGE_SIZE)
+    cursor = (params or {}).get("_cursor")
+    seen: set[str] = set()
+    while True:
+        page = client.get("event/", {**base, "_cursor": cursor} if cursor else base)
+        data = page.get("data") or []
+        for record in data:
+            rid = record.get("id")
+            if rid is not None:
+                if rid in seen:
+                    continue
+                seen.add(rid)
+            yield record
+        cursor = page.get("cursor_next")
+        if not cursor or not data:
+            return
