@@ -29,7 +29,10 @@ def _json(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_json(o) for o in obj]
     to_dict = getattr(obj, "to_dict", None)
-    return jsonable_encoder(to_dict() if callable(to_dict) else obj)
+    data = jsonable_encoder(to_dict() if callable(to_dict) else obj)
+    if isinstance(data, dict) and isinstance(data.get("destination"), str):
+        data["destination"] = service.display_destination(data["destination"])
+    return data
 
 
 class AccountIn(BaseModel):

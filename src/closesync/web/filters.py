@@ -91,6 +91,13 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def destination(value: Any) -> str:
+    """A destination with any database password hidden."""
+    from closesync.web.service import display_destination
+
+    return display_destination(str(value))
+
+
 def register(env: Environment) -> None:
     """Install the filters on the app's Jinja environment."""
-    env.filters.update(when=when, ago=ago, duration=duration, count=count, cell=cell)
+    env.filters.update(when=when, ago=ago, duration=duration, count=count, cell=cell, destination=destination)

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from closesync.web.service import display_destination
+
 WEEKDAYS = [
     ("mon", "Monday"),
     ("tue", "Tuesday"),
@@ -116,7 +118,7 @@ def from_dataset(ds: Any) -> DatasetForm:
         retries=str(ds.retries),
         name=ds.name,
         description=ds.description or "",
-        destination=ds.destination,
+        destination=display_destination(ds.destination),
         table=ds.table,
     )
     values.update(split_schedule(ds.schedule))

@@ -258,6 +258,21 @@ async def _save(request: Request, dataset_id: int | None) -> Response:
             form.error("schedule", str(exc))
     args = forms.dataset_arguments(form, spec)
     if args is not None:
+        reports = await run_in_threadpool(dc.reports)
+        info = next((r for r in reports if r.slug == args["report"]), None)
+        if info is not None:  # hidden selects still post their values: only send what the report takes
+            for key, used in (
+                ("organization_id", info.uses_organization_id),
+                ("user_id", info.uses_user_id),
+                ("since", info.uses_date_range),
+            ):
+                if not used:
+                    args[key] = None
+        if dataset_id is not None:
+            current = await run_in_threadpool(dc.get_dataset, dataset_id)
+            if args.get("destination") == service.display_destination(current.destination):
+                args.pop("destination")  # shown masked; unchanged means keep the stored one
+    if args is not None:
         try:
             if dataset_id is None:
                 name = args.pop("name")

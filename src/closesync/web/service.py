@@ -93,6 +93,13 @@ class RunTracker:
             log.error("dataset %s: run crashed: %s", dataset_id, type(exc).__name__)
 
 
+def display_destination(destination: str) -> str:
+    """A destination fit to show: a password inside a PostgreSQL URL is hidden (the DataCenter's rule)."""
+    from closesync.datacenter.datasets import display_destination as masked
+
+    return str(masked(destination))
+
+
 def table_columns(dataset: Any) -> list[tuple[str, str]]:
     """(name, type) of the dataset's table, empty before its first successful run."""
     from closesync.sinks import open_sink
