@@ -1,3 +1,3 @@
 """Shared pytest setup: each area keeps its fixtures in its own module, loaded here."""
 
-pytest_plugins = ["fixtures_sandbox", "fixtures_postgres"]
+pytest_plugins = ["fixtures_sandbox", "fixtures_postgres", "fixtures_web"]
