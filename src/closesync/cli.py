@@ -6,6 +6,7 @@ import click
 
 from closesync import __version__
 from closesync.datacenter.commands import accounts, datasets, scheduler
+from closesync.sandbox.cli import sandbox_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -171,6 +172,7 @@ def serve_command(ctx: click.Context, host: str, port: int, no_scheduler: bool, 
 cli.add_command(accounts)
 cli.add_command(datasets)
 cli.add_command(scheduler)
+cli.add_command(sandbox_command)
 
 
 def main() -> None:

@@ -1,0 +1,158 @@
+"""The request pipeline: auth, rate limits, faults, latency, routing and stats for one API call.
+
+Transport-independent: it takes a parsed request and returns a `Reply`; `transport.py` does the sockets,
+including the faults that need them (a body cut short, a dropped connection).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from closesync.close.groups import endpoint_group
+from closesync.sandbox.data import SandboxData
+from closesync.sandbox.errors import UNAUTHORIZED, ApiError
+from closesync.sandbox.faults import Fault, FaultPlan
+from closesync.sandbox.ratelimit import Decision, RateLimiter
+from closesync.sandbox.routes import Request, dispatch
+from closesync.sandbox.stats import Stats
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1/"
+SERVER_ERRORS = {
+    500: {"error": "Internal Server Error"},
+    502: {"error": "Bad Gateway"},
+    503: {"error": "Service temporarily unavailable. Please try again shortly."},
+}
+
+
+@dataclass
+class Reply:
+    """What to send back. `mode`: "normal", "cut" (half the body then close) or "drop" (close, no reply)."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    mode: str = "normal"
+    delay: float = 0.0
+
+
+def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    body = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
+
+
+class SandboxApp:
+    """Holds the settings a running sandbox may change at run time (skip cap, rate limit, latency, faults)."""
+
+    def __init__(self, data: SandboxData, api_keys: list[str], *, skip_cap: int, latency_ms: float,
+                 limiter: RateLimiter, faults: FaultPlan) -> None:
+        self.data, self.api_keys = data, list(api_keys)
+        self.skip_cap, self.latency_ms = skip_cap, latency_ms
+        self.limiter, self.faults, self.stats = limiter, faults, Stats()
+
+    def _key(self, authorization: str | None) -> str | None:
+        if not authorization or not authorization.lower().startswith("basic "):
+            return None
+        try:
+            user = base64.b64decode(authorization[6:].strip(), validate=True).decode().split(":", 1)[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user if user in self.api_keys else None
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        parts = urlsplit(target)
+        path = parts.path
+        if path.rstrip("/") == "/_sandbox/stats":
+            return json_reply(200, self.stats.snapshot())
+        if not path.startswith(API_PREFIX):
+            return json_reply(404, {"error": "The requested URL was not found on the server."})
+        rel = path[len(API_PREFIX):].strip("/")
+        group = endpoint_group(method, path)
+        self.stats.request(group)
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        key = self._key(headers.get("authorization"))
+        if key is None:
+            self.stats.unauthorized += 1
+            return self._finish(json_reply(401, {"error": UNAUTHORIZED},
+                                           {"WWW-Authenticate": 'Basic realm="Close API"'}))
+        decision = self.limiter.check(key, group)
+        if not decision.allowed:
+            self.stats.throttle(group, decision.early_retry)
+            return self._finish(self._throttled(decision, group))
+        fault = self.faults.take(rel)
+        if fault is not None:
+            self.stats.fault(fault.kind)
+            reply = self._fault(fault, key, group)
+            if reply is not None:
+                return self._finish(reply)
+        try:
+            params = dict(parse_qsl(parts.query, keep_blank_values=True))
+            payload = self._json_body(body) if method in ("POST", "PUT") else None
+            req = Request(method, rel, params, payload, self.data, self.skip_cap)
+            reply = json_reply(200, dispatch(req))
+        except ApiError as exc:
+            reply = json_reply(exc.status, exc.body, exc.headers)
+        except Exception:  # a sandbox bug must look like a Close 500, not kill the connection
+            log.exception("sandbox handler failed for %s %s", method, rel)
+            reply = json_reply(500, SERVER_ERRORS[500])
+        if fault is not None and fault.kind == "slow":
+            reply.delay = fault.delay
+        if fault is not None and fault.kind in ("cut", "badjson"):
+            if fault.kind == "cut":
+                reply.mode = "cut"
+            else:
+                reply.body = reply.body[: max(1, len(reply.body) // 2)] or b"{"
+        self._rate_headers(reply, key, group, decision)
+        return self._finish(reply)
+
+    @staticmethod
+    def _json_body(body: bytes) -> Any:
+        if not body:
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise ApiError.message(400, "Could not parse the request body as JSON.") from None
+
+    def _finish(self, reply: Reply) -> Reply:
+        self.stats.status(reply.status)
+        return reply
+
+    def _rate_headers(self, reply: Reply, key: str, group: str, decision: Decision | None) -> None:
+        if decision is not None and decision.limit:
+            reply.headers["RateLimit"] = decision.header()
+
+    def _throttled(self, decision: Decision, group: str) -> Reply:
+        reset = max(decision.reset, 0.001)
+        limit = decision.limit or 1
+        body = {"error": {"message": "API call count exceeded for this period", "rate_reset": round(reset, 3),
+                          "rate_limit": limit, "rate_window": self.limiter.rate[1] if self.limiter.rate else reset,
+                          "rate_endpoint_group": group, "rate_limit_type": "key"}}
+        return json_reply(429, body, {
+            "RateLimit": f"limit={limit}, remaining=0, reset={reset:.3f}",
+            "Retry-After": str(max(1, int(reset + 0.999))),
+        })
+
+    def _fault(self, fault: Fault, key: str, group: str) -> Reply | None:
+        """Replies that replace the real answer; None for faults that alter it (slow, cut, badjson)."""
+        if fault.kind == "429":
+            self.limiter.lock_out(key, group, fault.reset)
+            self.stats.throttle(group, False)
+            return self._throttled(Decision(False, self.limiter.rate[0] if self.limiter.rate else 1, 0,
+                                            fault.reset), group)
+        if fault.kind in ("500", "502", "503"):
+            status = int(fault.kind)
+            return json_reply(status, SERVER_ERRORS[status])
+        if fault.kind == "504":
+            return Reply(504, b"", {"Content-Type": "text/html"})
+        if fault.kind == "drop":
+            return Reply(0, mode="drop")
+        return None

@@ -1,0 +1,58 @@
+"""`closesync sandbox`: serve the fake Close API from the shell (demo, manual testing, benchmarks)."""
+
+from __future__ import annotations
+
+import click
+
+from closesync.sandbox.faults import parse_spec
+from closesync.sandbox.service import DEFAULT_API_KEY, Sandbox
+
+
+def parse_rate(value: str | None) -> tuple[int, float] | None:
+    """`20/1` or `600/15` -> (20, 1.0); empty -> no limit."""
+    if not value:
+        return None
+    n, _, seconds = value.partition("/")
+    try:
+        rate = (int(n), float(seconds or 1))
+    except ValueError:
+        raise click.BadParameter("use N/SECONDS, e.g. 20/1") from None
+    if rate[0] < 1 or rate[1] <= 0:
+        raise click.BadParameter("use N/SECONDS with N >= 1 and SECONDS > 0")
+    return rate
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (local only by default).")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--api-key", default=DEFAULT_API_KEY, show_default=True, help="The API key the sandbox accepts.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same data.")
+@click.option("--leads", default=500, show_default=True, type=int, help="Account size; everything scales with it.")
+@click.option("--activities-per-lead", default=20.0, show_default=True, type=float)
+@click.option("--rate-limit", default=None, metavar="N/SECONDS", help="Per key and endpoint group, e.g. 20/1.")
+@click.option("--skip-cap", default=250_000, show_default=True, type=int, help="Largest _skip accepted.")
+@click.option("--latency-ms", default=0.0, show_default=True, type=float, help="Added to every API call.")
+@click.option("--faults", default=None, metavar="SPEC",
+              help="e.g. '500:0.02,drop:0.01' (probabilities) or '429*3@activity/call/' (next N requests). "
+                   "Kinds: 429 500 502 503 504 slow cut drop badjson.")
+def sandbox_command(host: str, port: int, api_key: str, seed: int, leads: int, activities_per_lead: float,
+                    rate_limit: str | None, skip_cap: int, latency_ms: float, faults: str | None) -> None:
+    """Serve a seeded fake Close API (v1) until interrupted."""
+    try:
+        fault_list = parse_spec(faults) if faults else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from None
+    sb = Sandbox(seed=seed, leads=leads, api_key=api_key, rate_limit=parse_rate(rate_limit), skip_cap=skip_cap,
+                 latency_ms=latency_ms, faults=fault_list, host=host, port=port,
+                 activities_per_lead=activities_per_lead)
+    sb.start()
+    click.echo(f"Close sandbox: {sb.base_url}")
+    click.echo(f"API key:       {sb.api_key}   (HTTP Basic, key as username, empty password)")
+    click.echo(f"Stats:         {sb.stats_url}")
+    click.echo(f"Data:          {leads} leads, seed {seed}; rate limit {rate_limit or 'off'}; "
+               f"skip cap {skip_cap}; latency {latency_ms:g} ms; faults {faults or 'none'}")
+    click.echo("Press Ctrl+C to stop.")
+    try:
+        sb.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")

@@ -1,0 +1,129 @@
+"""`Sandbox`: a running fake Close API in a background thread (tests, benchmarks, `closesync sandbox`)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from closesync.sandbox.app import SandboxApp
+from closesync.sandbox.data import SandboxData
+from closesync.sandbox.faults import Fault, FaultPlan, parse_spec
+from closesync.sandbox.ratelimit import RateLimiter
+from closesync.sandbox.transport import SandboxHTTPServer
+
+DEFAULT_API_KEY = "api_sandbox_0123456789abcdefABCDEF"
+
+
+class Sandbox:
+    """A seeded fake Close account served over HTTP on `host:port` (port 0 = a free one)."""
+
+    def __init__(self, seed: int = 1, leads: int = 20, api_key: str = DEFAULT_API_KEY, *,
+                 rate_limit: tuple[int, float] | None = None, skip_cap: int = 250_000, latency_ms: float = 0,
+                 faults: str | list[Fault] | None = None, host: str = "127.0.0.1", port: int = 0,
+                 activities_per_lead: float = 20.0, activity_mix: dict[str, int] | None = None,
+                 extra_api_keys: tuple[str, ...] = ()) -> None:
+        self.data = SandboxData(seed=seed, leads=leads, activities_per_lead=activities_per_lead,
+                                activity_mix=activity_mix)
+        plan = FaultPlan(parse_spec(faults) if isinstance(faults, str) else faults, seed=seed)
+        self.app = SandboxApp(self.data, [api_key, *extra_api_keys], skip_cap=skip_cap, latency_ms=latency_ms,
+                              limiter=RateLimiter(rate_limit), faults=plan)
+        self.api_key = api_key
+        self.host, self._port = host, port
+        self._server: SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"Sandbox(base_url={self.base_url!r}, leads={self.data.leads})"
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        if self._server is None:
+            self._server = SandboxHTTPServer((self.host, self._port), self.app)
+            self._port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                            name=f"sandbox:{self._port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_all()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def serve_forever(self) -> None:
+        """Run in the calling thread until interrupted (the CLI)."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self._port}/api/v1/"
+
+    @property
+    def stats_url(self) -> str:
+        return f"http://{self.host}:{self._port}/_sandbox/stats"
+
+    # -- knobs ---------------------------------------------------------------------------------------------
+    @property
+    def skip_cap(self) -> int:
+        return self.app.skip_cap
+
+    @skip_cap.setter
+    def skip_cap(self, value: int) -> None:
+        self.app.skip_cap = int(value)
+
+    @property
+    def rate_limit(self) -> tuple[int, float] | None:
+        return self.app.limiter.rate
+
+    @rate_limit.setter
+    def rate_limit(self, value: tuple[int, float] | None) -> None:
+        self.app.limiter.rate = value
+
+    @property
+    def latency_ms(self) -> float:
+        return self.app.latency_ms
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self.app.latency_ms = float(value)
+
+    def add_fault(self, kind: str, path: str | None = None, count: int = 1, *, delay: float = 2.0,
+                  reset: float = 1.0, probability: float | None = None) -> None:
+        """Script a fault for the next `count` requests under `path` (or random ones with `probability`)."""
+        if probability is not None:
+            self.app.faults.add(Fault(str(kind), path, count=None, probability=probability, delay=delay,
+                                      reset=reset))
+        else:
+            self.app.faults.add(Fault(str(kind), path, count=count, delay=delay, reset=reset))
+
+    def clear_faults(self) -> None:
+        self.app.faults.clear()
+
+    # -- observations --------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        return self.app.stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self.app.stats.reset()

@@ -1,0 +1,82 @@
+"""Timestamps in the formats Close really emits, plus a lenient parser for filter values.
+
+Internally every instant is an int of milliseconds since the epoch (UTC). Rendering never loses information
+the filters use: a value rendered without microseconds is generated on a whole second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+UTC = dt.UTC
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+DAY_MS = 86_400_000
+
+
+def ms_of(value: dt.datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def now_ms() -> int:
+    return ms_of(dt.datetime.now(UTC))
+
+
+@lru_cache(maxsize=8192)
+def _day(days: int) -> str:
+    return (_EPOCH + dt.timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def iso(ms: int, *, micros: bool = True, offset: bool = True) -> str:
+    """`2013-02-01T00:54:51.337000+00:00`; `micros=False` drops the fraction, `offset=False` the zone."""
+    days, rest = divmod(ms, DAY_MS)
+    secs, frac = divmod(rest, 1000)
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    text = f"{_day(days)}T{h:02d}:{m:02d}:{s:02d}"
+    if micros:
+        text += f".{frac:03d}000"
+    return text + "+00:00" if offset else text
+
+
+def iso_date(ms: int) -> str:
+    """A bare `YYYY-MM-DD` (task `date` sometimes, `date_won`)."""
+    return _day(ms // DAY_MS)
+
+
+def rfc2822(ms: int) -> str:
+    """E-mail envelope dates: `Fri, 08 Feb 2013 05:03:15 +0000`."""
+    return (_EPOCH + dt.timedelta(milliseconds=ms)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+
+def parse_us(value: str) -> int:
+    """Parse an ISO date or datetime filter value (offset optional, `Z` allowed) to epoch microseconds.
+
+    Raises ValueError for anything else so the API can answer 400.
+    """
+    text = value.strip().replace(" ", "T")
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    if len(text) == 10:
+        text += "T00:00:00+00:00"
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def ms_range(op: str, us: int) -> tuple[int | None, int | None]:
+    """Turn `field__<op>=<us>` into a half-open [lo, hi) range of epoch ms (None = unbounded)."""
+    floor_ms = us // 1000
+    ceil_ms = -(-us // 1000)
+    if op == "gte":
+        return ceil_ms, None
+    if op == "gt":
+        return floor_ms + 1, None
+    if op == "lt":
+        return None, ceil_ms
+    if op == "lte":
+        return None, floor_ms + 1
+    raise ValueError(op)
