@@ -112,6 +112,7 @@ def create_app(
         ),
         docs_url=None,  # Swagger UI and ReDoc load from a CDN: we serve our own /api page instead
         redoc_url=None,
+        openapi_url=None,  # served by pages.openapi_document, behind the same login as everything else
         lifespan=lifespan,
         dependencies=[Depends(guard)],
     )

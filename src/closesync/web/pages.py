@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from closesync.datacenter import (
     AccountKeyError,
@@ -408,3 +408,9 @@ async def api_page(request: Request) -> Response:
         for method, op in ops.items():
             endpoints.append({"method": method.upper(), "path": path, "summary": op.get("summary", "")})
     return render(request, "api.html", {"section": "api", "endpoints": endpoints})
+
+
+@router.get("/openapi.json")
+async def openapi_document(request: Request) -> Response:
+    """The OpenAPI document of /api/ (behind the login when a password is set)."""
+    return JSONResponse(request.app.openapi())
