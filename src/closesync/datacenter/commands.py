@@ -138,12 +138,13 @@ def accounts_show(ctx: click.Context, name: str, as_json: bool) -> None:
         ("Checked", _when(a.last_checked_at)), ("Datasets", a.dataset_count),
     ):
         console.print(f"[bold]{label}:[/bold] {value}", highlight=False)
-    table = _table("Organizations and users (ids for --organization-id / --user-id)", ["Kind", "Id", "Name"])
+    # plain lines, not a table: ids must never be folded, users copy them into --organization-id / --user-id
+    console.print("[bold]Organizations[/bold] (--organization-id):")
     for c in a.organizations:
-        table.add_row("organization", c.id, c.label)
+        click.echo(f"  {c.id}  {c.label}")
+    console.print("[bold]Users[/bold] (--user-id):")
     for c in a.users:
-        table.add_row("user", c.id, c.label)
-    console.print(table)
+        click.echo(f"  {c.id}  {c.label}")
 
 
 @accounts.command("rename")
