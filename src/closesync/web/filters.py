@@ -100,4 +100,5 @@ def destination(value: Any) -> str:
 
 def register(env: Environment) -> None:
     """Install the filters on the app's Jinja environment."""
-    env.filters.update(when=when, ago=ago, duration=duration, count=count, cell=cell, destination=destination)
+    env.filters.update(when=when, ago=ago, duration=duration, cell=cell, destination=destination)
+    env.filters["rowcount"] = count
