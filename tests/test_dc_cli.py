@@ -10,12 +10,19 @@ import pytest
 from click.testing import CliRunner
 
 from closesync.cli import cli
+from closesync.datacenter import DataCenter
+
+REVOKED = "api_revokedREVOKEDrevoked000000000"
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CLOSESYNC_SECRET_KEY", raising=False)
-    home = tmp_path / "home"
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def run(home: Path) -> Any:
 
     def invoke(*args: str) -> Any:
         return CliRunner().invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
@@ -46,7 +53,7 @@ def test_accounts_commands(run: Any, sandbox: Any) -> None:
     assert "No accounts yet" in run("accounts", "list").output
 
 
-def test_datasets_commands(run: Any, sandbox: Any) -> None:
+def test_datasets_commands(run: Any, sandbox: Any, home: Path) -> None:
     run("accounts", "add", "acme", "--api-key", sandbox.api_key, "--base-url", sandbox.base_url)
     bad = run("datasets", "create", "u", "--account", "acme", "--report", "Users", "--schedule", "now and then")
     assert bad.exit_code == 2 and "--schedule" in bad.output and "weekly on mon at 06:00" in bad.output
@@ -61,9 +68,14 @@ def test_datasets_commands(run: Any, sandbox: Any) -> None:
     result = json.loads(ran.output)
     assert result["status"] == "success" and result["rows"] == sandbox.data.count("user") and result["attempt"] == 1
 
-    sandbox.add_fault("500", path="user/", count=10)
+    dc = DataCenter(home)  # the key gets revoked in Close
+    with dc.store.write() as conn:
+        conn.execute("UPDATE accounts SET key_ciphertext = ?", (dc._accounts.secrets.encrypt(REVOKED),))
     failed = run("datasets", "run", "u", "--json")
-    assert failed.exit_code == 1 and json.loads(failed.output)["http_status"] == 500
+    assert failed.exit_code == 1 and json.loads(failed.output)["http_status"] == 401
+    assert REVOKED not in failed.output
+    text = run("datasets", "run", "u")
+    assert text.exit_code == 1 and "HTTP 401" in text.output
 
     history = run("datasets", "history", "u")
     assert history.exit_code == 0 and "success" in history.output and "failed" in history.output
