@@ -231,3 +231,21 @@ def test_dataset_parameters_are_checked(dc: DataCenter, sandbox: Any) -> None:
     info2 = dc.validate_schedule("weekly on mon at 06:00")
     assert info2.spec == "weekly on mon at 06:00" and len(info2.next_runs) == 3
     assert {r.slug for r in dc.reports()} >= {"users", "activities_call", "organizations"}
+
+
+def test_python_api_run_dataset_and_sync(home: Path, sandbox: Any, tmp_path: Path) -> None:
+    import closesync
+    from closesync.datacenter import Run
+    from closesync.sync import SyncResult
+
+    dc = DataCenter(home)
+    add_account(dc, sandbox)
+    dc.create_dataset("users", account="acme", report="users")
+    run = closesync.run_dataset("users", home=str(home))
+    assert isinstance(run, Run) and run.ok and run.rows == sandbox.data.count("user")
+    assert closesync.run_dataset(str(run.dataset_id), home=str(home)).ok  # by id too
+
+    result = closesync.sync(
+        ["users"], api_key=sandbox.api_key, base_url=sandbox.base_url, destination=f"duckdb:{tmp_path / 'x.duckdb'}"
+    )
+    assert isinstance(result, SyncResult) and result.ok and result.rows == sandbox.data.count("user")
