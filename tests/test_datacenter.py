@@ -236,7 +236,7 @@ def test_dataset_parameters_are_checked(dc: DataCenter, sandbox: Any) -> None:
 def test_python_api_run_dataset_and_sync(home: Path, sandbox: Any, tmp_path: Path) -> None:
     import closesync
     from closesync.datacenter import Run
-    from closesync.sync import SyncResult
+    from closesync.pipeline import SyncResult
 
     dc = DataCenter(home)
     add_account(dc, sandbox)

@@ -1,6 +1,6 @@
 """closesync: sync Close CRM data into DuckDB, PostgreSQL, Parquet or CSV.
 
-Python API: `closesync.sync(...)` (the pipeline, closesync.sync.sync) and `closesync.run_dataset(name_or_id)`
+Python API: `closesync.sync(...)` (the pipeline, closesync.pipeline.sync) and `closesync.run_dataset(name_or_id)`
 (a saved Data Center dataset); both return result objects.
 """
 
@@ -19,10 +19,9 @@ def run_dataset(name_or_id: str | int, *, home: str | None = None, full_refresh:
 
 
 def __getattr__(name: str) -> Any:
-    # `closesync.sync(...)` is the pipeline; the module is callable (see closesync/sync.py), imported lazily
-    # so that `import closesync` stays light.
+    # `closesync.sync` is imported on first use so that `import closesync` stays light.
     if name == "sync":
-        import importlib
+        from closesync.pipeline import sync
 
-        return importlib.import_module("closesync.sync")
+        return sync
     raise AttributeError(f"module 'closesync' has no attribute {name!r}")

@@ -98,8 +98,8 @@ def sync_command(
     from rich.console import Console
 
     from closesync.display import LiveProgress, print_summary
+    from closesync.pipeline import resolve_reports, sync
     from closesync.reports import UnknownReportError
-    from closesync.sync import resolve_reports, sync
 
     key = resolve_api_key(api_key, api_key_env)
     try:

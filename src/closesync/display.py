@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from closesync.sync import ReportResult, SyncResult
+from closesync.pipeline import ReportResult, SyncResult
 
 _STATUS_STYLE = {"pending": "dim", "running": "cyan", "success": "green", "failed": "bold red"}
 

@@ -167,7 +167,7 @@ class Runner:
         try:
             account = self.accounts.get(dataset.account_id)
             key = self.accounts.api_key(account)
-            from closesync.sync import sync
+            from closesync.pipeline import sync
 
             with self.client_factory(key, account.base_url) as client:
                 result = sync(
@@ -210,7 +210,7 @@ class Runner:
         elif isinstance(exc, KeyboardInterrupt):
             message = "Interrupted (Ctrl-C)."
         else:
-            from closesync.sync import describe_error
+            from closesync.pipeline import describe_error
 
             message = describe_error(exc)[0]
         return {

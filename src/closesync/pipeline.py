@@ -8,9 +8,7 @@ was; one source failing never stops the others.
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -312,13 +310,3 @@ class _SourceRunner:
         ) as writer:
             for batch in table.to_batches():
                 writer.write(batch)
-
-
-class _CallableModule(types.ModuleType):
-    """Makes `closesync.sync(...)` (the package-level API) work although `closesync.sync` is this module."""
-
-    def __call__(self, *args, **kwargs) -> SyncResult:  # type: ignore[no-untyped-def]
-        return sync(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
