@@ -1,1 +1,41 @@
-"""reports"""
+"""The report catalog, extraction plans and shaping of Close records into typed Arrow batches.
+
+    from closesync.reports import REPORTS, get_report, UnknownReportError, ReportParams, group_by_source
+    read = open_read(client, specs, params, states, full_refresh=False)
+    read.schemas / read.incremental / read.custom_fields / read.notes
+    for slug, batch in read.batches(): ...
+    read.new_states
+"""
+
+from closesync.reports.catalog import (
+    REPORTS,
+    Nested,
+    ReportParams,
+    ReportSpec,
+    UnknownReportError,
+    get_report,
+    group_by_source,
+)
+from closesync.reports.columns import Column
+from closesync.reports.custom_fields import CustomField
+from closesync.reports.extract import DEFAULT_LOOKBACK, SourceRead, default_organization_id, open_read
+from closesync.reports.shaping import EXTRA, POSITION, Shaper
+
+__all__ = [
+    "DEFAULT_LOOKBACK",
+    "EXTRA",
+    "POSITION",
+    "REPORTS",
+    "Column",
+    "CustomField",
+    "Nested",
+    "ReportParams",
+    "ReportSpec",
+    "Shaper",
+    "SourceRead",
+    "UnknownReportError",
+    "default_organization_id",
+    "get_report",
+    "group_by_source",
+    "open_read",
+]

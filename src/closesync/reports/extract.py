@@ -1,0 +1,359 @@
+"""Extraction: read one source once and feed every report that shares it, as typed Arrow batches.
+
+`open_read` does the small metadata requests up front (the default organization from /me/, custom field
+definitions once per kind, activity-report metrics) so the schemas are known before any data is read;
+`SourceRead.batches()` then streams the source, buffering a bounded number of records, and shapes each
+buffer for every report of the source (a lead buffer feeds leads and its four nested reports).
+
+Incremental state is one dict per report slug: ``{"field": "date_updated", "cursor": "<iso UTC>"}``. A read
+starts at the oldest cursor of its reports (activities minus a look-back, to catch edits), and the new
+cursor is the newest value seen, never later than the moment the read started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from closesync.close.errors import CloseError
+from closesync.reports import timeparse
+from closesync.reports.catalog import ReportParams, ReportSpec
+from closesync.reports.columns import Column
+from closesync.reports.custom_fields import CustomField, snake_case
+from closesync.reports.shaping import POSITION, Shaper
+
+if TYPE_CHECKING:
+    from closesync.close.client import CloseClient
+
+Record = dict[str, Any]
+
+DEFAULT_LOOKBACK = timedelta(hours=24)
+# Records buffered before shaping: big enough for fast columnar work, small enough to keep memory flat
+# (a lead with its contacts, opportunities and tasks is several times an activity's size).
+BATCH_ROWS = {"search": 5_000}
+DEFAULT_BATCH_ROWS = 20_000
+
+
+@dataclass
+class SourceRead:
+    """One pass over a source. `schemas`, `incremental`, `custom_fields` are known at once; `new_states`
+    and the full `notes` after `batches()` is exhausted."""
+
+    specs: list[ReportSpec]
+    schemas: dict[str, pa.Schema]
+    incremental: dict[str, bool]
+    custom_fields: list[dict[str, Any]]
+    notes: list[str]
+    new_states: dict[str, dict[str, Any] | None]
+    _records: Any = field(repr=False, default=None)
+    _shapers: dict[str, Shaper] = field(repr=False, default_factory=dict)
+    _plan: _Plan | None = field(repr=False, default=None)
+
+    def batches(self) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """Yield (slug, RecordBatch) until the source is exhausted; then `new_states` is final."""
+        plan = self._plan
+        assert plan is not None
+        limit = plan.batch_rows
+        buffer: list[Record] = []
+        for record in self._records():
+            buffer.append(record)
+            if len(buffer) >= limit:
+                yield from self._flush(buffer)
+                buffer = []
+        if buffer:
+            yield from self._flush(buffer)
+        self._finish()
+
+    def _flush(self, parents: list[Record]) -> Iterator[tuple[str, pa.RecordBatch]]:
+        plan = self._plan
+        assert plan is not None
+        if plan.cursor_field:
+            plan.observe(parents)
+        for spec in self.specs:
+            rows = parents if spec.nested is None else self._nested_rows(spec, parents)
+            if rows:
+                yield spec.slug, self._shapers[spec.slug].shape(rows)
+
+    def _nested_rows(self, spec: ReportSpec, parents: list[Record]) -> list[Record]:
+        nested = spec.nested
+        assert nested is not None
+        rows: list[Record] = []
+        for parent in parents:
+            if not isinstance(parent, dict):
+                continue
+            path = nested.path
+            if parent.get(path[0]) is None and nested.fallback and parent.get(nested.fallback[0]) is not None:
+                path = nested.fallback
+                self._note_once(spec, f"{spec.name}: read from '{'.'.join(path)}' ('{nested.path[0]}' is absent)")
+            if path[0] not in parent:
+                self._note_once(spec, f"{spec.name}: the {spec.source} object has no '{path[0]}' key "
+                                      "(Close does not provide it for this account); 0 rows")
+                continue
+            base = {column: parent.get(key) for column, key in nested.parent_columns}
+            position = 0
+            if len(path) == 1:
+                containers: list[tuple[Record, Any]] = [({}, parent.get(path[0]))]
+            else:
+                containers = [
+                    ({column: c.get(key) for column, key in nested.container_columns}, c.get(path[1]))
+                    for c in parent.get(path[0]) or [] if isinstance(c, dict)
+                ]
+            for extra, items in containers:
+                for item in items or []:
+                    row = dict(item) if isinstance(item, dict) else {"value": item}
+                    row.update(extra)
+                    row.update(base)
+                    row[POSITION] = position
+                    position += 1
+                    rows.append(row)
+        return rows
+
+    def _note_once(self, spec: ReportSpec, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def _finish(self) -> None:
+        plan = self._plan
+        assert plan is not None
+        for spec in self.specs:
+            self.new_states[spec.slug] = plan.new_state() if spec.cursor else None
+
+
+@dataclass
+class _Plan:
+    """What one read asks for: where it starts, how it tracks the new cursor."""
+
+    started: datetime
+    cursor_field: str | None
+    start: datetime | None
+    previous: datetime | None
+    batch_rows: int
+    newest: datetime | None = None
+
+    def observe(self, records: Sequence[Record]) -> None:
+        """Track the newest cursor value seen (vectorised: one parse per buffer, not per record)."""
+        assert self.cursor_field is not None
+        key = self.cursor_field
+        array, _bad = timeparse.timestamps([r.get(key) if isinstance(r, dict) else None for r in records])
+        newest = pc.max(array).as_py()
+        if newest is not None and (self.newest is None or newest > self.newest):
+            self.newest = newest
+
+    def new_state(self) -> dict[str, Any] | None:
+        cursor = self.newest if self.newest is not None else self.previous
+        if cursor is None:
+            return None
+        cursor = min(cursor, self.started)
+        return {"field": self.cursor_field, "cursor": cursor.astimezone(UTC).isoformat()}
+
+
+def _state_cursor(state: dict[str, Any] | None, field_name: str) -> datetime | None:
+    if not state or state.get("field", field_name) != field_name:
+        return None
+    return timeparse.parse_datetime(state.get("cursor"))
+
+
+def open_read(
+    client: CloseClient,
+    specs: Sequence[ReportSpec],
+    params: ReportParams | None = None,
+    states: dict[str, dict[str, Any] | None] | None = None,
+    *,
+    full_refresh: bool = False,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    batch_rows: int | None = None,
+    now: datetime | None = None,
+) -> SourceRead:
+    """Prepare one pass over the source shared by `specs` (see `group_by_source`)."""
+    specs = list(dict.fromkeys(specs))
+    if not specs:
+        raise ValueError("open_read needs at least one report")
+    sources = {s.source for s in specs}
+    if len(sources) != 1:
+        raise ValueError(f"reports of different sources cannot share a read: {sorted(sources)}")
+    params = params or ReportParams()
+    states = states or {}
+    started = (now or datetime.now(UTC)).astimezone(UTC)
+    first = specs[0]
+    notes: list[str] = []
+
+    organization_id = params.organization_id
+    if organization_id is None and any(s.uses_organization_id for s in specs):
+        organization_id = default_organization_id(client)
+
+    custom: list[CustomField] = []
+    for kind in dict.fromkeys(s.custom_field_kind for s in specs if s.custom_field_kind):
+        custom += _custom_fields(client, kind, notes)
+
+    extra_columns: list[Column] = []
+    metrics: list[str] = []
+    if first.read == "report_activity":
+        metrics = _activity_metrics(client)
+        taken = {c.name for c in first.columns}
+        for key in metrics:
+            name = snake_case(key)
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            extra_columns.append(Column(name, "float", key=key))
+
+    shapers = {s.slug: Shaper(s, custom, extra_columns if s.read == "report_activity" else ()) for s in specs}
+
+    # Incremental: the source cursor is the parent's; every report of the read must have a state.
+    cursor_field = next((s.cursor for s in specs if s.cursor), None)
+    previous: datetime | None = None
+    if cursor_field and not full_refresh:
+        cursors = [_state_cursor(states.get(s.slug), cursor_field) for s in specs]
+        if cursors and all(c is not None for c in cursors):
+            previous = min(c for c in cursors if c is not None)
+    start = previous
+    if start is not None and cursor_field == "date_created":
+        start = start - lookback  # activities have no date_updated filter: re-read recent ones for edits
+    if first.date_field and params.since is not None:
+        start = params.since if start is None else max(start, params.since)
+
+    plan = _Plan(
+        started=started,
+        cursor_field=cursor_field,
+        start=start,
+        previous=previous,
+        batch_rows=batch_rows or BATCH_ROWS.get(first.read, DEFAULT_BATCH_ROWS),
+    )
+    read = SourceRead(
+        specs=specs,
+        schemas={slug: shaper.schema for slug, shaper in shapers.items()},
+        incremental={s.slug: previous is not None for s in specs},
+        custom_fields=[row for shaper in shapers.values() for row in shaper.custom_field_rows()],
+        notes=notes,
+        new_states={},
+        _shapers=shapers,
+        _plan=plan,
+    )
+    read._records = lambda: _records(client, specs, params, plan, organization_id, metrics, shapers)
+    return read
+
+
+def default_organization_id(client: CloseClient) -> str:
+    """The key owner's first organization, as Close's own scripts choose it."""
+    me = client.get("me/")
+    organizations = me.get("organizations") or []
+    if not organizations or not organizations[0].get("id"):
+        raise CloseError("The API key's user belongs to no organization; pass an Organization ID")
+    return str(organizations[0]["id"])
+
+
+def _custom_fields(client: CloseClient, kind: str, notes: list[str]) -> list[CustomField]:
+    try:
+        return [CustomField.from_definition(d, kind) for d in client.paginate(f"custom_field/{kind}/")
+                if isinstance(d, dict) and d.get("id")]
+    except CloseError as exc:
+        notes.append(f"custom fields of {kind}s unavailable ({exc.message}); values kept in the extra column")
+        return []
+
+
+def _activity_metrics(client: CloseClient) -> list[str]:
+    page = client.get("report/activity/metrics/")
+    items = page.get("data", page) if isinstance(page, dict) else page
+    keys = [m.get("key") if isinstance(m, dict) else m for m in items or []]
+    return [str(k) for k in keys if k]
+
+
+def _search_fields(spec: ReportSpec, specs: Sequence[ReportSpec]) -> list[str]:
+    """Everything the reports of a search source need: declared keys, nested arrays and custom values."""
+    wanted: dict[str, None] = {}
+    for s in specs:
+        if s.nested is None:
+            wanted.update(dict.fromkeys(c.source_key for c in s.columns))
+            wanted.update(dict.fromkeys(s.omit))
+        else:
+            wanted[s.nested.path[0]] = None
+            wanted.update(dict.fromkeys(s.nested.fallback[:1]))
+            wanted.update(dict.fromkeys(key for _, key in s.nested.parent_columns))
+    wanted["custom"] = None  # every custom.cf_… value
+    return list(wanted)
+
+
+def _records(
+    client: CloseClient,
+    specs: Sequence[ReportSpec],
+    params: ReportParams,
+    plan: _Plan,
+    organization_id: str | None,
+    metrics: list[str],
+    shapers: dict[str, Shaper],
+) -> Iterator[Record]:
+    """The source's records (parents for nested reports), in the cheapest complete way for its kind."""
+    first = specs[0]
+    top = next((s for s in specs if s.nested is None), first)
+    query: dict[str, Any] = dict(first.fixed_params)
+    if first.user_filter and params.user_id:
+        query[first.user_filter] = params.user_id
+    if first.read == "list":
+        yield from client.paginate(first.path, query or None, page_size=first.page_size)
+    elif first.read == "by_date":
+        end = params.until if first.date_field else None
+        yield from client.paginate_by_date(
+            first.path, query or None, field=plan.cursor_field or "date_created", start=plan.start, end=end,
+            page_size=first.page_size,
+        )
+    elif first.read == "search":
+        yield from client.search_by_date(
+            first.source, field=plan.cursor_field or "date_updated", start=plan.start,
+            fields=_search_fields(top, specs), page_size=first.page_size or 200,
+        )
+    elif first.read == "object":
+        yield client.get(first.path.format(organization_id=organization_id))
+    elif first.read == "me":
+        yield client.get("me/")
+    elif first.read == "report_activity":
+        yield from _activity_report(client, params, organization_id, metrics)
+    elif first.read == "report_sent_emails":
+        yield from _sent_emails(client, first, params, organization_id)
+    else:  # pragma: no cover - READS is validated in the catalog
+        raise ValueError(first.read)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _activity_report(
+    client: CloseClient, params: ReportParams, organization_id: str | None, metrics: list[str]
+) -> Iterator[Record]:
+    body: dict[str, Any] = {"type": "overview", "metrics": metrics}
+    if params.since is not None or params.until is not None:
+        since = params.since or datetime(2000, 1, 1, tzinfo=UTC)
+        until = params.until or datetime.now(UTC)
+        body["datetime_range"] = {"start": _iso(since), "end": _iso(until)}
+    else:
+        body["relative_range"] = "all-time"
+    if params.user_id:
+        body["users"] = [params.user_id]
+    response = client.post("report/activity/", body)
+    for row in response.get("data") or []:
+        if isinstance(row, dict):
+            yield {**row, "organization_id": organization_id, "user_id": params.user_id}
+
+
+def _sent_emails(
+    client: CloseClient, spec: ReportSpec, params: ReportParams, organization_id: str | None
+) -> Iterator[Record]:
+    query: dict[str, Any] = {}
+    if params.since is not None:
+        query["date_start"] = params.since.astimezone(UTC).date().isoformat()
+    if params.until is not None:
+        query["date_end"] = params.until.astimezone(UTC).date().isoformat()
+    if params.user_id:
+        query["user_id"] = params.user_id
+    response = client.get(spec.path.format(organization_id=organization_id), query or None)
+    for position, row in enumerate(response.get("sent_email_stats") or []):
+        if isinstance(row, dict):
+            yield {
+                **row, "organization_id": organization_id, POSITION: position, "user_id": params.user_id,
+                "date_start": query.get("date_start"), "date_end": query.get("date_end"),
+            }
