@@ -6,12 +6,14 @@ order, and are identical for the same seed. Keys and value types follow the exam
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from closesync.sandbox.catalog import Catalog
 from closesync.sandbox.layout import Layout
 from closesync.sandbox.rand import Draw, make_id
 from closesync.sandbox.timefmt import DAY_MS, iso, iso_date, rfc2822
+from closesync.sandbox.variants import ActivityFactory
 
 Record = dict[str, Any]
 
@@ -57,6 +59,10 @@ class Builders:
 
     def __init__(self, catalog: Catalog, layout: Layout) -> None:
         self.cat, self.lay, self.seed = catalog, layout, catalog.seed
+        # Activities refer to leads and contacts over and over: remember their ids.
+        self._lead_ids = lru_cache(maxsize=1 << 18)(lambda i: make_id("lead_", self.seed, "lead", i))
+        self._contact_ids = lru_cache(maxsize=1 << 18)(lambda g: make_id("cont_", self.seed, "contact", g))
+        self.fast = ActivityFactory(self.seed, layout, self.activity_detailed, self.lead_id, self.contact_id)
         self.org = catalog.org_id
         self._by_kind = {
             "activity/call": self._call, "activity/email": self._email, "activity/emailthread": self._emailthread,
@@ -67,8 +73,18 @@ class Builders:
 
     # -- ids & names (cheap, used for cross references) ----------------------------------------------------
     def id(self, kind: str, i: int) -> str:
+        if kind == "lead":
+            return self._lead_ids(i)
+        if kind == "contact":
+            return self._contact_ids(i)
         prefix = {"lead": "lead_", "contact": "cont_", "opportunity": "oppo_", "task": "task_"}.get(kind, "acti_")
         return make_id(prefix, self.seed, kind, i)
+
+    def lead_id(self, i: int) -> str:
+        return self._lead_ids(i)
+
+    def contact_id(self, g: int) -> str:
+        return self._contact_ids(g)
 
     def task_id(self, i: int) -> str:
         return make_id("task_" if self.task_type(i) == "lead" else "noti_", self.seed, "task", i)
@@ -301,6 +317,11 @@ class Builders:
         return rec, created, lead
 
     def activity(self, kind: str, j: int) -> Record:
+        """Activity `j` of `kind` (fast path: a specialised copy of a pooled look-alike)."""
+        return self.fast.make(kind, j)
+
+    def activity_detailed(self, kind: str, j: int) -> Record:
+        """Build an activity field by field (feeds the pool; also handy to compare against)."""
         return self._by_kind[kind](kind, j)
 
     def _call(self, kind: str, j: int) -> Record:

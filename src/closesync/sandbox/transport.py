@@ -21,6 +21,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "closesync-sandbox"
     sys_version = ""
     timeout = 120  # idle keep-alive connections end eventually
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request by the stdlib)
+
+    def setup(self) -> None:
+        super().setup()
+        # Small responses must not wait for the client's delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     server: SandboxHTTPServer
 
@@ -41,7 +47,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(reply.delay)
         if reply.mode == "drop":
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
             return
         body = reply.body
         headers = dict(reply.headers)
@@ -59,7 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(body)
 
