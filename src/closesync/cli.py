@@ -169,6 +169,28 @@ def serve_command(ctx: click.Context, host: str, port: int, no_scheduler: bool, 
     serve(ctx.obj["home"], host=host, port=port, password=password, scheduler=not no_scheduler)
 
 
+@cli.command("reports")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as a JSON list.")
+def reports_command(as_json: bool) -> None:
+    """List the 38 reports: name, slug, what they read, key, incremental cursor."""
+    import json
+
+    from closesync.reports import REPORTS, describe
+
+    if as_json:
+        click.echo(json.dumps([describe(spec) for spec in REPORTS], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(REPORTS)} reports")
+    for header in ("Report", "Slug", "Source", "Key", "Incremental"):
+        table.add_column(header, overflow="fold")
+    for spec in REPORTS:
+        table.add_row(spec.name, spec.slug, spec.source_label, ", ".join(spec.primary_key), spec.cursor or "-")
+    Console().print(table)
+
+
 cli.add_command(accounts)
 cli.add_command(datasets)
 cli.add_command(scheduler)

@@ -13,6 +13,7 @@ from closesync.reports.catalog import (
     ReportParams,
     ReportSpec,
     UnknownReportError,
+    describe,
     get_report,
     group_by_source,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "SourceRead",
     "UnknownReportError",
     "default_organization_id",
+    "describe",
     "get_report",
     "group_by_source",
     "open_read",

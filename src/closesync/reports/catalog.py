@@ -123,6 +123,8 @@ class ReportSpec:
         """Human description of what is read, for `closesync reports`."""
         method = "POST" if self.method == "POST" else "GET"
         base = f"{method} /{self.path}"
+        if self.read == "search":
+            base += f" ({self.source}s by {self.cursor})"
         if self.fixed_params:
             base += "?" + "&".join(f"{k}={v}" for k, v in self.fixed_params)
         if self.nested is not None:
@@ -412,3 +414,20 @@ def group_by_source(specs: list[ReportSpec] | tuple[ReportSpec, ...]) -> list[li
         if spec not in bucket:
             bucket.append(spec)
     return list(groups.values())
+
+
+def describe(spec: ReportSpec) -> dict[str, object]:
+    """The catalog entry as plain data (for `closesync reports --json` and the web app)."""
+    return {
+        "name": spec.name,
+        "slug": spec.slug,
+        "description": spec.description,
+        "source": spec.source_label,
+        "group": spec.group,
+        "primary_key": list(spec.primary_key),
+        "parent_key": list(spec.parent_key),
+        "incremental": spec.incremental,
+        "cursor": spec.cursor,
+        "parameters": list(spec.parameters),
+        "columns": [{"name": c.name, "type": c.type} for c in spec.columns],
+    }
