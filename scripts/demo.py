@@ -37,7 +37,9 @@ def main() -> int:
     console = Console()
     DB.parent.mkdir(parents=True, exist_ok=True)
     with Sandbox(seed=1, leads=500, rate_limit=(40, 1.0)) as sandbox:
-        console.print(f"[bold]Close sandbox[/] at {sandbox.base_url} (500 leads, 40 requests/s per endpoint group)")
+        console.print(
+            f"[bold]Close sandbox[/] at {sandbox.base_url} (500 leads, 40 requests/s per endpoint group)"
+        )
         env = {**os.environ, "CLOSE_API_KEY": sandbox.api_key}
         command = [
             sys.executable, "-m", "closesync", "sync",
@@ -46,7 +48,9 @@ def main() -> int:
         console.print("$ closesync sync --api-key-env CLOSE_API_KEY --base-url … --db data/close.duckdb")
         code = subprocess.call(command, env=env)
         stats = sandbox.stats()
-    console.print(f"Sandbox served {stats['requests']['total']:,} requests, {stats['throttled']} answered 429.")
+    console.print(
+        f"Sandbox served {stats['requests']['total']:,} requests, {stats['throttled']} answered 429."
+    )
     if code != 0:
         console.print("[bold red]The sync reported failures (see above).[/]")
         return code
@@ -61,7 +65,9 @@ def main() -> int:
                 table.add_row(*(str(v) for v in row))
             console.print(table)
             console.print(f"[dim]{' '.join(sql.split())}[/]\n")
-    console.print(f"Try it yourself: [bold]duckdb {DB}[/] (or python -c 'import duckdb; …'), e.g. SHOW TABLES;")
+    console.print(
+        f"Try it yourself: [bold]duckdb {DB}[/] (or python -c 'import duckdb; …'), e.g. SHOW TABLES;"
+    )
     return 0
 
 

@@ -68,7 +68,9 @@ class LiveProgress:
             self._last = now
             running = [r for r in self._results.values() if r.status in ("running", "pending")]
             done = len(self._results) - len(running)
-            self._live.update(results_table(running, title=f"Syncing… {done}/{len(self._results)} reports done"))
+            self._live.update(
+                results_table(running, title=f"Syncing… {done}/{len(self._results)} reports done")
+            )
 
 
 def print_summary(console: Console, result: SyncResult) -> None:

@@ -199,7 +199,9 @@ def sync(
                 return SyncResult(list(results.values()), client.stats.requests)
         params = ReportParams(organization_id=organization_id, user_id=user_id, since=since, until=until)
 
-        runner = _SourceRunner(client, sink, store, params, method, full_refresh or method == "replace", progress)
+        runner = _SourceRunner(
+            client, sink, store, params, method, full_refresh or method == "replace", progress
+        )
         groups = group_by_source(specs)
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(groups)))) as pool:
             for future in [pool.submit(runner.run, g, [results[s.slug] for s in g]) for g in groups]:
@@ -305,8 +307,9 @@ class _SourceRunner:
         """Map each custom-field column back to Close's `cf_…` id, so users can join on either."""
         table = pa.Table.from_pylist(rows)
         key = tuple(k for k in ("report", "field_id") if k in table.column_names) or ("field_id",)
-        with self._custom_fields_lock, self.sink.writer(
-            CUSTOM_FIELDS_TABLE, table.schema, method="upsert", primary_key=key
-        ) as writer:
+        with (
+            self._custom_fields_lock,
+            self.sink.writer(CUSTOM_FIELDS_TABLE, table.schema, method="upsert", primary_key=key) as writer,
+        ):
             for batch in table.to_batches():
                 writer.write(batch)
