@@ -115,7 +115,7 @@ def test_encode_csv_distinguishes_null_and_empty() -> None:
     b = pa.record_batch({"s": pa.array(["", None, 'a"b']), "l": pa.array([[], None, ["x", None]], pa.list_(pa.string()))})
     from closesync.sinks.postgres import _encoder
 
-    out = encode_csv(b, [_encoder(f) for f in b.schema]).decode()
+    out = bytes(encode_csv(b, [_encoder(f) for f in b.schema])).decode()
     assert out.splitlines() == ['"","{}"', ",", '"a""b","{""x"",NULL}"']
 
 
