@@ -1,10 +1,10 @@
 """The report catalog, extraction plans and shaping of Close records into typed Arrow batches.
 
-    from closesync.reports import REPORTS, get_report, UnknownReportError, ReportParams, group_by_source
-    read = open_read(client, specs, params, states, full_refresh=False)
-    read.schemas / read.incremental / read.custom_fields / read.notes
-    for slug, batch in read.batches(): ...
-    read.new_states
+from closesync.reports import REPORTS, get_report, UnknownReportError, ReportParams, group_by_source
+read = open_read(client, specs, params, states, full_refresh=False)
+read.schemas / read.incremental / read.custom_fields / read.notes
+for slug, batch in read.batches(): ...
+read.new_states
 """
 
 from closesync.reports.catalog import (

@@ -86,7 +86,9 @@ def _id_suffix(field_id: str, length: int) -> str:
     return re.sub(r"[^0-9a-z]", "", tail.lower())[:length] or "x"
 
 
-def assign_columns(fields: Iterable[CustomField], reserved: Iterable[str]) -> list[tuple[CustomField, Column]]:
+def assign_columns(
+    fields: Iterable[CustomField], reserved: Iterable[str]
+) -> list[tuple[CustomField, Column]]:
     """Give each field a unique column name that avoids `reserved` (the report's built-in columns)."""
     taken = {name.lower() for name in reserved}
     unique = {f.id: f for f in reversed(list(fields))}  # one column per field id (first definition wins)
@@ -106,11 +108,11 @@ def assign_columns(fields: Iterable[CustomField], reserved: Iterable[str]) -> li
     return out
 
 
-def mapping_rows(table: str, assigned: Iterable[tuple[CustomField, Column]]) -> list[dict[str, Any]]:
+def mapping_rows(report: str, assigned: Iterable[tuple[CustomField, Column]]) -> list[dict[str, Any]]:
     """Rows for the ``_closesync_custom_fields`` table: where each cf_ id landed."""
     return [
         {
-            "table": table,
+            "report": report,
             "column": column.name,
             "field_id": field.id,
             "field_name": field.name,

@@ -25,6 +25,7 @@ from closesync.reports import timeparse
 from closesync.reports.catalog import ReportParams, ReportSpec
 from closesync.reports.columns import Column
 from closesync.reports.custom_fields import CustomField, snake_case
+from closesync.reports.nesting import nested_rows
 from closesync.reports.shaping import POSITION, Shaper
 
 if TYPE_CHECKING:
@@ -75,47 +76,9 @@ class SourceRead:
         if plan.cursor_field:
             plan.observe(parents)
         for spec in self.specs:
-            rows = parents if spec.nested is None else self._nested_rows(spec, parents)
+            rows = parents if spec.nested is None else nested_rows(spec, parents, self.notes)
             if rows:
                 yield spec.slug, self._shapers[spec.slug].shape(rows)
-
-    def _nested_rows(self, spec: ReportSpec, parents: list[Record]) -> list[Record]:
-        nested = spec.nested
-        assert nested is not None
-        rows: list[Record] = []
-        for parent in parents:
-            if not isinstance(parent, dict):
-                continue
-            path = nested.path
-            if parent.get(path[0]) is None and nested.fallback and parent.get(nested.fallback[0]) is not None:
-                path = nested.fallback
-                self._note_once(spec, f"{spec.name}: read from '{'.'.join(path)}' ('{nested.path[0]}' is absent)")
-            if path[0] not in parent:
-                self._note_once(spec, f"{spec.name}: the {spec.source} object has no '{path[0]}' key "
-                                      "(Close does not provide it for this account); 0 rows")
-                continue
-            base = {column: parent.get(key) for column, key in nested.parent_columns}
-            position = 0
-            if len(path) == 1:
-                containers: list[tuple[Record, Any]] = [({}, parent.get(path[0]))]
-            else:
-                containers = [
-                    ({column: c.get(key) for column, key in nested.container_columns}, c.get(path[1]))
-                    for c in parent.get(path[0]) or [] if isinstance(c, dict)
-                ]
-            for extra, items in containers:
-                for item in items or []:
-                    row = dict(item) if isinstance(item, dict) else {"value": item}
-                    row.update(extra)
-                    row.update(base)
-                    row[POSITION] = position
-                    position += 1
-                    rows.append(row)
-        return rows
-
-    def _note_once(self, spec: ReportSpec, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
 
     def _finish(self) -> None:
         plan = self._plan
@@ -249,8 +212,11 @@ def default_organization_id(client: CloseClient) -> str:
 
 def _custom_fields(client: CloseClient, kind: str, notes: list[str]) -> list[CustomField]:
     try:
-        return [CustomField.from_definition(d, kind) for d in client.paginate(f"custom_field/{kind}/")
-                if isinstance(d, dict) and d.get("id")]
+        return [
+            CustomField.from_definition(d, kind)
+            for d in client.paginate(f"custom_field/{kind}/")
+            if isinstance(d, dict) and d.get("id")
+        ]
     except CloseError as exc:
         notes.append(f"custom fields of {kind}s unavailable ({exc.message}); values kept in the extra column")
         return []
@@ -298,13 +264,20 @@ def _records(
     elif first.read == "by_date":
         end = params.until if first.date_field else None
         yield from client.paginate_by_date(
-            first.path, query or None, field=plan.cursor_field or "date_created", start=plan.start, end=end,
+            first.path,
+            query or None,
+            field=plan.cursor_field or "date_created",
+            start=plan.start,
+            end=end,
             page_size=first.page_size,
         )
     elif first.read == "search":
         yield from client.search_by_date(
-            first.source, field=plan.cursor_field or "date_updated", start=plan.start,
-            fields=_search_fields(top, specs), page_size=first.page_size or 200,
+            first.source,
+            field=plan.cursor_field or "date_updated",
+            start=plan.start,
+            fields=_search_fields(top, specs),
+            page_size=first.page_size or 200,
         )
     elif first.read == "object":
         yield client.get(first.path.format(organization_id=organization_id))
@@ -354,6 +327,10 @@ def _sent_emails(
     for position, row in enumerate(response.get("sent_email_stats") or []):
         if isinstance(row, dict):
             yield {
-                **row, "organization_id": organization_id, POSITION: position, "user_id": params.user_id,
-                "date_start": query.get("date_start"), "date_end": query.get("date_end"),
+                **row,
+                "organization_id": organization_id,
+                POSITION: position,
+                "user_id": params.user_id,
+                "date_start": query.get("date_start"),
+                "date_end": query.get("date_end"),
             }

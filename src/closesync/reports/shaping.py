@@ -22,9 +22,10 @@ from closesync.reports import timeparse
 from closesync.reports.catalog import ReportSpec
 from closesync.reports.columns import JSON_METADATA, Column
 from closesync.reports.custom_fields import CustomField, assign_columns, mapping_rows
+from closesync.reports.nesting import POSITION
 
 EXTRA = "extra"
-POSITION = "position"
+
 _MISSING = object()
 # Envelope keys some endpoints add to every record (data/search/): not data, so neither column nor extra.
 IGNORED_KEYS = frozenset({"__object_type"})
@@ -105,7 +106,9 @@ class Shaper:
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
-def _columnize(records: Sequence[dict[str, Any]], keys: list[str]) -> tuple[set[str], dict[str, Sequence[Any]]]:
+def _columnize(
+    records: Sequence[dict[str, Any]], keys: list[str]
+) -> tuple[set[str], dict[str, Sequence[Any]]]:
     """Pull the wanted keys out of the records as columns.
 
     Keys every record has are read row-major with one itemgetter per record and transposed with zip: that
