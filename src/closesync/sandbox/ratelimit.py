@@ -47,8 +47,9 @@ class RateLimiter:
             value = (int(n), float(seconds))
         with getattr(self, "_lock", threading.Lock()):
             self._rate = value
-            if hasattr(self, "_windows"):
+            if hasattr(self, "_windows"):  # a new limit starts fresh windows and forgives lockouts
                 self._windows.clear()
+                self._locked_until.clear()
 
     def check(self, api_key: str, group: str) -> Decision:
         """Count one request and decide whether it may proceed."""

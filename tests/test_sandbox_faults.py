@@ -1,0 +1,168 @@
+"""Rate limits, scripted faults and the stats endpoint, observed over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from closesync.sandbox import Sandbox, parse_spec
+
+
+def client(sb: Sandbox) -> httpx.Client:
+    return httpx.Client(base_url=sb.base_url, auth=(sb.api_key, ""), timeout=10)
+
+
+def test_ratelimit_header_and_429(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(rate_limit=(3, 30.0))
+    c = client(sb)
+    remaining = []
+    for _ in range(3):
+        r = c.get("activity/call/")
+        assert r.status_code == 200
+        fields = dict(part.strip().split("=") for part in r.headers["RateLimit"].split(","))
+        assert fields["limit"] == "3" and 0 < float(fields["reset"]) <= 30
+        remaining.append(int(fields["remaining"]))
+    assert remaining == [2, 1, 0]
+    r = c.get("activity/call/")
+    assert r.status_code == 429
+    assert "remaining=0" in r.headers["RateLimit"] and int(r.headers["Retry-After"]) >= 1
+    error = r.json()["error"]
+    assert error["message"] == "API call count exceeded for this period" and error["rate_reset"] > 0
+    # Other endpoint groups have their own budget.
+    assert c.get("activity/email/").status_code == 200
+    stats = sb.stats()
+    assert stats["throttled"] == 1 and stats["early_retries"] == 0
+    # Asking again while locked out is an early retry.
+    assert c.get("activity/call/").status_code == 429
+    assert sb.stats()["early_retries"] == 1 and sb.stats()["throttled"] == 2
+
+
+def test_waiting_for_reset_is_not_an_early_retry(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(rate_limit=(2, 0.3))
+    c = client(sb)
+    statuses = [c.get("lead/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    reset = float(dict(p.strip().split("=") for p in c.get("user/").headers["RateLimit"].split(","))["reset"])
+    assert reset <= 0.3
+    time.sleep(0.35)
+    assert c.get("lead/").status_code == 200
+    assert sb.stats()["early_retries"] == 0
+
+
+def test_rate_limit_is_per_key(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(rate_limit=(1, 30.0), extra_api_keys=("api_second",))
+    assert client(sb).get("lead/").status_code == 200
+    assert client(sb).get("lead/").status_code == 429
+    other = httpx.Client(base_url=sb.base_url, auth=("api_second", ""))
+    assert other.get("lead/").status_code == 200
+    sb.rate_limit = None
+    assert client(sb).get("lead/").status_code == 200  # a new limit starts afresh
+    assert "RateLimit" not in client(sb).get("lead/").headers
+
+
+def test_scripted_429_locks_out(sandbox: Sandbox) -> None:
+    sandbox.add_fault("429", path="activity/note/", count=1, reset=0.2)
+    c = client(sandbox)
+    assert c.get("activity/call/").status_code == 200
+    r = c.get("activity/note/")
+    assert r.status_code == 429 and "reset=0.200" in r.headers["RateLimit"]
+    assert c.get("activity/note/").status_code == 429  # too early
+    time.sleep(0.25)
+    assert c.get("activity/note/").status_code == 200
+    stats = sandbox.stats()
+    assert stats["throttled"] == 2 and stats["early_retries"] == 1 and stats["faults"] == {"429": 1}
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors(sandbox: Sandbox, status: int) -> None:
+    sandbox.add_fault(str(status), count=2)
+    c = client(sandbox)
+    assert [c.get("lead/").status_code for _ in range(3)] == [status, status, 200]
+    assert sandbox.stats()["faults"] == {str(status): 2}
+
+
+def test_slow_response(sandbox: Sandbox) -> None:
+    sandbox.add_fault("slow", delay=0.3)
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(sandbox.base_url + "lead/", auth=(sandbox.api_key, ""), timeout=0.1)
+    sandbox.add_fault("slow", delay=0.2)
+    r = client(sandbox).get("lead/")
+    assert r.status_code == 200 and time.monotonic() - started >= 0.2
+
+
+def test_cut_body(sandbox: Sandbox) -> None:
+    sandbox.add_fault("cut", path="activity/email/")
+    c = client(sandbox)
+    with pytest.raises(httpx.RemoteProtocolError):
+        c.get("activity/email/")
+    assert c.get("activity/email/").status_code == 200
+
+
+def test_cut_body_at_socket_level(sandbox: Sandbox) -> None:
+    """Content-Length promises more than arrives before the server closes."""
+    sandbox.add_fault("cut")
+    import base64
+
+    auth = base64.b64encode(f"{sandbox.api_key}:".encode()).decode()
+    with socket.create_connection(("127.0.0.1", sandbox.port), timeout=5) as s:
+        s.sendall(f"GET /api/v1/lead/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\r\n".encode())
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    assert 0 < len(body) < length
+
+
+def test_dropped_connection(sandbox: Sandbox) -> None:
+    sandbox.add_fault("drop", path="lead/")
+    c = client(sandbox)
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        c.get("lead/")
+    assert c.get("lead/").status_code == 200
+    assert sandbox.stats()["faults"] == {"drop": 1}
+
+
+def test_bad_json(sandbox: Sandbox) -> None:
+    sandbox.add_fault("badjson")
+    r = client(sandbox).get("activity/call/")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    with pytest.raises(ValueError):
+        r.json()
+
+
+def test_random_faults_from_spec(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(faults="500:0.5,502*1@user/")
+    c = client(sb)
+    codes = [c.get("lead/").status_code for _ in range(40)]
+    assert 500 in codes and 200 in codes
+    assert c.get("user/").status_code == 502
+    assert [f.kind for f in parse_spec("429*3@activity/call/,drop:0.01,cut")] == ["429", "drop", "cut"]
+    with pytest.raises(ValueError):
+        parse_spec("teapot:0.1")
+
+
+def test_stats_endpoint_and_reset(sandbox: Sandbox) -> None:
+    c = client(sandbox)
+    c.get("activity/call/")
+    c.get("activity/call/")
+    c.post("data/search/", json={"query": {"type": "object_type", "object_type": "lead"}})
+    stats = httpx.get(sandbox.stats_url).json()
+    assert stats["requests"]["total"] == 3
+    assert stats["requests"]["by_group"] == {"GET activity/call": 2, "POST data/search": 1}
+    assert stats == sandbox.stats()
+    sandbox.reset_stats()
+    assert sandbox.stats()["requests"]["total"] == 0
+
+
+def test_latency_knob(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(latency_ms=50)
+    started = time.monotonic()
+    client(sb).get("status/lead/")
+    assert time.monotonic() - started >= 0.05
+    sb.latency_ms = 0
