@@ -514,6 +514,31 @@ def test_concurrent_writers_from_threads(sink: Any, pg_conn: psycopg.Connection)
     assert sink.read_state("k8") == {"i": 8}
 
 
+def test_concurrent_first_writes_create_schema_and_table_once(pg_url: str, pg_conn: psycopg.Connection) -> None:
+    """Writers racing on a schema and table that don't exist yet: all succeed, nothing duplicated."""
+    name = "fresh_concurrent"
+    sink = open_sink(pg_url, schema=name)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            load(sink, "shared", [make_batch(100, (i % 2) * 50)], method="upsert")
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors, errors
+        assert sink.row_count("shared") == 150
+    finally:
+        sink.close()
+        pg_conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
 # -- the throwaway server helper ----------------------------------------------------------------------
 
 

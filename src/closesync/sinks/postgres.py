@@ -315,14 +315,24 @@ class PostgresSink(Sink):
         assert self._server_version is not None
         return self._server_version
 
-    def ensure_schema(self, conn: psycopg.Connection) -> None:
-        """Create the schema if missing (checked first: CREATE SCHEMA IF NOT EXISTS still needs CREATE rights)."""
+    def ensure_schema(self) -> None:
+        """Create the schema if missing, committed at once on the shared connection.
+
+        Not inside a writer's transaction: an uncommitted CREATE SCHEMA would make concurrent writers block
+        and then fail on the duplicate. Existence is checked first because CREATE SCHEMA IF NOT EXISTS still
+        needs CREATE rights on the database.
+        """
         if self._schema_ready:
             return
-        exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-        self._schema_ready = True
+
+        def create(conn: psycopg.Connection) -> None:
+            exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone()
+            if not exists:
+                with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process won the race
+                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            self._schema_ready = True
+
+        self._run(create)
 
     def qualified(self, table: str) -> sql.Composed:
         return sql.Identifier(self.schema, pg_ident(table))
@@ -335,7 +345,6 @@ class PostgresSink(Sink):
 
     # -- state ---------------------------------------------------------------------------------------
     def _ensure_state_table(self, conn: psycopg.Connection) -> None:
-        self.ensure_schema(conn)
         conn.execute(sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value jsonb NOT NULL, "
             "updated_at timestamptz NOT NULL DEFAULT now())"
@@ -352,6 +361,8 @@ class PostgresSink(Sink):
         return self._run(q)
 
     def write_state(self, key: str, value: dict[str, Any]) -> None:
+        self.ensure_schema()
+
         def q(conn: psycopg.Connection) -> None:
             with contextlib.suppress(psycopg.errors.UniqueViolation):  # two threads created it at once
                 self._ensure_state_table(conn)
@@ -549,11 +560,11 @@ class PostgresTableWriter(TableWriter):
 
     # -- lifecycle hooks -----------------------------------------------------------------------------
     def _open(self) -> None:
+        self.sink.ensure_schema()
         self._conn = self.sink.connect(autocommit=False)
         try:
             with self._conn.cursor() as cur:
                 if self.method == "replace":
-                    self.sink.ensure_schema(self._conn)
                     self._stage = sql.Identifier(self.sink.schema, self._stage_name)
                     cur.execute(sql.SQL("CREATE TABLE {} ({})").format(self._stage, self._column_defs()))
                     self._comment_names(cur, self._stage, self.columns)
@@ -642,7 +653,6 @@ class PostgresTableWriter(TableWriter):
 
     def _publish_merge(self, cur: psycopg.Cursor) -> int:
         assert self._stage is not None
-        self.sink.ensure_schema(self._conn)  # type: ignore[arg-type]
         existing = self._existing_columns(cur)
         target = self._target()
         if existing is None:
