@@ -23,8 +23,8 @@ QUERIES = {
         SELECT user_name, direction, count(*) AS calls, round(sum(duration) / 3600.0, 1) AS hours
         FROM activities_call GROUP BY ALL ORDER BY calls DESC LIMIT 5""",
     "Open pipeline by status (money is in cents)": """
-        SELECT status_label, count(*) AS opportunities, sum(value) / 100 AS value
-        FROM opportunities WHERE status_type = 'active' GROUP BY ALL ORDER BY value DESC""",
+        SELECT status_label, count(*) AS opportunities, sum(value) // 100 AS dollars
+        FROM opportunities WHERE status_type = 'active' GROUP BY ALL ORDER BY dollars DESC""",
     "Leads created per year": """
         SELECT year(date_created) AS year, count(*) AS leads FROM leads GROUP BY ALL ORDER BY year""",
     "Emails sent per month, last 6 months with mail": """

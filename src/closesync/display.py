@@ -16,10 +16,9 @@ _STATUS_STYLE = {"pending": "dim", "running": "cyan", "success": "green", "faile
 
 
 def results_table(results: Iterable[ReportResult], title: str | None = None) -> Table:
-    """One row per report: what it loaded, what it cost, and why it failed if it did."""
+    """One row per report (named by its table, the name users query): what it loaded, cost, and why it failed."""
     table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column("Report")
-    table.add_column("Table", style="dim")
+    table.add_column("Table")
     table.add_column("Status")
     table.add_column("Rows", justify="right")
     table.add_column("Requests", justify="right")
@@ -30,7 +29,6 @@ def results_table(results: Iterable[ReportResult], title: str | None = None) -> 
         style = _STATUS_STYLE.get(r.status, "")
         status = r.status + (" (incremental)" if r.incremental and r.status == "success" else "")
         table.add_row(
-            r.name,
             r.table,
             f"[{style}]{status}[/]",
             f"{r.rows:,}",
