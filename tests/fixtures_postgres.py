@@ -6,18 +6,26 @@ from Debian's binaries (closesync.sinks.pg_testserver) and stopped at the end of
 each other's tables. `pg_sink_url` is the `postgres://…?schema=…` destination for that schema (what
 `open_sink` / `sync(destination=…)` take) and `pg_conn` an autocommit connection for assertions.
 With CI=true a missing server or missing binaries fails the test; elsewhere it is skipped with the reason.
+
+For "same rows and types as DuckDB" checks, `table_rows(sink, table, key)` gives a sink's rows as
+comparable Python values (JSON parsed, NaN normalised, sorted by key) and `column_kinds(sink, table)` its
+columns as destination-neutral logical types (e.g. {"date_created": "timestamp", "tags": "list<string>"}).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from closesync.sinks import Sink, is_json_field, logical_type
 from closesync.sinks.pg_testserver import PgServerError, PgTestServer, server_reachable
 
 ENV_URL = "CLOSESYNC_TEST_PG_URL"
@@ -84,3 +92,27 @@ def pg_conn(pg_url: str, pg_schema: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
         yield conn
+
+
+def _comparable(value: Any, is_json: bool) -> Any:
+    if is_json and isinstance(value, str):
+        return json.loads(value)
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, list):
+        return [_comparable(v, False) for v in value]
+    return value
+
+
+def table_rows(sink: Sink, table: str, key: Sequence[str] = ("id",)) -> list[dict[str, Any]]:
+    """All rows as plain dicts that compare equal across sinks (JSONB vs JSON text, tz objects, NaN)."""
+    rows: list[dict[str, Any]] = []
+    for batch in sink.iter_batches(table):
+        flags = {f.name: is_json_field(f) for f in batch.schema}
+        rows.extend({k: _comparable(v, flags[k]) for k, v in r.items()} for r in batch.to_pylist())
+    return sorted(rows, key=lambda r: tuple(str(r.get(k)) for k in key))
+
+
+def column_kinds(sink: Sink, table: str) -> dict[str, str]:
+    """Column name -> logical type (closesync.sinks.logical_type) as the sink reads it back."""
+    return {f.name: str(logical_type(f)) for f in sink.preview(table, limit=1).schema}

@@ -373,8 +373,15 @@ def test_types_round_trip_same_as_duckdb(sink: Any, tmp_path: Path) -> None:
     try:
         load(duck, "t", [batch], schema=schema)
         d_rows = sorted(pa.Table.from_batches(list(duck.iter_batches("t"))).to_pylist(), key=lambda r: r["id"])
+        from fixtures_postgres import column_kinds, table_rows
+
+        kinds = column_kinds(duck, "t")
+        assert table_rows(duck, "t") == table_rows(sink, "t")
     finally:
         duck.close()
+    p_kinds = column_kinds(sink, "t")
+    assert {k: v for k, v in p_kinds.items() if k != "nested"} == {k: v for k, v in kinds.items() if k != "nested"}
+    assert p_kinds["nested"] == "json" and kinds["nested"] == "list<list<integer>>"
     p_table = pa.Table.from_batches(list(sink.iter_batches("t")))
     p_rows = sorted(p_table.to_pylist(), key=lambda r: r["id"])
     assert len(p_rows) == len(d_rows) == 40
