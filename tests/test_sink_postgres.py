@@ -283,6 +283,19 @@ def test_preview_and_iter_batches(sink: Any) -> None:
     assert table.schema.field("date_created").type == pa.timestamp("us", tz="UTC")
 
 
+def test_reads_tables_closesync_did_not_create(sink: Any, pg_conn: psycopg.Connection) -> None:
+    pg_conn.execute(
+        "CREATE TABLE foreign_t (u uuid, n numeric(10,2), v varchar(20), ja jsonb[], ia int[], r real, "
+        "ts timestamp(3) with time zone, iv interval)")
+    pg_conn.execute(
+        "INSERT INTO foreign_t VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 12.5, 'x', "
+        "ARRAY['{\"a\":1}'::jsonb], ARRAY[1,2], 1.5, '2024-01-01T00:00:00.123Z', '1 day')")
+    got = sink.preview("foreign_t").to_pylist()
+    assert got == [{"u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "n": 12.5, "v": "x", "ja": ['{"a": 1}'],
+                    "ia": [1, 2], "r": 1.5, "ts": dt.datetime(2024, 1, 1, 0, 0, 0, 123000, tzinfo=UTC),
+                    "iv": "1 day"}]
+
+
 def test_schema_is_created_on_first_write(pg_url: str, pg_conn: psycopg.Connection) -> None:
     name = 'odd "schema"; --'
     sink = open_sink(pg_url, schema=name)

@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -432,13 +433,7 @@ class PostgresSink(Sink):
         """Stream through a server-side cursor on its own connection; JSONB comes back as JSON text."""
         cols = self._run(lambda c: self._columns(c, table))
         schema = _arrow_schema(cols)
-        select = []
-        for (_, ident, typ), field in zip(cols, schema, strict=True):
-            if typ in ("jsonb", "json") or typ not in _PG_TO_ARROW and not typ.endswith("[]"):
-                select.append(sql.SQL("{}::text").format(sql.Identifier(ident)))
-            else:
-                select.append(sql.Identifier(ident))
-            del field
+        select = [_read_expr(ident, typ) for _, ident, typ in cols]
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), self.qualified(table))
         if order_by:
             query += sql.SQL(" ORDER BY {}").format(
@@ -471,10 +466,32 @@ class PostgresSink(Sink):
                 self._meta = None
 
 
+_NATIVE_READ = {t for t in _PG_TO_ARROW if t not in ("jsonb", "json", "numeric")}  # psycopg gives Arrow-ready values
+
+
+def _base_type(pg_type: str) -> str:
+    """format_type without modifiers: `character varying(20)` -> `character varying`."""
+    return re.sub(r"\(\d+(,\d+)?\)", "", pg_type)
+
+
+def _read_expr(ident: str, pg_type: str) -> sql.Composable:
+    """Select native values where they convert to Arrow directly, text otherwise (JSONB, uuid, …)."""
+    base = _base_type(pg_type)
+    if base.endswith("[]"):
+        if base[:-2] in _NATIVE_READ and base[:-2] != "bytea":
+            return sql.Identifier(ident)
+        return sql.SQL("{}::text[]").format(sql.Identifier(ident))
+    if base in _NATIVE_READ or base == "numeric":
+        return sql.Identifier(ident)
+    return sql.SQL("{}::text").format(sql.Identifier(ident))
+
+
 def _arrow_type(pg_type: str) -> pa.DataType:
-    if pg_type.endswith("[]"):
-        return pa.list_(_arrow_type(pg_type[:-2]))
-    return _PG_TO_ARROW.get(pg_type, pa.string())
+    base = _base_type(pg_type)
+    if base.endswith("[]"):
+        item = base[:-2]
+        return pa.list_(_PG_TO_ARROW[item] if item in _NATIVE_READ and item != "bytea" else pa.string())
+    return _PG_TO_ARROW.get(base, pa.string())
 
 
 def _arrow_schema(cols: list[tuple[str, str, str]]) -> pa.Schema:
