@@ -97,6 +97,8 @@ class Layout:
         About one record in seven is rendered on a whole second without a fraction, as Close does for
         some objects; the instant is truncated too, so what a client reads is exactly what filters compare.
         """
+        if i < 0:  # pooled look-alikes (negative indexes) borrow a real record's place in time
+            i = (-1 - i) % max(self.count(kind), 1)
         key = self._keys.get(kind)
         if key is None:
             key = self._keys[kind] = stream_key(self.seed, kind)

@@ -10,10 +10,10 @@ from functools import lru_cache
 from typing import Any
 
 from closesync.sandbox.catalog import Catalog
-from closesync.sandbox.layout import Layout
+from closesync.sandbox.layout import Layout, mix64, stream_key
 from closesync.sandbox.rand import Draw, make_id
 from closesync.sandbox.timefmt import DAY_MS, iso, iso_date, rfc2822
-from closesync.sandbox.variants import ActivityFactory
+from closesync.sandbox.variants import ActivityFactory, LeadFamilyFactory
 
 Record = dict[str, Any]
 
@@ -64,6 +64,10 @@ class Builders:
         self._contact_ids = lru_cache(maxsize=1 << 18)(lambda g: make_id("cont_", self.seed, "contact", g))
         self.fast = ActivityFactory(self.seed, layout, self.activity_detailed, self.lead_id, self.contact_id)
         self.org = catalog.org_id
+        self._k_lead_name = stream_key(self.seed, "leadname")
+        self._k_contact_name = stream_key(self.seed, "contactname")
+        self._k_task_type = stream_key(self.seed, "tasktype")
+        self.family = LeadFamilyFactory(self)
         self._by_kind = {
             "activity/call": self._call, "activity/email": self._email, "activity/emailthread": self._emailthread,
             "activity/note": self._note, "activity/status_change/lead": self._status_change_lead,
@@ -92,16 +96,16 @@ class Builders:
     def lead_name(self, i: int) -> str:
         if i in SPECIAL_LEADS:
             return SPECIAL_LEADS[i]
-        d = Draw(self.seed, "leadname", i)
-        name = f"{d.pick(COMPANY_A)} {d.pick(COMPANY_B)} {d.pick(COMPANY_C)}".strip()
-        return name if d.chance(0.9) else name + f" #{i}"
+        h = mix64(self._k_lead_name ^ i)
+        name = f"{COMPANY_A[h % 20]} {COMPANY_B[(h >> 8) % 16]} {COMPANY_C[(h >> 16) % 10]}".rstrip()
+        return name if (h >> 24) & 0xFF >= 26 else name + f" #{i}"
 
     def contact_name(self, g: int) -> str:
-        d = Draw(self.seed, "contactname", g)
-        return f"{d.pick(PERSON_FIRST)} {d.pick(PERSON_LAST)}"
+        h = mix64(self._k_contact_name ^ g)
+        return f"{PERSON_FIRST[h % 20]} {PERSON_LAST[(h >> 8) % 16]}"
 
     def task_type(self, i: int) -> str:
-        return TASK_TYPES[Draw(self.seed, "tasktype", i).below(len(TASK_TYPES))]
+        return TASK_TYPES[mix64(self._k_task_type ^ i) % len(TASK_TYPES)]
 
     def _stamp(self, kind: str, i: int) -> tuple[int, str, int, str]:
         created, micros = self.lay.created(kind, i)
@@ -136,6 +140,18 @@ class Builders:
 
     # -- leads & their children ----------------------------------------------------------------------------
     def contact(self, g: int) -> Record:
+        return self.family.contact(g)
+
+    def opportunity(self, g: int) -> Record:
+        return self.family.opportunity(g)
+
+    def task(self, g: int) -> Record:
+        return self.family.task(g)
+
+    def lead(self, i: int) -> Record:
+        return self.family.lead(i)
+
+    def contact_detailed(self, g: int) -> Record:
         lead, _ = self.lay.parent("contact", g)
         d = Draw(self.seed, "contact", g)
         created, c_text, _, u_text = self._stamp("contact", g)
@@ -160,7 +176,7 @@ class Builders:
         self._custom(d, "contact", rec, created)
         return rec
 
-    def opportunity(self, g: int) -> Record:
+    def opportunity_detailed(self, g: int) -> Record:
         lead, _ = self.lay.parent("opportunity", g)
         d = Draw(self.seed, "opportunity", g)
         created, c_text, updated, u_text = self._stamp("opportunity", g)
@@ -197,11 +213,11 @@ class Builders:
         self._custom(d, "opportunity", rec, created)
         return rec
 
-    def task(self, g: int) -> Record:
+    def task_detailed(self, g: int, ttype: str | None = None) -> Record:
         lead, _ = self.lay.parent("task", g)
         d = Draw(self.seed, "task", g)
         created, c_text, updated, u_text = self._stamp("task", g)
-        ttype = self.task_type(g)
+        ttype = ttype or self.task_type(g)
         user, uname = self._people(d)
         contacts = self.lay.children("contact", lead)
         contact = d.pick(contacts) if contacts and d.chance(0.6) else None
@@ -218,7 +234,8 @@ class Builders:
             "contact_name": self.contact_name(contact) if contact is not None and not detached else None,
             "created_by": user if ttype == "lead" else None,
             "created_by_name": uname if ttype == "lead" else None,
-            "date": date, "date_created": c_text, "date_updated": u_text, "id": self.task_id(g),
+            "date": date, "date_created": c_text, "date_updated": u_text,
+            "id": make_id("task_" if ttype == "lead" else "noti_", self.seed, "task", g),
             "is_complete": is_complete, "is_dateless": False,
             "lead_id": None if detached else self.id("lead", lead),
             "lead_name": None if detached else self.lead_name(lead),
@@ -267,15 +284,15 @@ class Builders:
                        step_id=make_id("step_", self.seed, "step", g % 5, 22), text="Call as sequence step")
         return rec
 
-    def lead(self, i: int) -> Record:
+    def lead_detailed(self, i: int, with_children: bool = True) -> Record:
         d = Draw(self.seed, "lead", i)
         created, c_text, _, u_text = self._stamp("lead", i)
         user, uname = self._people(d)
         name = self.lead_name(i)
         status = d.weighted(self.cat.lead_statuses, [40, 10, 25, 20, 5])
-        contacts = [self.contact(g) for g in self.lay.children("contact", i)]
+        contacts = [self.contact(g) for g in self.lay.children("contact", i)] if with_children else []
         tasks = [t for t in (self.task(g) for g in self.lay.children("task", i))
-                 if t["_type"] == "lead" and not t["is_complete"]]
+                 if t["_type"] == "lead" and not t["is_complete"]] if with_children else []
         addresses = []
         for _ in range(d.between(0, 2)):
             city, state, country, zipcode = d.pick(CITIES)
@@ -288,7 +305,8 @@ class Builders:
             "date_created": c_text, "date_updated": u_text,
             "description": d.pick(["", "Met at SaaStr.", "Inbound from website form.", "Référence: salon Paris"]),
             "display_name": name, "html_url": "", "id": self.id("lead", i), "integration_links": [],
-            "name": name, "opportunities": [self.opportunity(g) for g in self.lay.children("opportunity", i)],
+            "name": name,
+            "opportunities": [self.opportunity(g) for g in self.lay.children("opportunity", i)] if with_children else [],
             "organization_id": self.org, "status_id": status["id"], "status_label": status["label"],
             "tasks": tasks, "updated_by": user, "updated_by_name": uname,
             "url": f"https://www.{i}-example.com/" if d.chance(0.5) else None,

@@ -132,3 +132,129 @@ class ActivityFactory:
             rec["last_published_at"] = rec["date_created"]
         if rec.get("pinned_at"):
             rec["pinned_at"] = iso(created + DAY_MS)
+
+
+class LeadFamilyFactory:
+    """Fast leads, contacts, opportunities and tasks: pooled look-alikes specialised per index.
+
+    Names, ids, parents, times and everything derived from them are the record's own; the remaining
+    content (phones, custom field values, addresses, notes, ...) comes from one of `POOL` detailed builds.
+    """
+
+    def __init__(self, builders: Any) -> None:
+        self.b, self.lay, self.seed = builders, builders.lay, builders.seed
+        self._pools: dict[str, list[Record]] = {}
+        self._keys = {k: stream_key(self.seed, "family:" + k) for k in ("lead", "contact", "opportunity", "task")}
+        self._local: dict[str, str] = {}
+
+    def _pool(self, kind: str) -> list[Record]:
+        pool = self._pools.get(kind)
+        if pool is None:
+            b = self.b
+            if kind == "lead":
+                pool = [b.lead_detailed(-1 - v, with_children=False) for v in range(POOL)]
+            elif kind == "contact":
+                pool = [b.contact_detailed(-1 - v) for v in range(POOL)]
+            elif kind == "opportunity":
+                pool = [b.opportunity_detailed(-1 - v) for v in range(POOL)]
+            else:  # one sub-pool per task type, so a task keeps the type its index was given
+                ttype = kind.split(":", 1)[1]
+                pool = [b.task_detailed(-1 - v, ttype) for v in range(POOL // 8)]
+            self._pools[kind] = pool
+        return pool
+
+    def _times(self, kind: str, i: int) -> tuple[int, str, int, str]:
+        lay = self.lay
+        created, micros = lay.created(kind, i)
+        updated = lay.updated_after(kind, i, created)
+        return (created, iso(created, micros=micros), updated,
+                iso(updated, micros=micros or updated != created, offset=(i % 29) != 7))
+
+    def _local_part(self, name: str) -> str:
+        first = name.split(" ", 1)[0]
+        local = self._local.get(first)
+        if local is None:
+            local = self._local[first] = first.lower().encode("ascii", "ignore").decode() or "contact"
+        return local
+
+    def contact(self, g: int) -> Record:
+        h = mix64(self._keys["contact"] ^ g)
+        rec = dict(self._pool("contact")[h & (POOL - 1)])
+        lead, _ = self.lay.parent("contact", g)
+        _, c_text, updated, u_text = self._times("contact", g)
+        name = self.b.contact_name(g)
+        local = self._local_part(name)
+        rec.update(id=self.b.contact_id(g), lead_id=self.b.lead_id(lead), date_created=c_text, date_updated=u_text,
+                   name=name, display_name=name)
+        if rec["emails"]:
+            rec["emails"] = [{**e, "email": f"{local}{g}@{e['email'].split('@', 1)[1]}"} for e in rec["emails"]]
+        if rec["urls"]:
+            rec["urls"] = [{"type": "url", "url": f"https://www.linkedin.com/in/{local}-{g}"}]
+        return rec
+
+    def opportunity(self, g: int) -> Record:
+        h = mix64(self._keys["opportunity"] ^ g)
+        rec = dict(self._pool("opportunity")[h & (POOL - 1)])
+        lead, _ = self.lay.parent("opportunity", g)
+        _, c_text, updated, u_text = self._times("opportunity", g)
+        rec.update(id=make_id("oppo_", self.seed, "opportunity", g), lead_id=self.b.lead_id(lead),
+                   lead_name=self.b.lead_name(lead), date_created=c_text, date_updated=u_text)
+        if rec.get("date_won"):
+            rec["date_won"] = iso(updated)[:10]
+        if rec.get("date_lost"):
+            rec["date_lost"] = iso(updated)
+        start, stop = self.lay.contact_start[lead], self.lay.contact_start[lead + 1]
+        if rec.get("contact_id") is not None or (h >> 8) & 0xFF < 100:
+            if stop > start:
+                c = start + (h >> 16) % (stop - start)
+                rec["contact_id"], rec["contact_name"] = self.b.contact_id(c), self.b.contact_name(c)
+            else:
+                rec["contact_id"] = rec["contact_name"] = None
+        return rec
+
+    def task(self, g: int) -> Record:
+        ttype = self.b.task_type(g)
+        h = mix64(self._keys["task"] ^ g)
+        pool = self._pool("task:" + ttype)
+        rec = dict(pool[h % len(pool)])
+        lead, _ = self.lay.parent("task", g)
+        created, c_text, updated, u_text = self._times("task", g)
+        rec.update(id=make_id("task_" if ttype == "lead" else "noti_", self.seed, "task", g),
+                   date_created=c_text, date_updated=u_text)
+        if rec.get("lead_id") is not None or ttype not in ("voicemail", "answered_detached_call"):
+            rec["lead_id"], rec["lead_name"] = self.b.lead_id(lead), self.b.lead_name(lead)
+            start, stop = self.lay.contact_start[lead], self.lay.contact_start[lead + 1]
+            if rec.get("contact_id") is not None and stop > start:
+                c = start + (h >> 8) % (stop - start)
+                rec["contact_id"], rec["contact_name"] = self.b.contact_id(c), self.b.contact_name(c)
+        if ttype == "lead":
+            due = created + ((h >> 24) % 31) * DAY_MS
+            due -= due % DAY_MS
+            rec["date"] = iso(due)[:10] if len(rec["date"]) == 10 else iso(due)
+        else:
+            rec["date"] = c_text
+        if updated == created:
+            rec["updated_by"] = rec["updated_by_name"] = None
+        return rec
+
+    def lead(self, i: int) -> Record:
+        h = mix64(self._keys["lead"] ^ i)
+        rec = dict(self._pool("lead")[h & (POOL - 1)])
+        _, c_text, _, u_text = self._times("lead", i)
+        lead_id = self.b.lead_id(i)
+        name = self.b.lead_name(i)
+        lay = self.lay
+        contacts = [self.contact(g) for g in range(lay.contact_start[i], lay.contact_start[i + 1])]
+        tasks = []
+        for g in range(lay.task_start[i], lay.task_start[i + 1]):
+            if self.b.task_type(g) == "lead":
+                task = self.task(g)
+                if not task["is_complete"]:
+                    tasks.append(task)
+        rec.update(id=lead_id, name=name, display_name=name, html_url=f"https://app.close.com/lead/{lead_id}/",
+                   date_created=c_text, date_updated=u_text, contacts=contacts,
+                   contact_ids=[c["id"] for c in contacts], tasks=tasks,
+                   opportunities=[self.opportunity(g) for g in range(lay.opp_start[i], lay.opp_start[i + 1])])
+        if rec.get("url"):
+            rec["url"] = f"https://www.{i}-example.com/"
+        return rec
