@@ -176,7 +176,7 @@ def test_dataset_lifecycle(dc: DataCenter, sandbox: Any) -> None:
     with pytest.raises(NotFoundError):
         dc.get_run(run.id)
     with duckdb.connect(str(dc.home / "close.duckdb"), read_only=True) as conn:
-        tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables")}
+        tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert "calls_copy" not in tables and "activities_call" in tables  # only the dataset's own table dropped
 
 

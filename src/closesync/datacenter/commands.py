@@ -51,9 +51,10 @@ def _errors() -> Iterator[None]:
 
 
 def _console() -> Any:
+    """Rich output; piped output gets a wide page so tables stay one row per line for grep and logs."""
     from rich.console import Console
 
-    return Console()
+    return Console() if sys.stdout.isatty() else Console(width=220)
 
 
 def _table(title: str | None, columns: list[str]) -> Any:
