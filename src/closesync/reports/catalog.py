@@ -527,7 +527,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         read="report_sent_emails",
         path="report/sent_emails/{organization_id}/",
         columns=cols(
-            "organization_id position user_id date_start:date date_end:date name template_id template_url"
+            "organization_id position:int user_id date_start:date date_end:date name template_id template_url"
             " is_shared:bool total:int opened:int responded:int percentage_opened:int"
             " percentage_responded:int _queries:json"
         ),
