@@ -166,3 +166,36 @@ def test_latency_knob(make_sandbox: Callable[..., Sandbox]) -> None:
     client(sb).get("status/lead/")
     assert time.monotonic() - started >= 0.05
     sb.latency_ms = 0
+
+
+def test_control_endpoints(sandbox: Sandbox) -> None:
+    base = f"http://127.0.0.1:{sandbox.port}/_sandbox/"
+    assert httpx.post(base + "config", json={"skip_cap": 5, "rate_limit": [2, 10], "latency_ms": 0}).json() == {
+        "skip_cap": 5, "rate_limit": [2, 10.0], "latency_ms": 0.0, "gzip": True}
+    assert sandbox.skip_cap == 5 and sandbox.rate_limit == (2, 10.0)
+    httpx.post(base + "faults", json={"kind": "503", "path": "user/", "count": 1})
+    c = client(sandbox)
+    assert c.get("user/").status_code == 503
+    httpx.post(base + "faults", json={"kind": "502"})
+    httpx.delete(base + "faults")
+    assert c.get("lead/").status_code == 200
+    httpx.post(base + "stats/reset")
+    assert sandbox.stats()["requests"]["total"] == 0
+    assert httpx.post(base + "faults", json={"kind": "teapot"}).status_code == 400
+    assert httpx.get(base + "nothing").status_code == 404
+
+
+def test_sandbox_in_a_child_process() -> None:
+    from closesync.sandbox import SandboxProcess
+
+    with SandboxProcess(leads=10, rate_limit=(50, 1.0)) as sb:
+        c = client(sb)  # type: ignore[arg-type]
+        first = c.get("lead/", params={"_limit": 1})
+        assert first.json()["data"][0] == sb.data.records("lead")[-1]
+        assert "limit=50" in first.headers["RateLimit"]
+        sb.add_fault("drop")
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            c.get("lead/")
+        sb.skip_cap = 3
+        assert c.get("lead/", params={"_skip": 4}).status_code == 400
+        assert sb.stats()["faults"] == {"drop": 1}

@@ -21,6 +21,12 @@ Fault kinds: "429" (locks the caller out for `reset` s), "500", "502", "503", "5
 "badjson" (200 with truncated JSON). `path` is a prefix of the API path, e.g. "activity/call/".
 `--faults` SPEC: `KIND:PROB` (random, e.g. `500:0.02,drop:0.01`) or `KIND*COUNT`, optional `@PATH`.
 
+`SandboxProcess(...)` takes the same arguments (minus `activity_mix`/`extra_api_keys`) and offers the same
+surface, but runs the server in a child process (`python -m closesync sandbox`) so a benchmark's client does
+not share a GIL with it; it is steered through the `/_sandbox/` control endpoints (see `control.py`) and its
+`.data` is a local replica built from the same seed. `sb.gzip = False` skips response compression (real
+Close compresses; on loopback it only costs CPU on both sides).
+
 Observations: `sb.stats()` == GET /_sandbox/stats (no auth) ->
 `{"requests": {"total", "by_group", "by_status"}, "throttled", "throttled_by_group", "early_retries",
 "faults": {kind: n}, "unauthorized"}`; `sb.reset_stats()`. Groups come from
@@ -60,6 +66,7 @@ Errors use Close's bodies: `{"error": "..."}` or `{"errors": [...], "field-error
 from closesync.sandbox.data import SandboxData
 from closesync.sandbox.faults import KINDS as FAULT_KINDS
 from closesync.sandbox.faults import Fault, parse_spec
+from closesync.sandbox.process import SandboxProcess
 from closesync.sandbox.service import DEFAULT_API_KEY, Sandbox
 
-__all__ = ["DEFAULT_API_KEY", "FAULT_KINDS", "Fault", "Sandbox", "SandboxData", "parse_spec"]
+__all__ = ["DEFAULT_API_KEY", "FAULT_KINDS", "Fault", "Sandbox", "SandboxData", "SandboxProcess", "parse_spec"]

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from closesync.close.groups import endpoint_group
+from closesync.sandbox import control
 from closesync.sandbox.data import SandboxData
 from closesync.sandbox.errors import UNAUTHORIZED, ApiError
 from closesync.sandbox.faults import Fault, FaultPlan
@@ -57,6 +58,7 @@ class SandboxApp:
         self.data, self.api_keys = data, list(api_keys)
         self.skip_cap, self.latency_ms = skip_cap, latency_ms
         self.limiter, self.faults, self.stats = limiter, faults, Stats()
+        self.gzip = True  # compress responses for clients that accept it (real Close does)
 
     def _key(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.lower().startswith("basic "):
@@ -70,8 +72,8 @@ class SandboxApp:
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         parts = urlsplit(target)
         path = parts.path
-        if path.rstrip("/") == "/_sandbox/stats":
-            return json_reply(200, self.stats.snapshot())
+        if path.startswith("/_sandbox/"):
+            return json_reply(*control.handle(self, method, path, body))
         if not path.startswith(API_PREFIX):
             return json_reply(404, {"error": "The requested URL was not found on the server."})
         rel = path[len(API_PREFIX):].strip("/")

@@ -21,12 +21,13 @@ class Sandbox:
                  rate_limit: tuple[int, float] | None = None, skip_cap: int = 250_000, latency_ms: float = 0,
                  faults: str | list[Fault] | None = None, host: str = "127.0.0.1", port: int = 0,
                  activities_per_lead: float = 20.0, activity_mix: dict[str, int] | None = None,
-                 extra_api_keys: tuple[str, ...] = ()) -> None:
+                 extra_api_keys: tuple[str, ...] = (), gzip: bool = True) -> None:
         self.data = SandboxData(seed=seed, leads=leads, activities_per_lead=activities_per_lead,
                                 activity_mix=activity_mix)
         plan = FaultPlan(parse_spec(faults) if isinstance(faults, str) else faults, seed=seed)
         self.app = SandboxApp(self.data, [api_key, *extra_api_keys], skip_cap=skip_cap, latency_ms=latency_ms,
                               limiter=RateLimiter(rate_limit), faults=plan)
+        self.app.gzip = gzip
         self.api_key = api_key
         self.host, self._port = host, port
         self._server: SandboxHTTPServer | None = None
@@ -108,6 +109,14 @@ class Sandbox:
     @latency_ms.setter
     def latency_ms(self, value: float) -> None:
         self.app.latency_ms = float(value)
+
+    @property
+    def gzip(self) -> bool:
+        return self.app.gzip
+
+    @gzip.setter
+    def gzip(self, value: bool) -> None:
+        self.app.gzip = bool(value)
 
     def add_fault(self, kind: str, path: str | None = None, count: int = 1, *, delay: float = 2.0,
                   reset: float = 1.0, probability: float | None = None) -> None:

@@ -38,7 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = self.server.app.handle(self.command, self.path, headers, body)
-        self._send(reply, "gzip" in headers.get("accept-encoding", ""))
+        self._send(reply, self.server.app.gzip and "gzip" in headers.get("accept-encoding", ""))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815 - stdlib dispatch names
 

@@ -1,0 +1,67 @@
+"""The `/_sandbox/` control endpoints (no auth): observe and steer a sandbox running in another process.
+
+    GET    /_sandbox/stats           counters (same as Sandbox.stats())
+    POST   /_sandbox/stats/reset     zero the counters
+    GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip"}
+    POST   /_sandbox/config          change any of those keys
+    POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?}
+    DELETE /_sandbox/faults          forget every pending fault
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from closesync.sandbox.faults import Fault
+
+Record = dict[str, Any]
+
+
+def handle(app: Any, method: str, path: str, body: bytes) -> tuple[int, Record]:
+    """(status, JSON payload) for a control request; `app` is the SandboxApp."""
+    try:
+        payload = json.loads(body) if body else {}
+    except ValueError:
+        return 400, {"error": "Could not parse the request body as JSON."}
+    if not isinstance(payload, dict):
+        return 400, {"error": "Expected a JSON object."}
+    route = (method, path.strip("/"))
+    try:
+        if route == ("GET", "_sandbox/stats"):
+            return 200, app.stats.snapshot()
+        if route == ("POST", "_sandbox/stats/reset"):
+            app.stats.reset()
+            return 200, app.stats.snapshot()
+        if route == ("GET", "_sandbox/config"):
+            return 200, config(app)
+        if route == ("POST", "_sandbox/config"):
+            if "skip_cap" in payload:
+                app.skip_cap = int(payload["skip_cap"])
+            if "rate_limit" in payload:
+                rate = payload["rate_limit"]
+                app.limiter.rate = None if rate is None else (int(rate[0]), float(rate[1]))
+            if "latency_ms" in payload:
+                app.latency_ms = float(payload["latency_ms"])
+            if "gzip" in payload:
+                app.gzip = bool(payload["gzip"])
+            return 200, config(app)
+        if route == ("POST", "_sandbox/faults"):
+            probability = payload.get("probability")
+            app.faults.add(Fault(str(payload["kind"]), payload.get("path"),
+                                 count=None if probability is not None else int(payload.get("count", 1)),
+                                 probability=1.0 if probability is None else float(probability),
+                                 delay=float(payload.get("delay", 2.0)), reset=float(payload.get("reset", 1.0))))
+            return 200, {"pending": len(app.faults.pending())}
+        if route == ("DELETE", "_sandbox/faults"):
+            app.faults.clear()
+            return 200, {"pending": 0}
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        return 400, {"error": f"Bad control request: {exc}"}
+    return 404, {"error": "Unknown sandbox control endpoint."}
+
+
+def config(app: Any) -> Record:
+    rate = app.limiter.rate
+    return {"skip_cap": app.skip_cap, "rate_limit": list(rate) if rate else None, "latency_ms": app.latency_ms,
+            "gzip": app.gzip}

@@ -1,0 +1,146 @@
+"""`SandboxProcess`: the sandbox in a child process, for benchmarks where client and server must not share
+one interpreter (and its GIL). Same surface as `Sandbox`, steered through the `/_sandbox/` endpoints.
+
+`data` is a local replica built from the same seed and sizes: equal to the served data until something
+mutates it (mutations of the replica are not sent to the child).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+from typing import Any
+
+from closesync.sandbox.data import SandboxData
+from closesync.sandbox.service import DEFAULT_API_KEY
+
+
+class SandboxProcess:
+    """`closesync sandbox` in a subprocess; `start()` returns once it accepts connections."""
+
+    def __init__(self, seed: int = 1, leads: int = 20, api_key: str = DEFAULT_API_KEY, *,
+                 rate_limit: tuple[int, float] | None = None, skip_cap: int = 250_000, latency_ms: float = 0,
+                 faults: str | None = None, host: str = "127.0.0.1", port: int = 0,
+                 activities_per_lead: float = 20.0) -> None:
+        self.seed, self.leads, self.activities_per_lead = seed, leads, activities_per_lead
+        self.api_key, self.host, self._port = api_key, host, port
+        self._args = [sys.executable, "-m", "closesync", "sandbox", "--host", host, "--port", str(port),
+                      "--api-key", api_key, "--seed", str(seed), "--leads", str(leads),
+                      "--activities-per-lead", str(activities_per_lead), "--skip-cap", str(skip_cap),
+                      "--latency-ms", str(latency_ms)]
+        if rate_limit:
+            self._args += ["--rate-limit", f"{rate_limit[0]}/{rate_limit[1]}"]
+        if faults:
+            self._args += ["--faults", faults]
+        self._proc: subprocess.Popen[str] | None = None
+        self._data: SandboxData | None = None
+
+    def __repr__(self) -> str:
+        return f"SandboxProcess(base_url={self.base_url!r}, leads={self.leads})"
+
+    def start(self) -> SandboxProcess:
+        if self._proc is None:
+            self._proc = subprocess.Popen(self._args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            assert self._proc.stdout is not None
+            line = self._proc.stdout.readline()
+            match = re.search(r"http://[^:/]+:(\d+)/api/v1/", line)
+            if match is None:
+                self.stop()
+                raise RuntimeError(f"sandbox process did not start: {line!r}")
+            self._port = int(match.group(1))
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self._port}/api/v1/"
+
+    @property
+    def stats_url(self) -> str:
+        return f"http://{self.host}:{self._port}/_sandbox/stats"
+
+    @property
+    def data(self) -> SandboxData:
+        if self._data is None:
+            self._data = SandboxData(seed=self.seed, leads=self.leads, activities_per_lead=self.activities_per_lead)
+        return self._data
+
+    # -- control over HTTP ---------------------------------------------------------------------------------
+    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(f"http://{self.host}:{self._port}/_sandbox/{path}", data=body, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "stats")
+
+    def reset_stats(self) -> None:
+        self._call("POST", "stats/reset", {})
+
+    def add_fault(self, kind: str, path: str | None = None, count: int = 1, *, delay: float = 2.0,
+                  reset: float = 1.0, probability: float | None = None) -> None:
+        self._call("POST", "faults", {"kind": str(kind), "path": path, "count": count, "delay": delay,
+                                      "reset": reset, "probability": probability})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def _config(self, **changes: Any) -> dict[str, Any]:
+        return self._call("POST", "config", changes) if changes else self._call("GET", "config")
+
+    @property
+    def skip_cap(self) -> int:
+        return int(self._config()["skip_cap"])
+
+    @skip_cap.setter
+    def skip_cap(self, value: int) -> None:
+        self._config(skip_cap=int(value))
+
+    @property
+    def rate_limit(self) -> tuple[int, float] | None:
+        rate = self._config()["rate_limit"]
+        return (int(rate[0]), float(rate[1])) if rate else None
+
+    @rate_limit.setter
+    def rate_limit(self, value: tuple[int, float] | None) -> None:
+        self._config(rate_limit=list(value) if value else None)
+
+    @property
+    def latency_ms(self) -> float:
+        return float(self._config()["latency_ms"])
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self._config(latency_ms=float(value))
+
+    @property
+    def gzip(self) -> bool:
+        return bool(self._config()["gzip"])
+
+    @gzip.setter
+    def gzip(self, value: bool) -> None:
+        self._config(gzip=bool(value))
