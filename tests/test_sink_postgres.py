@@ -86,8 +86,12 @@ def test_destination_parsing_and_redaction() -> None:
     assert schema == "close"
     assert "schema" not in conninfo and "sslmode=disable" in conninfo
     assert split_destination("postgresql://u@h/db")[1] == "public"
+    assert split_destination("postgresql:///db?host=/run/postgresql&schema=s") == (
+        "postgresql:///db?host=%2Frun%2Fpostgresql", "s")
     assert split_destination("postgresql://u@h/db?schema=a", schema="b")[1] == "b"
     assert "pw" not in redact_url("postgres://u:pw@h:5/db") and "u:***@h:5" in redact_url("postgres://u:pw@h:5/db")
+    assert "qpw" not in redact_url("postgres://u@h/db?password=qpw&schema=x")
+    assert redact_url("postgres://u@h/db?schema=x") == "postgres://u@h/db?schema=x"
     sink = PostgresSink("postgres://u:secretpw@127.0.0.1:1/db")
     assert "secretpw" not in repr(sink) and "secretpw" not in str(sink.destination)
 

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 import psycopg
 import pyarrow as pa
@@ -120,19 +120,31 @@ def split_destination(url: str, schema: str | None = None) -> tuple[str, str]:
     query = parse_qsl(parts.query, keep_blank_values=True)
     url_schema = next((v for k, v in query if k == "schema"), None)
     rest = [(k, v) for k, v in query if k != "schema"]
-    conninfo = urlunsplit(parts._replace(query=urlencode(rest)))
+    conninfo = _unsplit(parts._replace(query=urlencode(rest)))
     chosen = schema or url_schema or "public"
     return conninfo, chosen
 
 
 def redact_url(url: str) -> str:
-    """The URL without its password, for messages and `destination`."""
+    """The URL without its password (user:pw@ or ?password=), for messages, repr and `destination`."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[-1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k == "password" for k, _ in query):
+        parts = parts._replace(query=urlencode([(k, "***" if k == "password" else v) for k, v in query]))
+    return _unsplit(parts)
+
+
+def _unsplit(parts: SplitResult) -> str:
+    """urlunsplit keeping `//` with an empty host (`postgresql:///db?host=/run/postgresql` is valid libpq)."""
+    out = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if parts.query:
+        out += "?" + parts.query
+    if parts.fragment:
+        out += "#" + parts.fragment
+    return out
 
 
 def _advisory_key(schema: str, table: str) -> int:
