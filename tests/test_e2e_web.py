@@ -49,7 +49,13 @@ def page(browser: Any) -> Iterator[Any]:
     pg = context.new_page()
     pg.console_errors = []  # type: ignore[attr-defined]
     pg.dialogs = []  # type: ignore[attr-defined]
-    pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))  # type: ignore[attr-defined]
+    expected = re.compile(r"Failed to load resource: .* status of (401|404|422)")  # validation answers
+
+    def on_console(m: Any) -> None:
+        if m.type == "error" and not expected.search(m.text):
+            pg.console_errors.append(m.text)  # type: ignore[attr-defined]
+
+    pg.on("console", on_console)
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))  # type: ignore[attr-defined]
 
     def on_dialog(d: Any) -> None:

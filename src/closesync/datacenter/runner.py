@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from closesync.datacenter import history, leases
+from closesync.datacenter import destlock, history, leases
 from closesync.datacenter.accounts import Accounts
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError
@@ -49,7 +50,9 @@ class Runner:
         clock: Callable[[], datetime],
         client_factory: Callable[[str, str], Any],
         owner: str,
+        home: Path,
     ) -> None:
+        self.home = home
         self.store = store
         self.accounts = accounts
         self.datasets = datasets
@@ -157,10 +160,23 @@ class Runner:
             raise
         return self._finish(claim, dataset, outcome, time.monotonic() - started)
 
-    def run_now(self, dataset: Dataset, *, full_refresh: bool = False) -> Run:
-        claim = self.claim(dataset.id)
-        assert claim is not None
-        return self.execute(claim, full_refresh=full_refresh)
+    def run_now(self, dataset: Dataset, *, full_refresh: bool = False, wait_s: float = 600.0) -> Run:
+        """Run in this thread, first waiting (up to wait_s) while another process writes the DuckDB file."""
+        with self.store.connect() as conn:
+            lease = leases.current(conn, dataset.id)
+        if lease is not None and not leases.is_stale(lease):
+            raise DatasetBusyError(f"Dataset {dataset.name!r} is running already (run {lease['run_id']}).")
+        if not destlock.acquire(self.home, dataset.destination, wait_s):
+            raise DatasetBusyError(
+                f"Another closesync process kept writing {dataset.destination} for {wait_s:.0f}s; "
+                "DuckDB lets one process write a file at a time. Try again later."
+            )
+        try:
+            claim = self.claim(dataset.id)
+            assert claim is not None
+            return self.execute(claim, full_refresh=full_refresh)
+        finally:
+            destlock.release(self.home, dataset.destination)
 
     def _sync(self, dataset: Dataset, full_refresh: bool) -> dict[str, Any]:
         key: str | None = None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 
+from closesync.datacenter import destlock
 from closesync.datacenter.runner import Claim, Runner
 from closesync.datacenter.store import Store, to_iso
 
@@ -46,41 +47,52 @@ class Scheduler:
         self._pool_closed = False
 
     # -- one pass -------------------------------------------------------------------------------------------
-    def due(self) -> list[int]:
-        """Ids of enabled datasets whose next run time has come, oldest first."""
+    def due(self) -> list[tuple[int, str]]:
+        """(id, destination) of enabled datasets whose next run time has come, oldest first."""
         with self.store.connect() as conn:
             rows = conn.execute(
-                """SELECT id FROM datasets WHERE enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?
+                """SELECT id, destination FROM datasets
+                   WHERE enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?
                    ORDER BY next_run_at, id""",
                 (to_iso(self.clock()),),
             ).fetchall()
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
     def tick(self, *, wait: bool = False) -> list[int]:
         """Recover dead runs, start what is due (within max_workers); returns the run ids started."""
         self.runner.recover()
         started: list[int] = []
-        for dataset_id in self.due():
+        home = self.runner.home
+        for dataset_id, destination in self.due():
             with self._lock:
                 self._in_flight = {k: f for k, f in self._in_flight.items() if not f.done()}
                 if dataset_id in self._in_flight:
                     continue
                 if len(self._in_flight) >= self.max_workers:
                     break
-                claim = self.runner.claim(dataset_id, scheduled=True)
-                if claim is None:
+                if not destlock.try_acquire(home, destination):  # another process writes that file: later
                     continue
-                self._in_flight[dataset_id] = self._pool.submit(self._execute, claim)
+                try:
+                    claim = self.runner.claim(dataset_id, scheduled=True)
+                except BaseException:
+                    destlock.release(home, destination)
+                    raise
+                if claim is None:
+                    destlock.release(home, destination)
+                    continue
+                self._in_flight[dataset_id] = self._pool.submit(self._execute, claim, destination)
             started.append(claim.run_id)
         if wait:
             self.wait_idle()
         return started
 
-    def _execute(self, claim: Claim) -> None:
+    def _execute(self, claim: Claim, destination: str) -> None:
         try:
             self.runner.execute(claim)
         except Exception:  # the run is recorded as failed already; keep the scheduler alive
             log.exception("run %s of dataset %s crashed", claim.run_id, claim.dataset_id)
+        finally:
+            destlock.release(self.runner.home, destination)
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Wait for every run this scheduler started."""

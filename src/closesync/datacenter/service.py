@@ -65,7 +65,9 @@ class DataCenter:
         self.owner = new_owner()
         self._accounts = Accounts(self.store, Secrets(self.home), factory, self.clock)
         self._datasets = Datasets(self.store, self._accounts, self.clock, self.home)
-        self._runner = Runner(self.store, self._accounts, self._datasets, self.clock, factory, self.owner)
+        self._runner = Runner(
+            self.store, self._accounts, self._datasets, self.clock, factory, self.owner, self.home
+        )
 
     def __repr__(self) -> str:
         return f"DataCenter({str(self.home)!r})"

@@ -1,0 +1,75 @@
+"""One process at a time writes a DuckDB file: a cross-process file lock per DuckDB destination.
+
+DuckDB lets a single process open a database file for writing; threads of that process share it. So two
+schedulers (or a scheduler and `closesync datasets run`) in different processes must take turns on the
+same file. An OS lock (flock) is released by the kernel when its process dies, even by SIGKILL, so a
+killed run never leaves the file locked. Inside one process the lock is shared, counted per holder.
+Other destinations (PostgreSQL, Parquet/CSV folders) take concurrent writers and need no lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+
+_REGISTRY_LOCK = threading.Lock()
+_HELD: dict[str, list[int]] = {}  # lock file -> [fd, holders in this process]
+
+
+def _lock_file(home: Path, destination: str) -> Path | None:
+    if not destination.lower().startswith("duckdb:"):
+        return None
+    target = str(Path(destination.split(":", 1)[1]).expanduser().absolute())
+    digest = hashlib.sha1(target.encode()).hexdigest()[:16]
+    return home / "locks" / f"duckdb-{digest}.lock"
+
+
+def try_acquire(home: Path, destination: str) -> bool:
+    """Take the destination for this process without waiting; False if another process writes it."""
+    path = _lock_file(home, destination)
+    if path is None:
+        return True
+    key = str(path)
+    with _REGISTRY_LOCK:
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+            return True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        _HELD[key] = [fd, 1]
+        return True
+
+
+def acquire(home: Path, destination: str, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the destination; False if it stayed busy."""
+    deadline = time.monotonic() + timeout
+    while not try_acquire(home, destination):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def release(home: Path, destination: str) -> None:
+    path = _lock_file(home, destination)
+    if path is None:
+        return
+    with _REGISTRY_LOCK:
+        held = _HELD.get(str(path))
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[str(path)]
+            fcntl.flock(held[0], fcntl.LOCK_UN)
+            os.close(held[0])
