@@ -56,6 +56,7 @@ def page(browser: Any) -> Iterator[Any]:
             pg.console_errors.append(m.text)  # type: ignore[attr-defined]
 
     pg.on("console", on_console)
+    pg.on("response", lambda r: r.status >= 500 and pg.console_errors.append(f"{r.status} {r.url}"))  # type: ignore[attr-defined]
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))  # type: ignore[attr-defined]
 
     def on_dialog(d: Any) -> None:

@@ -210,7 +210,12 @@ def get_run(request: Request, run_id: int) -> dict[str, Any]:
 def dataset_preview(
     request: Request, dataset_id: int, limit: int = Query(100, ge=1, le=1000)
 ) -> dict[str, Any]:
-    return _json(_dc(request).preview(dataset_id, limit=limit))
+    try:
+        return _json(_dc(request).preview(dataset_id, limit=limit))
+    except DataCenterError:
+        raise
+    except Exception as exc:  # e.g. a destination folder that cannot be created: nothing to preview
+        raise HTTPException(404, f"Cannot read the table ({type(exc).__name__}).") from None
 
 
 @router.get("/datasets/{dataset_id}/columns", summary="Columns of the DataSet's table and their types")

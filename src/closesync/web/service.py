@@ -104,7 +104,11 @@ def table_columns(dataset: Any) -> list[tuple[str, str]]:
     """(name, type) of the dataset's table, empty before its first successful run."""
     from closesync.sinks import open_sink
 
-    sink = open_sink(dataset.destination)
+    try:
+        sink = open_sink(dataset.destination)
+    except Exception as exc:  # a destination that cannot be opened has no table to describe
+        log.info("dataset %s: cannot open destination: %s", dataset.id, type(exc).__name__)
+        return []
     try:
         if not sink.table_exists(dataset.table):
             return []

@@ -104,7 +104,7 @@
     const rows = live.querySelector("[data-live=rows]");
     const started = live.querySelector("[data-live=started]");
     const took = live.querySelector("[data-live=duration]");
-    const msg = live.querySelector("[data-live=error]");
+    const msg = document.getElementById("live-error");
     const runForm = document.getElementById("run-form");
     const runBtn = runForm?.querySelector("button");
     let timer = null;
@@ -171,7 +171,21 @@
       document.getElementById("preview-wrap")?.classList.remove("hidden");
     };
 
+    const renderColumns = (data) => {
+      const body = document.querySelector("#columns tbody");
+      if (!body || !data.columns || !data.columns.length) return;
+      body.replaceChildren();
+      for (const c of data.columns) {
+        const tr = el("tr");
+        tr.append(el("td", { class: "mono" }, c.name), el("td", { class: "mono muted" }, c.type));
+        body.appendChild(tr);
+      }
+      document.getElementById("columns-empty")?.classList.add("hidden");
+      document.getElementById("columns-wrap")?.classList.remove("hidden");
+    };
+
     const refreshAfterRun = () => {
+      api("GET", `/api/datasets/${id}/columns`).then(renderColumns).catch(() => {});
       api("GET", `/api/datasets/${id}/runs?limit=50`).then((d) => renderHistory(d.runs || [])).catch(() => {});
       api("GET", `/api/datasets/${id}/preview?limit=100`).then(renderPreview).catch(() => {});
     };
