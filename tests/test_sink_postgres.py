@@ -258,6 +258,8 @@ def test_state_round_trip(sink: Any) -> None:
     assert sink.read_state("activities_call") == {"cursor": "2024-02-01T00:00:00Z"}
     assert sink.read_state("leads") == {"cursor": None}
     assert "_closesync_state" not in sink.tables()
+    load(sink, "_closesync_custom_fields", [make_batch(1)])  # the pipeline's mapping table is a user table
+    assert sink.tables() == ["_closesync_custom_fields"]
 
 
 def test_tables_drop_and_missing_table(sink: Any) -> None:

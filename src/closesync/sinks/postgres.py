@@ -62,6 +62,7 @@ MAX_IDENT_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL silently truncates longer na
 NAME_COMMENT_PREFIX = "closesync original name: "
 SEQ_COLUMN = "_closesync_seq"
 INTERNAL_PREFIX = "_closesync"
+STAGING_PREFIXES = (f"{INTERNAL_PREFIX}_new_", f"{INTERNAL_PREFIX}_stage_")
 INDEX_COMMENT = "closesync upsert key"  # marks unique indexes the sink created (and may drop for append)
 
 _SCALAR_PG = {
@@ -402,7 +403,8 @@ class PostgresSink(Sink):
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname",
             (self.schema,)).fetchall())
-        return [r[0] for r in rows if not r[0].startswith(INTERNAL_PREFIX)]
+        # Like the DuckDB sink: hide state and in-flight staging, keep e.g. _closesync_custom_fields.
+        return [r[0] for r in rows if r[0] != STATE_TABLE and not r[0].startswith(STAGING_PREFIXES)]
 
     def _columns(self, conn: psycopg.Connection, table: str) -> list[tuple[str, str, str]]:
         """(original name, PostgreSQL name, type) in table order; raises TableNotFoundError."""
