@@ -77,7 +77,7 @@ def test_scripted_429_locks_out(sandbox: Sandbox) -> None:
     assert stats["throttled"] == 2 and stats["early_retries"] == 1 and stats["faults"] == {"429": 1}
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 400, 401, 403, 404])
 def test_server_errors(sandbox: Sandbox, status: int) -> None:
     sandbox.add_fault(str(status), count=2)
     c = client(sandbox)

@@ -18,7 +18,7 @@ Run-time knobs: `sb.skip_cap = 100`, `sb.rate_limit = (5, 1.0)` (or None), `sb.l
 `sb.add_fault(kind, path=None, count=1, *, delay=2.0, reset=1.0, probability=None)`, `sb.clear_faults()`.
 Fault kinds: "429" (locks the caller out for `reset` s), "500", "502", "503", "504", "slow" (`delay` s),
 "cut" (Content-Length larger than the bytes sent, then close), "drop" (close without a reply),
-"badjson" (200 with truncated JSON). `path` is a prefix of the API path, e.g. "activity/call/".
+"badjson" (200 with truncated JSON), "400"/"401"/"403"/"404" (Close's error bodies). `path` is a prefix of the API path, e.g. "activity/call/".
 `--faults` SPEC: `KIND:PROB` (random, e.g. `500:0.02,drop:0.01`) or `KIND*COUNT`, optional `@PATH`.
 
 `SandboxProcess(...)` takes the same arguments (minus `activity_mix`/`extra_api_keys`) and offers the same

@@ -32,6 +32,13 @@ SERVER_ERRORS = {
     503: {"error": "Service temporarily unavailable. Please try again shortly."},
 }
 
+CLIENT_ERRORS: dict[str, dict[str, Any]] = {
+    "400": {"errors": ["The sandbox was told to reject this request."], "field-errors": {}},
+    "401": {"error": UNAUTHORIZED},
+    "403": {"error": "You don't have permission to do this."},
+    "404": {"error": "Empty query: Object matching query does not exist."},
+}
+
 
 @dataclass
 class Reply:
@@ -154,6 +161,8 @@ class SandboxApp:
         if fault.kind in ("500", "502", "503"):
             status = int(fault.kind)
             return json_reply(status, SERVER_ERRORS[status])
+        if fault.kind in CLIENT_ERRORS:
+            return json_reply(int(fault.kind), CLIENT_ERRORS[fault.kind])
         if fault.kind == "504":
             return Reply(504, b"", {"Content-Type": "text/html"})
         if fault.kind == "drop":

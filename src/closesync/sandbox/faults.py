@@ -2,7 +2,8 @@
 
 Kinds: "429" (rate-limited burst, locks the caller out for `reset` seconds), "500", "502", "503", "504"
 (server errors with Close-like bodies; 504 has an empty body as recorded), "slow" (sleep `delay` seconds,
-then answer normally), "cut" (send headers with the full Content-Length, half the body, then close),
+then answer normally), "400"/"401"/"403"/"404" (client errors with Close's bodies, e.g. a key that lost a
+permission), "cut" (send headers with the full Content-Length, half the body, then close),
 "drop" (close the connection without answering), "badjson" (200 with a truncated JSON body).
 
 `--faults SPEC`: comma-separated items, each `KIND:PROBABILITY` (e.g. `500:0.02,drop:0.01`) for random faults,
@@ -16,7 +17,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-KINDS = ("429", "500", "502", "503", "504", "slow", "cut", "drop", "badjson")
+KINDS = ("429", "500", "502", "503", "504", "slow", "cut", "drop", "badjson", "400", "401", "403", "404")
 
 
 @dataclass
