@@ -11,7 +11,7 @@ from typing import Any
 from closesync.datacenter import history
 from closesync.datacenter.accounts import Accounts
 from closesync.datacenter.datasets import Datasets
-from closesync.datacenter.errors import NotFoundError, ValidationError
+from closesync.datacenter.errors import DatasetBusyError, NotFoundError, ValidationError
 from closesync.datacenter.leases import new_owner
 from closesync.datacenter.models import (
     Account,
@@ -154,21 +154,24 @@ class DataCenter:
 
     def preview(self, name_or_id: str | int, *, limit: int = 20) -> Preview:
         """The first rows of the dataset's table (read-only; an empty preview before the first run)."""
-        from closesync.sinks import SinkError, open_sink
+        from closesync.sinks import SinkError, SinkLockedError, open_sink, parse_destination
 
         dataset = self._datasets.get(name_or_id)
+        dest = parse_destination(dataset.destination)
+        if dest.kind == "duckdb" and not Path(dest.target).exists():  # never create a file just to look
+            return Preview(dataset.table, [], [])
         try:
-            sink = open_sink(dataset.destination)
+            sink = open_sink(dest)
+            try:
+                if not sink.table_exists(dataset.table):
+                    return Preview(dataset.table, [], [])
+                table = sink.preview(dataset.table, limit=max(1, int(limit)))
+            finally:
+                sink.close()
+        except SinkLockedError as exc:
+            raise DatasetBusyError(f"The table of {dataset.name!r} cannot be read right now: {exc}") from None
         except SinkError as exc:
-            raise NotFoundError(f"Cannot open the destination of {dataset.name!r}: {exc}") from None
-        try:
-            if not sink.table_exists(dataset.table):
-                return Preview(dataset.table, [], [])
-            table = sink.preview(dataset.table, limit=max(1, int(limit)))
-        except SinkError as exc:
-            raise NotFoundError(f"Cannot read table {dataset.table!r}: {exc}") from None
-        finally:
-            sink.close()
+            raise NotFoundError(f"Cannot read table {dataset.table!r} of {dataset.name!r}: {exc}") from None
         columns = table.column_names
         rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
         return Preview(dataset.table, columns, rows)
