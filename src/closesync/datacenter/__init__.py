@@ -27,26 +27,38 @@ Datasets:
     dc.create_dataset(name, account=, report=, organization_id=None, user_id=None, since=None,
                       method="upsert", schedule="manual", retries=0, retry_delay="5m",
                       destination=None, table=None, description="", enabled=True) -> Dataset
-        # destination default duckdb:<home>/close.duckdb, table default = report slug
-    dc.list_datasets() -> list[Dataset]          # each with .last_run (Run | None) and .next_run_at
+        # destination default duckdb:<home>/close.duckdb (file paths are made absolute), table default =
+        # report slug; organization_id/user_id must be among report_choices() and the report must take them;
+        # two datasets may not load the same table of one destination
+    dc.list_datasets() -> list[Dataset]          # each with .last_run (Run | None), .next_run_at, .running
     dc.get_dataset(name_or_id) -> Dataset
-    dc.edit_dataset(name_or_id, **changes) -> Dataset    # same keyword names as create (+ name=)
-    dc.delete_dataset(name_or_id, drop_table=False)
-    dc.run_dataset(name_or_id, full_refresh=False) -> Run   # runs now, in this thread; never raises for
-                                                            # a failed run (see Run.status / Run.error)
+    dc.edit_dataset(name_or_id, **changes) -> Dataset    # same keyword names as create (+ name=); a change
+                                                         # of report/account/ids/since/destination/table drops
+                                                         # the dataset's incremental cursors
+    dc.delete_dataset(name_or_id, drop_table=False) -> Dataset   # refused (DatasetBusyError) while running
+    dc.run_dataset(name_or_id, full_refresh=False, wait_s=600) -> Run
+        # runs now in this thread and returns the finished history row (Run.ok, .status, .error, ...); never
+        # raises for a failed run. DatasetBusyError if the dataset is running, or if another process kept
+        # its DuckDB file busy for wait_s seconds (DuckDB allows one writing process per file).
+        # A failed run queues a retry (attempt + 1 after retry_delay) while attempts <= retries.
     dc.history(name_or_id, limit=50) -> list[Run]         # newest first
     dc.get_run(run_id) -> Run
-    dc.preview(name_or_id, limit=20) -> Preview(columns: list[str], rows: list[tuple])
+    dc.preview(name_or_id, limit=20) -> Preview(table, columns: list[str], rows: list[tuple])
+        # empty columns/rows before the first run
 
 Schedules (validate a form field before saving; the message lists the accepted forms):
     dc.validate_schedule(spec) -> ScheduleInfo(spec, description, next_runs: list[datetime])
     closesync.datacenter.schedule.SCHEDULE_FORMS  # the accepted forms, for help texts
+    Forms: manual | every N minutes/hours/days | hourly | daily | daily at HH:MM | weekly on mon[,fri] at HH:MM
+    | 5-field cron; times UTC unless followed by an IANA zone ("daily at 06:00 Europe/Berlin").
 
 Scheduler (runs due datasets; at most one run per dataset across processes via a SQLite lease):
     sched = dc.scheduler(max_workers=4, poll_seconds=5.0)
     sched.start(); ...; sched.stop()      # background thread, e.g. inside the web app's process
     sched.tick(wait=True) -> list[int]    # one pass (tests): claims due datasets, returns run ids
     sched.run_forever()                   # what `closesync scheduler` does (until stop() / Ctrl-C)
+    A run whose process died (killed, crashed) is marked failed ("Interrupted: ...") and rescheduled on
+    the next pass, list_datasets() or history(); leases expire after 60 s without a heartbeat otherwise.
 
 Errors: every error raised is a DataCenterError subclass whose str() is a message fit for a user:
 NotFoundError, ValidationError (.field names the form field), ConflictError, AccountKeyError,

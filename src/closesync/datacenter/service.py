@@ -135,9 +135,9 @@ class DataCenter:
     def delete_dataset(self, name_or_id: str | int, *, drop_table: bool = False) -> Dataset:
         return self._datasets.delete(name_or_id, drop_table=drop_table)
 
-    def run_dataset(self, name_or_id: str | int, *, full_refresh: bool = False) -> Run:
+    def run_dataset(self, name_or_id: str | int, *, full_refresh: bool = False, wait_s: float = 600.0) -> Run:
         """Run now in this thread; DatasetBusyError if it is running elsewhere. A failed run is returned."""
-        return self._runner.run_now(self._datasets.get(name_or_id), full_refresh=full_refresh)
+        return self._runner.run_now(self._datasets.get(name_or_id), full_refresh=full_refresh, wait_s=wait_s)
 
     def history(self, name_or_id: str | int, *, limit: int = 50) -> list[Run]:
         dataset = self._datasets.get(name_or_id)
