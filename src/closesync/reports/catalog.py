@@ -452,6 +452,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         cursor="date_updated",
         custom_field_kind="opportunity",
         user_filter="user_id",
+        page_size=250,
     ),
     _list(
         "Opportunity Statuses",
@@ -556,6 +557,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         cursor="date_updated",
         fixed_params=(("_type", "all"),),
         user_filter="assigned_to",
+        page_size=1000,
     ),
     _list(
         "Users",
