@@ -228,6 +228,9 @@ def test_dataset_parameters_are_checked(dc: DataCenter, sandbox: Any) -> None:
         dc.create_dataset("ORG", account="acme", report="Users")
     with pytest.raises(ConflictError, match="already loads table"):
         dc.create_dataset("org2", account="acme", report="Organizations")
+    pg = dc.create_dataset("pg", account="acme", report="Users", destination="postgres://bob:s3cret@db.test/x")
+    assert pg.destination == "postgres://bob:s3cret@db.test/x"  # the runner needs it whole
+    assert pg.to_dict()["destination"] == "postgres://bob:***@db.test/x"  # front ends never see it
     info2 = dc.validate_schedule("weekly on mon at 06:00")
     assert info2.spec == "weekly on mon at 06:00" and len(info2.next_runs) == 3
     assert {r.slug for r in dc.reports()} >= {"users", "activities_call", "organizations"}

@@ -110,3 +110,8 @@ def test_key_hint_and_redaction() -> None:
     text = redact(f"failed for {KEY} and api_someOtherKey123456", KEY)
     assert KEY not in text and "api_someOtherKey123456" not in text and "api_…3uGi" in text
     assert redact("GET /api/v1/lead/") == "GET /api/v1/lead/"
+
+
+def test_store_file_is_private(tmp_path: Path) -> None:
+    store = Store(tmp_path / "home")
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600

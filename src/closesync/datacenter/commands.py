@@ -323,8 +323,13 @@ def datasets_run(ctx: click.Context, name: str, as_json: bool, full_refresh: boo
     import closesync
 
     home = (ctx.find_root().obj or {}).get("home")
-    with _errors():
+    try:
         run = closesync.run_dataset(name, home=home, full_refresh=full_refresh)
+    except DataCenterError as exc:
+        if as_json:  # callers parsing stdout get JSON in every case
+            _echo_json({"status": "error", "dataset": name, "error": str(exc)})
+        with _errors():
+            raise
     if as_json:
         _echo_json(run.to_dict())
     else:

@@ -16,7 +16,7 @@ from typing import Any
 from closesync.datacenter import history, leases
 from closesync.datacenter.accounts import Accounts, check_name
 from closesync.datacenter.errors import ConflictError, DatasetBusyError, NotFoundError, ValidationError
-from closesync.datacenter.models import Account, Choice, Dataset, Run
+from closesync.datacenter.models import Account, Choice, Dataset, Run, mask_destination
 from closesync.datacenter.schedule import ScheduleError, parse_duration, parse_schedule
 from closesync.datacenter.state import DatasetState
 from closesync.datacenter.store import Store, from_iso, to_iso
@@ -78,9 +78,7 @@ def normalize_destination(destination: str) -> str:
     return f"{dest.kind}:{Path(dest.target).expanduser().absolute()}"
 
 
-def display_destination(destination: str) -> str:
-    """The destination with any password in a URL hidden."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", destination)
+display_destination = mask_destination
 
 
 def _check_choice(value: str | None, choices: list[Choice], what: str, field: str) -> str | None:

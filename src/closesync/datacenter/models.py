@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+
+
+def mask_destination(destination: str) -> str:
+    """A destination as shown to people: the password of a postgres:// URL replaced by ***."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", destination)
 
 
 def _jsonable(value: Any) -> Any:
@@ -140,6 +146,12 @@ class Dataset(_ToDict):
     updated_at: datetime
     last_run: Run | None = None
     running: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, with any password in a destination URL masked (front ends show this dict)."""
+        data = _jsonable(self)
+        data["destination"] = mask_destination(self.destination)
+        return data
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ the file; writes use BEGIN IMMEDIATE so a read-then-write (a lease claim) cannot
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,8 @@ class Store:
         self.home = home
         self.path = home / DB_NAME
         home.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():  # it holds encrypted keys and account details: owner-only, like secret.key
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             migrate(conn, self.path)
