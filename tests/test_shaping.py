@@ -157,6 +157,23 @@ def test_every_timestamp_format_in_the_reference() -> None:
     ]
 
 
+def test_reference_formats_take_the_vectorised_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mixed offsets, bare dates and offset-less values must not drop to per-value Python parsing."""
+    import closesync.reports.timeparse as tp
+
+    def boom(value: Any) -> None:
+        raise AssertionError(f"per-value fallback used for {value!r}")
+
+    monkeypatch.setattr(tp, "parse_datetime", boom)
+    array, _ = tp.timestamps(["2015-02-08", "2019-11-04T11:04:13.014979", "2014-12-07T04:10:46+00:00", None])
+    assert array.null_count == 1
+
+
+def test_non_dict_records_are_kept() -> None:
+    (row,) = rows(Shaper(get_report("users")).shape(["odd"]))  # type: ignore[list-item]
+    assert json.loads(row["extra"]) == {"value": "odd"}
+
+
 def test_odd_timestamps_fall_back_and_garbage_is_reported() -> None:
     array, bad = timestamps(
         ["Fri, 08 Feb 2013 05:03:15 +0000", "2015-02-08T00:00:00.1234567+00:00", "soon", ""]

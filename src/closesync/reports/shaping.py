@@ -96,6 +96,8 @@ class Shaper:
         n = len(records)
         if n == 0:
             return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in self.schema], schema=self.schema)
+        if set(map(type, records)) != {dict}:  # tolerate odd items: keep them, in extra
+            records = [r if isinstance(r, dict) else {"value": r} for r in records]
         present, values_by_key = _columnize(records, [c.source_key for c in self.columns])
         extras: dict[int, dict[str, Any]] = {}
         arrays: list[pa.Array] = []

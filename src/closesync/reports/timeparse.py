@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _NAIVE = pa.timestamp("us")
-_HAS_OFFSET = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
+_HAS_OFFSET = r"[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|z|[+-]\d\d(:?\d\d)?)$"  # a bare date's "-08" is no offset
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
