@@ -197,3 +197,14 @@ def test_escaping_and_unicode_are_in_the_data(sandbox: Sandbox) -> None:
 def test_gzip_when_accepted(sandbox: Sandbox) -> None:
     r = client(sandbox).get("activity/email/", headers={"Accept-Encoding": "gzip"})
     assert r.headers["content-encoding"] == "gzip" and r.json()["data"]
+
+
+def test_statuses_keep_their_order_and_method_override(sandbox: Sandbox) -> None:
+    c = client(sandbox)
+    labels = [s["label"] for s in c.get("status/lead/").json()["data"]]
+    assert labels == [s["label"] for s in sandbox.data.catalog.lead_statuses]
+    call = sandbox.data.records("activity/call")[0]
+    r = c.post("activity/call/", headers={"x-http-method-override": "GET"},
+               json={"_params": {"lead_id": call["lead_id"], "_limit": 100}})
+    assert r.status_code == 200 and r.json()["data"]
+    assert {a["lead_id"] for a in r.json()["data"]} == {call["lead_id"]}

@@ -106,6 +106,11 @@ class SandboxApp:
         try:
             params = dict(parse_qsl(parts.query, keep_blank_values=True))
             payload = self._json_body(body) if method in ("POST", "PUT") else None
+            if method == "POST" and headers.get("x-http-method-override", "").upper() == "GET":
+                # Close lets a POST carry long GET filters as {"_params": {...}}.
+                method, extra = "GET", (payload or {}).get("_params") if isinstance(payload, dict) else None
+                params.update({k: str(v) for k, v in (extra or {}).items()})
+                payload = None
             req = Request(method, rel, params, payload, self.data, self.skip_cap)
             reply = json_reply(200, dispatch(req))
         except ApiError as exc:
@@ -141,7 +146,7 @@ class SandboxApp:
             reply.headers["RateLimit"] = decision.header()
 
     def _throttled(self, decision: Decision, group: str) -> Reply:
-        reset = max(decision.reset, 0.001)
+        reset = max(decision.reset_ms_ceil, 0.001)
         limit = decision.limit or 1
         body = {"error": {"message": "API call count exceeded for this period", "rate_reset": round(reset, 3),
                           "rate_limit": limit, "rate_window": self.limiter.rate[1] if self.limiter.rate else reset,

@@ -94,7 +94,7 @@ class SandboxData:
             value = rec.get("date_created")
             return parse_us(value) // 1000 if value else i
 
-        ordered = sorted(items, key=lambda r: created(r, 0))
+        ordered = sorted(items, key=lambda r: created(r, 0))  # stable: undated lists keep their order
         times = [created(r, i) for i, r in enumerate(ordered)]
         return Collection(name, len(ordered), lambda i: ordered[i], lambda i: times[i], lambda i: ordered[i]["id"])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ class ListSpec:
     total_results: bool = False
     defaults: dict[str, str] = field(default_factory=dict)
     bool_filters: tuple[str, ...] = ()
+    natural_order: bool = False                  # configuration lists keep their UI order (oldest first)
 
 
 def int_param(params: Params, name: str, default: int) -> int:
@@ -143,8 +144,8 @@ def build_predicates(spec: ListSpec, params: Params) -> tuple[tuple[int | None, 
 class Selection:
     """The ordered index list one request pages through (lazy for the unfiltered newest-first case)."""
 
-    def __init__(self, coll: Collection, a: int, b: int, indexes: list[int] | None) -> None:
-        self.coll, self.a, self.b, self.indexes = coll, a, b, indexes
+    def __init__(self, coll: Collection, a: int, b: int, indexes: list[int] | None, key: tuple = ()) -> None:
+        self.coll, self.a, self.b, self.indexes, self.key = coll, a, b, indexes, key
 
     def __len__(self) -> int:
         return self.b - self.a if self.indexes is None else len(self.indexes)
@@ -164,6 +165,11 @@ class Selection:
     def all(self) -> list[Record]:
         return self.page(0, len(self))
 
+    def each(self) -> Iterator[Record]:
+        """Every record of the selection, one at a time (aggregates over huge lists stay flat in memory)."""
+        for start in range(0, len(self), 1000):
+            yield from self.page(start, 1000)
+
 
 def select(coll: Collection, spec: ListSpec, params: Params) -> Selection:
     """Filter and order a collection for one list request."""
@@ -172,10 +178,12 @@ def select(coll: Collection, spec: ListSpec, params: Params) -> Selection:
     order = params.get("_order_by", "")
     if order:
         name = order.lstrip("-")
-        if name not in spec.order_by:
+        if name not in spec.order_by and not spec.natural_order:
             raise ApiError.validation(field_errors={"_order_by": f"Cannot order by {order!r}."})
+    if spec.natural_order and not order:
+        order = "date_created"
     if not preds and not order and not coll.deleted:
-        return Selection(coll, a, b, None)
+        return Selection(coll, a, b, None, ("range", a, b))
 
     def compute() -> list[int]:
         if order and order.lstrip("-") != "date_created":
@@ -191,7 +199,7 @@ def select(coll: Collection, spec: ListSpec, params: Params) -> Selection:
                 out.append(i)
         return out
 
-    return Selection(coll, a, b, coll.cached(("select", a, b, order, key), compute))
+    return Selection(coll, a, b, coll.cached(("select", a, b, order, key), compute), ("select", a, b, key))
 
 
 def list_response(coll: Collection, spec: ListSpec, params: Params, skip_cap: int,

@@ -8,6 +8,7 @@ headers never makes one).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -21,8 +22,13 @@ class Decision:
     reset: float           # seconds until the window (or lockout) ends
     early_retry: bool = False
 
+    @property
+    def reset_ms_ceil(self) -> float:
+        """`reset` rounded up to the millisecond, so a client that waits exactly that long is never early."""
+        return math.ceil(self.reset * 1000) / 1000
+
     def header(self) -> str:
-        return f"limit={self.limit}, remaining={self.remaining}, reset={self.reset:.3f}"
+        return f"limit={self.limit}, remaining={self.remaining}, reset={self.reset_ms_ceil:.3f}"
 
 
 class RateLimiter:

@@ -32,13 +32,14 @@ LIST_SPECS: dict[str, ListSpec] = {
         date_filters=("date_created", "date_updated", "date"), order_by=("date", "date_created"),
         defaults={"_type": "lead"}, bool_filters=("is_complete",)),
     "user": ListSpec("user", max_limit=1000, order_by=("last_name", "first_name")),
-    "status/lead": ListSpec("status/lead", max_limit=100),
-    "status/opportunity": ListSpec("status/opportunity", max_limit=100, equal_filters=("pipeline_id",)),
+    "status/lead": ListSpec("status/lead", max_limit=100, natural_order=True),
+    "status/opportunity": ListSpec("status/opportunity", max_limit=100, equal_filters=("pipeline_id",),
+                                   natural_order=True),
     "email_template": ListSpec("email_template", max_limit=100, bool_filters=("is_archived", "is_shared")),
     "saved_search": ListSpec("saved_search", max_limit=100, equal_filters=("type",), defaults={"type": "lead"}),
     "bulk_action/email": ListSpec("bulk_action/email", max_limit=100, equal_filters=("template_id",)),
     "export": ListSpec("export", max_limit=100),
-    **{f"custom_field/{k}": ListSpec(f"custom_field/{k}", max_limit=1000)
+    **{f"custom_field/{k}": ListSpec(f"custom_field/{k}", max_limit=1000, natural_order=True)
        for k in ("lead", "contact", "opportunity", "activity")},
     **{k: ListSpec(k, **ACTIVITY_SPEC) for k in ACTIVITY_MIX},  # type: ignore[arg-type]
 }
@@ -72,14 +73,14 @@ Handler = Callable[..., Any]
 
 def _opportunity_totals(sel: Selection) -> Record:
     """The aggregate block Close adds to opportunity lists (cents, plus formatted twins)."""
-    if len(sel) > 50_000:  # keep huge unfiltered lists cheap; the keys stay present
-        records: list[Record] = []
-    else:
-        records = sel.coll.cached(("opp_totals", sel.a, sel.b, id(sel.indexes)), sel.all)
+    return sel.coll.cached(("opp_totals", sel.key), lambda: _sum_opportunities(sel))
+
+
+def _sum_opportunities(sel: Selection) -> Record:
     count = {"annual": 0, "monthly": 0, "one_time": 0}
     total = dict.fromkeys(count, 0)
     expected = dict.fromkeys(count, 0)
-    for r in records:
+    for r in sel.each():
         p = r.get("value_period") or "one_time"
         count[p] += 1
         total[p] += r.get("value") or 0
