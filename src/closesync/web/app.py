@@ -95,11 +95,13 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         handle = service.start_scheduler(dc) if run_scheduler else None
+        app.state.scheduler = handle
         try:
             yield
         finally:
             if handle is not None:
                 service.stop_scheduler(handle)
+                app.state.scheduler = None
             service.close_datacenter(dc)
 
     app = FastAPI(
@@ -120,6 +122,7 @@ def create_app(
     app.state.password = password or None
     app.state.templates = _templates()
     app.state.runs = service.RunTracker()
+    app.state.scheduler = None
 
     app.add_middleware(
         SessionMiddleware,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -56,4 +57,6 @@ def serve(
     """Run until Ctrl-C."""
     server = build_server(home, host=host, port=port, password=password, scheduler=scheduler)
     logging.getLogger("closesync.web").info("Data Center on http://%s:%d/", host, port)
-    server.run()
+    # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: that is a normal stop here.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
