@@ -135,8 +135,13 @@ def test_user_journey(page: Any, web_home: Path, sandbox: Any) -> None:
 
         # Run now: the status updates live (no reload), then history and preview fill in
         page.evaluate("window.__noReload = true")
+        sandbox.add_fault("slow", count=1, delay=2.0)  # keeps the run going long enough to watch it
         page.click("text=Run now")
+        page.wait_for_selector("#live [data-live=status].running")
+        assert page.locator("#run-form button").is_disabled()
+        shot(page, "06a-dataset-running")
         page.wait_for_selector("#live [data-live=status].success", timeout=60_000)
+        assert page.locator("#run-form button").is_enabled()
         assert page.evaluate("window.__noReload") is True
         page.wait_for_selector("#history tbody tr")
         page.wait_for_selector("#preview tbody tr")

@@ -167,6 +167,7 @@
         body.appendChild(tr);
       }
       document.getElementById("preview-count").textContent = String(pv.rows.length);
+      document.getElementById("preview-note")?.classList.remove("hidden");
       document.getElementById("preview-empty")?.classList.add("hidden");
       document.getElementById("preview-wrap")?.classList.remove("hidden");
     };
