@@ -35,8 +35,11 @@ def parse_rate(value: str | None) -> tuple[int, float] | None:
 @click.option("--faults", default=None, metavar="SPEC",
               help="e.g. '500:0.02,drop:0.01' (probabilities) or '429*3@activity/call/' (next N requests). "
                    "Kinds: 429 500 502 503 504 slow cut drop badjson.")
+@click.option("--gzip/--no-gzip", "gzip_ok", default=True, show_default=True,
+              help="Compress responses for clients that accept gzip.")
 def sandbox_command(host: str, port: int, api_key: str, seed: int, leads: int, activities_per_lead: float,
-                    rate_limit: str | None, skip_cap: int, latency_ms: float, faults: str | None) -> None:
+                    rate_limit: str | None, skip_cap: int, latency_ms: float, faults: str | None,
+                    gzip_ok: bool) -> None:
     """Serve a seeded fake Close API (v1) until interrupted."""
     try:
         fault_list = parse_spec(faults) if faults else None
@@ -44,7 +47,7 @@ def sandbox_command(host: str, port: int, api_key: str, seed: int, leads: int, a
         raise click.BadParameter(str(exc), param_hint="--faults") from None
     sb = Sandbox(seed=seed, leads=leads, api_key=api_key, rate_limit=parse_rate(rate_limit), skip_cap=skip_cap,
                  latency_ms=latency_ms, faults=fault_list, host=host, port=port,
-                 activities_per_lead=activities_per_lead)
+                 activities_per_lead=activities_per_lead, gzip=gzip_ok)
     sb.start()
     click.echo(f"Close sandbox: {sb.base_url}")
     click.echo(f"API key:       {sb.api_key}   (HTTP Basic, key as username, empty password)")

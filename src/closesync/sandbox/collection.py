@@ -36,9 +36,11 @@ class Collection:
 
     def __init__(self, name: str, count: int, build: Callable[[int], Record],
                  created: Callable[[int], int], make_id: Callable[[int], str],
-                 timestamps: dict[str, Callable[[int], int]] | None = None) -> None:
+                 timestamps: dict[str, Callable[[int], int]] | None = None,
+                 values: dict[str, Callable[[int], Any]] | None = None) -> None:
         self.name = name
         self._timestamps = timestamps or {}
+        self._values = values or {}
         self.base_count = count
         self._build, self._created, self._make_id = build, created, make_id
         self.replaced: dict[int, Record] = {}
@@ -76,6 +78,17 @@ class Collection:
             return parse_us(value) // 1000
         except ValueError:
             return None
+
+    def has_fast_value(self, field: str) -> bool:
+        return field in self._values
+
+    def value(self, field: str, i: int) -> Any:
+        """One field of record `i`, computed without building the record when the generator can."""
+        fast = self._values.get(field)
+        if fast is not None and i < self.base_count and i not in self.replaced:
+            return fast(i)
+        rec = self.get(i)
+        return None if rec is None else rec.get(field)
 
     def get(self, i: int) -> Record | None:
         """The record at index `i`, or None if a test deleted it."""

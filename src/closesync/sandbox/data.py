@@ -58,7 +58,8 @@ class SandboxData:
             make = b.task_id if kind == "task" else (lambda i, k=kind: b.id(k, i))
             created, updated = self._time_accessors(kind)
             self._collections[kind] = Collection(kind, lay.count(kind), build, created, make,
-                                                 {"date_created": created, "date_updated": updated})
+                                                 {"date_created": created, "date_updated": updated},
+                                                 self._value_accessors(kind))
         cat = self.catalog
         static: dict[str, list[Record]] = {
             "user": cat.users, "status/lead": cat.lead_statuses, "status/opportunity": cat.opportunity_statuses,
@@ -87,6 +88,13 @@ class SandboxData:
     def _activity_builder(self, kind: str):  # noqa: ANN202 - a bound builder
         b = self.builders
         return lambda i: b.activity(kind, i)
+
+    def _value_accessors(self, kind: str) -> dict[str, Any]:
+        if not kind.startswith("activity/"):
+            return {}
+        fast, b = self.builders.fast, self.builders
+        return {"lead_id": lambda j: b.lead_id(fast.lead_index(kind, j)),
+                "user_id": lambda j: fast.user_id(kind, j)}
 
     @staticmethod
     def _static(name: str, items: list[Record]) -> Collection:

@@ -24,7 +24,7 @@ class SandboxProcess:
     def __init__(self, seed: int = 1, leads: int = 20, api_key: str = DEFAULT_API_KEY, *,
                  rate_limit: tuple[int, float] | None = None, skip_cap: int = 250_000, latency_ms: float = 0,
                  faults: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 activities_per_lead: float = 20.0) -> None:
+                 activities_per_lead: float = 20.0, gzip: bool = True) -> None:
         self.seed, self.leads, self.activities_per_lead = seed, leads, activities_per_lead
         self.api_key, self.host, self._port = api_key, host, port
         self._args = [sys.executable, "-m", "closesync", "sandbox", "--host", host, "--port", str(port),
@@ -35,6 +35,8 @@ class SandboxProcess:
             self._args += ["--rate-limit", f"{rate_limit[0]}/{rate_limit[1]}"]
         if faults:
             self._args += ["--faults", faults]
+        if not gzip:
+            self._args.append("--no-gzip")
         self._proc: subprocess.Popen[str] | None = None
         self._data: SandboxData | None = None
 

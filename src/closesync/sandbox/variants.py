@@ -43,11 +43,23 @@ class ActivityFactory:
             self._pools[kind] = pool
         return pool
 
-    def make(self, kind: str, j: int) -> Record:
+    def _hash(self, kind: str, j: int) -> bytes:
         key = self._keys.get(kind)
         if key is None:
             key = self._keys[kind] = stream_key(self.seed, "variant:" + kind)
-        h = (mix64(key ^ j) | mix64(key ^ ~j) << 64).to_bytes(16, "little")
+        return (mix64(key ^ j) | mix64(key ^ ~j) << 64).to_bytes(16, "little")
+
+    def lead_index(self, kind: str, j: int) -> int:
+        """The lead activity `j` belongs to, without building it (fast `lead_id` filters)."""
+        h = self._hash(kind, j)
+        return int.from_bytes(h[1:5], "little") % self.lay.leads_before(self.lay.created(kind, j)[0])
+
+    def user_id(self, kind: str, j: int) -> str | None:
+        """The `user_id` of activity `j`, without building it."""
+        return self._pool(kind)[self._hash(kind, j)[0]].get("user_id")
+
+    def make(self, kind: str, j: int) -> Record:
+        h = self._hash(kind, j)
         rec = dict(self._pool(kind)[h[0]])
         lay = self.lay
         created, micros = lay.created(kind, j)
