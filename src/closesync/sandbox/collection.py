@@ -100,10 +100,10 @@ class Collection:
         return rec if rec is not None else self._build(i)
 
     def id_of(self, i: int) -> str:
-        if i >= self.base_count or i in self.replaced:
-            rec = self.get(i) or self.replaced.get(i) or self.added[i - self.base_count]
-            return rec["id"]
-        return self._make_id(i)
+        if i >= self.base_count:
+            return self.added[i - self.base_count]["id"]
+        rec = self.replaced.get(i)
+        return rec["id"] if rec is not None else self._make_id(i)
 
     def index_of(self, record_id: str) -> int | None:
         with self.lock:

@@ -120,7 +120,7 @@ class SandboxData:
             "date_created": when, "date_updated": when, "id": event_id, "lead_id": lead_id, "meta": {},
             "oauth_client_id": None, "oauth_scope": None, "object_id": object_id, "object_type": object_type,
             "organization_id": self.catalog.org_id, "previous_data": {},
-            "request_id": make_id("req_", self.seed, "req", hash(event_id) & 0xFFFF, 22), "user_id": user_id,
+            "request_id": "req_" + event_id[3:], "user_id": user_id,
         }
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -167,7 +167,9 @@ class SandboxData:
     def add(self, name: str, record: Record | None = None, /, **fields: Any) -> Record:
         """Create a record (a generated look-alike unless `record` is given); returns it.
 
-        `date_created`/`date_updated` default to `now()`; leads start without nested children.
+        `date_created`/`date_updated` default to `now()`; leads start without nested children. Lists stay
+        sorted by creation: a `date_created` older than the newest record is served as given but filtered
+        as if it were that newest time, so pass explicit dates only when they are the latest.
         """
         coll = self.collection(name)
         n = next(self._added)
