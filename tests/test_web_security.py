@@ -297,3 +297,19 @@ def test_api_key_never_in_a_page_json_or_log(
     for record in caplog.records:
         assert key not in record.getMessage()
         assert wrong not in record.getMessage()
+
+
+def test_bad_api_input_is_not_echoed_back(client: Any) -> None:
+    """FastAPI's default 422 repeats the input; a mistyped key field must not come back in the answer."""
+    secret = "api_" + "S3cretValue" * 3
+    response = client.post(
+        "/api/accounts", json={"name": "x", "api_key": [secret]}, headers={"X-CSRF-Token": csrf(client)}
+    )
+    assert response.status_code == 422
+    assert secret not in response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "api_key"]
+
+
+def test_malformed_page_urls_are_404_pages(client: Any) -> None:
+    response = client.get("/datasets/not-a-number")
+    assert response.status_code == 404 and "<html" in response.text
