@@ -208,3 +208,17 @@ def test_statuses_keep_their_order_and_method_override(sandbox: Sandbox) -> None
                json={"_params": {"lead_id": call["lead_id"], "_limit": 100}})
     assert r.status_code == 200 and r.json()["data"]
     assert {a["lead_id"] for a in r.json()["data"]} == {call["lead_id"]}
+
+
+def test_mixed_activity_feed(sandbox: Sandbox) -> None:
+    from closesync.sandbox.timefmt import parse_us
+
+    c = client(sandbox)
+    feed = read_all(c, "activity/", limit=100)
+    total = sum(sandbox.data.count(n) for n in sandbox.data.names if n.startswith("activity/"))
+    assert len(feed) == len({a["id"] for a in feed}) == total
+    stamps = [parse_us(a["date_created"]) for a in feed]
+    assert stamps == sorted(stamps, reverse=True)
+    lead_id = feed[0]["lead_id"]
+    notes = read_all(c, "activity/", {"lead_id": lead_id, "_type": "Note"})
+    assert all(a["_type"] == "Note" and a["lead_id"] == lead_id for a in notes)

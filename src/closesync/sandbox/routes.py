@@ -162,6 +162,7 @@ def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
         ("GET", r"me", lambda r: me(r)),
         ("GET", rf"organization/{_ID}", lambda r, id: organization(r, id)),
         ("GET", r"custom_activity", custom_activity_types),
+        ("GET", r"activity", mixed_activities),
         ("GET", r"event", events.list_events),
         ("GET", rf"event/{_ID}", lambda r, id: get_one(r, "event", id)),
         ("POST", r"data/search", search.search),
@@ -198,3 +199,38 @@ def dispatch(req: Request) -> Any:
     if methods:
         raise ApiError.message(405, "The method is not allowed for the requested URL.")
     raise ApiError.message(404, "The requested URL was not found on the server.")
+
+
+ACTIVITY_TYPES = {"activity/call": "Call", "activity/email": "Email", "activity/emailthread": "EmailThread",
+                  "activity/note": "Note", "activity/status_change/lead": "LeadStatusChange",
+                  "activity/status_change/opportunity": "OpportunityStatusChange",
+                  "activity/custom": "CustomActivity"}
+
+
+def _feed(coll: Any, order: Any, n: int) -> Any:
+    return ((-coll.created_ms(i), n, i, coll) for i in order)
+
+
+def mixed_activities(req: Request) -> Record:
+    """GET /activity/: every activity type in one newest-first feed (merged lazily, pages by `_skip`)."""
+    import heapq
+    import itertools
+
+    from closesync.sandbox.listing import paging, select
+
+    skip, limit = paging(req.params, 100, req.skip_cap)
+    wanted = set(filter(None, req.params.get("_type__in", req.params.get("_type", "")).split(",")))
+    streams = []
+    for name, type_name in ACTIVITY_TYPES.items():
+        if wanted and type_name not in wanted:
+            continue
+        coll = req.data.collection(name)
+        params = {k: v for k, v in req.params.items() if not k.startswith("_type")}
+        sel = select(coll, LIST_SPECS[name], params)
+        order = sel.indexes if sel.indexes is not None else range(sel.b - 1, sel.a - 1, -1)
+        streams.append(_feed(coll, order, len(streams)))
+    merged = heapq.merge(*streams, key=lambda t: (t[0], t[1], -t[2]))
+    page = list(itertools.islice(merged, skip, skip + limit + 1))
+    fields = parse_fields(req.params)
+    data = [project(rec, fields) for _, _, i, coll in page[:limit] if (rec := coll.get(i)) is not None]
+    return {"data": data, "has_more": len(page) > limit}
