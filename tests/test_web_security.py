@@ -313,3 +313,15 @@ def test_bad_api_input_is_not_echoed_back(client: Any) -> None:
 def test_malformed_page_urls_are_404_pages(client: Any) -> None:
     response = client.get("/datasets/not-a-number")
     assert response.status_code == 404 and "<html" in response.text
+
+
+def test_password_guessing_is_slowed_down(locked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from closesync.web import pages
+
+    monkeypatch.setattr(pages, "LOGIN_MAX_FAILURES", 3)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', locked.get("/login").text).group(1)
+    for _ in range(3):
+        assert locked.post("/login", data={"csrf_token": token, "password": "guess"}).status_code == 401
+    refused = locked.post("/login", data={"csrf_token": token, "password": "correct horse"})
+    assert refused.status_code == 429 and "Too many" in refused.text
+    assert locked.get("/datasets").status_code == 303

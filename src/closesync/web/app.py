@@ -5,6 +5,7 @@ Everything the pages and the JSON API do goes through `closesync.datacenter`; th
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import secrets
@@ -153,6 +154,7 @@ def create_app(
     app.state.templates = _templates()
     app.state.runs = service.RunTracker()
     app.state.scheduler = None
+    app.state.login_failures = collections.deque(maxlen=1000)
 
     app.add_middleware(
         SessionMiddleware,

@@ -6,6 +6,8 @@ they name or as a message at the top of the page.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Any
 from urllib.parse import quote
 
@@ -70,6 +72,19 @@ async def login_page(request: Request, next: str = "/datasets") -> Response:
     return render(request, "login.html", {"next": _safe_next(next), "error": None, "show_nav": False})
 
 
+# Password guessing on a public bind: after this many wrong tries within the window, refuse for a while.
+LOGIN_MAX_FAILURES = 20
+LOGIN_WINDOW_S = 300.0
+
+
+def _too_many_failures(request: Request) -> bool:
+    failures: deque[float] = request.app.state.login_failures
+    cutoff = time.monotonic() - LOGIN_WINDOW_S
+    while failures and failures[0] < cutoff:
+        failures.popleft()
+    return len(failures) >= LOGIN_MAX_FAILURES
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
     password = request.app.state.password
@@ -77,6 +92,9 @@ async def login(request: Request) -> Response:
     target = _safe_next(_form_text(form, "next") or "/datasets")
     if not password:
         return _redirect(target)
+    if _too_many_failures(request):
+        ctx = {"next": target, "error": "Too many wrong passwords: wait a few minutes.", "show_nav": False}
+        return render(request, "login.html", ctx, status=429)
     given = form.get("password")
     if isinstance(given, str) and password_matches(given, password):
         csrf = request.session.get("csrf")
@@ -85,6 +103,7 @@ async def login(request: Request) -> Response:
         if csrf:
             request.session["csrf"] = csrf
         return _redirect(target)
+    request.app.state.login_failures.append(time.monotonic())
     return render(
         request, "login.html", {"next": target, "error": "Wrong password.", "show_nav": False}, status=401
     )
