@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pytest
 
 import closesync
 from closesync.sandbox import Sandbox
@@ -235,3 +236,29 @@ def test_one_forbidden_report_does_not_stop_the_others(sandbox: Sandbox, tmp_pat
     assert "permission" in failed.error.lower() or "not allowed" in failed.error.lower()
     assert sandbox.api_key not in failed.error
     assert by_slug["users"].status == by_slug["lead_statuses"].status == "success"
+
+
+@pytest.mark.postgres
+def test_all_38_reports_land_in_postgres_as_in_duckdb(
+    sandbox: Sandbox, tmp_path: Path, pg_sink_url: str
+) -> None:
+    from closesync.sinks import open_sink
+    from fixtures_postgres import column_kinds, table_rows
+
+    db = tmp_path / "close.duckdb"
+    assert sync_into(sandbox, db).ok
+    result = closesync.sync(api_key=sandbox.api_key, base_url=sandbox.base_url, destination=pg_sink_url)
+    assert [r.error for r in result.failed] == []
+
+    duck, pg = open_sink(f"duckdb:{db}"), open_sink(pg_sink_url)
+    try:
+        for report in result.reports:
+            kinds = column_kinds(duck, report.table)
+            assert column_kinds(pg, report.table) == kinds, report.table
+            columns = tuple(kinds)
+            assert table_rows(pg, report.table, columns) == table_rows(duck, report.table, columns), (
+                report.table
+            )
+    finally:
+        duck.close()
+        pg.close()
