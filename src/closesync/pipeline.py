@@ -4,6 +4,9 @@ One source read (say `/lead/`) feeds every report that shares it (leads and its 
 sources run concurrently on one client, whose pacer keeps each endpoint group inside its rate limit. A
 report's table is published only when its whole read succeeded, so a failure leaves the previous table as it
 was; one source failing never stops the others.
+
+Cursors are saved after the tables they describe are published: a run killed in between re-reads that
+window next time, which upsert absorbs (append may then repeat those rows, by its nature).
 """
 
 from __future__ import annotations
@@ -290,7 +293,7 @@ class _SourceRunner:
                 self._save_custom_fields(read.custom_fields)
             finished = datetime.now(UTC)
             for r in results:
-                r.notes = list(getattr(read, "notes", []) or [])
+                r.notes = list(read.notes)
                 r.status, r.finished_at = "success", finished
                 self._count(r, client)
         except Exception as exc:
