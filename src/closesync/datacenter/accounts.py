@@ -16,6 +16,7 @@ from typing import Any
 from closesync.datacenter.errors import (
     AccountKeyError,
     ConflictError,
+    DatasetBusyError,
     NotFoundError,
     SecretKeyError,
     ValidationError,
@@ -254,6 +255,14 @@ class Accounts:
             names = [r[0] for r in conn.execute(
                 "SELECT name FROM datasets WHERE account_id = ? ORDER BY name", (account.id,)
             )]
+            running = [r[0] for r in conn.execute(
+                "SELECT d.name FROM datasets d JOIN leases l ON l.dataset_id = d.id WHERE d.account_id = ?",
+                (account.id,),
+            )]
+            if running:
+                raise DatasetBusyError(
+                    f"Account {account.name!r} has running datasets ({', '.join(running)}); try when they end."
+                )
             if names and not force:
                 raise ConflictError(
                     f"Account {account.name!r} is used by {len(names)} dataset(s): {', '.join(names)}. "

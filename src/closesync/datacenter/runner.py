@@ -18,7 +18,7 @@ from typing import Any
 from closesync.datacenter import destlock, history, leases
 from closesync.datacenter.accounts import Accounts
 from closesync.datacenter.datasets import Datasets
-from closesync.datacenter.errors import DataCenterError, DatasetBusyError
+from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFoundError
 from closesync.datacenter.models import Dataset, Run
 from closesync.datacenter.schedule import parse_schedule
 from closesync.datacenter.secrets import redact
@@ -245,7 +245,8 @@ class Runner:
             if row is not None:
                 self._plan_next(conn, row, failed=outcome["status"] != "success", attempt=claim.attempt, now=now)
             run = history.get(conn, claim.run_id)
-        assert run is not None
+        if run is None:
+            raise NotFoundError(f"Dataset {dataset.name!r} was deleted while it ran; its run was not kept.")
         line = (
             f"run {run.id} dataset={dataset.name!r} report={dataset.report} trigger={run.trigger} "
             f"attempt={run.attempt} status={run.status} rows={run.rows} requests={run.requests} "

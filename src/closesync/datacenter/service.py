@@ -94,6 +94,7 @@ class DataCenter:
         return self._accounts.check(name_or_id)
 
     def remove_account(self, name_or_id: str | int, *, force: bool = False) -> list[str]:
+        self._runner.recover()  # a lease left by a dead process must not block the removal
         return self._accounts.remove(name_or_id, force=force)
 
     def report_choices(self, account: str | int, *, refresh: bool = False) -> ReportChoices:
