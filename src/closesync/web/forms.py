@@ -41,6 +41,29 @@ FIELD_ALIASES = {
     "api_key_env": "api_key",
 }
 
+# Fields the form template can show a message next to; anything else goes to the top of the form.
+FIELD_SLOTS = frozenset(
+    {
+        "account",
+        "account_name",
+        "api_key",
+        "base_url",
+        "report",
+        "organization_id",
+        "user_id",
+        "since",
+        "schedule",
+        "retries",
+        "retry_delay",
+        "method",
+        "name",
+        "description",
+        "destination",
+        "table",
+        "general",
+    }
+)
+
 
 @dataclass
 class DatasetForm:
@@ -55,6 +78,8 @@ class DatasetForm:
     def error(self, name: str, message: str) -> None:
         """Keep the first message per field: it is the one to fix first."""
         name = FIELD_ALIASES.get(name, name)
+        if name not in FIELD_SLOTS:  # no place for it next to a field: show it at the top of the form
+            name = "general"
         self.errors.setdefault(name, message)
 
 
