@@ -90,7 +90,7 @@ class SandboxApp:
             time.sleep(self.latency_ms / 1000)
         key = self._key(headers.get("authorization"))
         if key is None:
-            self.stats.unauthorized += 1
+            self.stats.unauthenticated()
             return self._finish(json_reply(401, {"error": UNAUTHORIZED},
                                            {"WWW-Authenticate": 'Basic realm="Close API"'}))
         decision = self.limiter.check(key, group)
@@ -125,7 +125,8 @@ class SandboxApp:
                 reply.mode = "cut"
             else:
                 reply.body = reply.body[: max(1, len(reply.body) // 2)] or b"{"
-        self._rate_headers(reply, key, group, decision)
+        if decision.limit:
+            reply.headers["RateLimit"] = decision.header()
         return self._finish(reply)
 
     @staticmethod
@@ -140,10 +141,6 @@ class SandboxApp:
     def _finish(self, reply: Reply) -> Reply:
         self.stats.status(reply.status)
         return reply
-
-    def _rate_headers(self, reply: Reply, key: str, group: str, decision: Decision | None) -> None:
-        if decision is not None and decision.limit:
-            reply.headers["RateLimit"] = decision.header()
 
     def _throttled(self, decision: Decision, group: str) -> Reply:
         reset = max(decision.reset_ms_ceil, 0.001)

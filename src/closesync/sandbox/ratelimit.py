@@ -88,15 +88,3 @@ class RateLimiter:
         with self._lock:
             k = (api_key, group)
             self._locked_until[k] = max(self._locked_until.get(k, 0.0), time.monotonic() + seconds)
-
-    def snapshot(self, api_key: str, group: str) -> Decision | None:
-        """Current state without counting a request (for headers on responses that bypass `check`)."""
-        if self._rate is None:
-            return None
-        n, seconds = self._rate
-        now = time.monotonic()
-        with self._lock:
-            start, count = self._windows.get((api_key, group), (now, 0))
-        if now - start >= seconds:
-            return Decision(True, n, n, seconds)
-        return Decision(True, n, max(0, n - count), max(0.0, start + seconds - now))

@@ -41,9 +41,9 @@ class Stats:
             if early:
                 self.early_retries += 1
 
-    def early(self) -> None:
+    def unauthenticated(self) -> None:
         with self._lock:
-            self.early_retries += 1
+            self.unauthorized += 1
 
     def fault(self, kind: str) -> None:
         with self._lock:
