@@ -132,6 +132,7 @@ def test_key_never_in_store_files_or_logs(
     sandbox.add_fault("500", path="user/", count=1)
     failed = dc.run_dataset("users")
     assert not failed.ok and failed.http_status == 500
+    assert _count(dc.get_dataset("users").destination, "users") == sandbox.data.count("user")  # table kept
     key = sandbox.api_key.encode()
     assert key not in store_bytes(dc.home)
     with sqlite3.connect(dc.store.path) as conn:  # and not in any text column either, after a checkpoint

@@ -224,3 +224,31 @@ def test_background_scheduler_thread_starts_and_stops(home: Path, sandbox: Any) 
     sched.stop()
     [run] = dc.history("users")
     assert run.ok and not sched.running
+
+
+def test_at_most_max_workers_runs_at_once(home: Path, sandbox: Any, clock: FakeClock) -> None:
+    dc = make_dc(home, clock)
+    add_account(dc, sandbox)
+    for i in range(3):
+        dc.create_dataset(f"users{i}", account="acme", report="Users", schedule="hourly", table=f"users{i}")
+    sched = dc.scheduler(max_workers=1)
+    sandbox.add_fault("slow", path="user/", count=1, delay=5.0)  # holds the first run in flight
+    clock.set(_at(11, 0))
+    assert len(sched.tick()) == 1
+    assert sched.tick() == [] and sched.running == 1  # the one slot is taken
+    sched.wait_idle()
+    assert len(sched.tick(wait=True)) == 1
+    assert len(sched.tick(wait=True)) == 1
+    assert sched.tick(wait=True) == []
+    assert all(len(dc.history(f"users{i}")) == 1 for i in range(3))
+    sched.stop()
+
+
+def test_throttling_is_waited_out_and_recorded(home: Path, sandbox: Any) -> None:
+    dc = make_dc(home)
+    add_account(dc, sandbox)
+    dc.create_dataset("users", account="acme", report="Users")
+    sandbox.add_fault("429", path="user/", count=1, reset=0.2)
+    run = dc.run_dataset("users")
+    assert run.ok and run.throttle_waits == 1 and run.rows == sandbox.data.count("user")
+    assert dc.history("users")[0].throttle_waits == 1
