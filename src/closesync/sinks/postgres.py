@@ -295,6 +295,8 @@ class PostgresSink(Sink):
         except psycopg.Error as e:
             raise SinkError(f"cannot connect to PostgreSQL at {self.destination.target}: {_pg_message(e)}") from e
         conn.execute("SET TimeZone = 'UTC'")
+        # Staging is a TEMP table: its pages live in temp_buffers (8MB default), too small for a big load.
+        conn.execute("SET temp_buffers = '128MB'")
         # lz4 compresses TOASTed values (email bodies, JSON) several times faster than the default pglz.
         with contextlib.suppress(psycopg.Error):
             conn.execute("SET default_toast_compression = 'lz4'")
@@ -643,6 +645,7 @@ class PostgresTableWriter(TableWriter):
             self._finish_copy()
             with self._conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_advisory_key(self.sink.schema, self.ident),))
+                cur.execute("SET LOCAL work_mem = '64MB'")  # key dedupe/delete joins stay in memory
                 publish = self._publish_replace if self.method == "replace" else self._publish_merge
                 rows = publish(cur)
             self._conn.commit()
@@ -744,10 +747,13 @@ class PostgresTableWriter(TableWriter):
                 target, self._col_list(), select, self._stage, sql.Identifier(SEQ_COLUMN)))
             return max(cur.rowcount, 0)
         has_index = self._key_index(cur, self.ident, tuple(pk)) is not None
-        # Collapse staged duplicates (last written wins): ON CONFLICT can't touch a row twice.
-        deduped = sql.SQL("SELECT DISTINCT ON ({pk}) {sel} FROM {stage} ORDER BY {pk}, {seq} DESC").format(
-            pk=pk_ids, sel=select, stage=self._stage, seq=sql.Identifier(SEQ_COLUMN))
-        insert = sql.SQL("INSERT INTO {} ({}) ").format(target, self._col_list()) + deduped
+        source = sql.SQL("SELECT {} FROM {}").format(select, self._stage)
+        dupes = cur.execute(sql.SQL("SELECT 1 FROM {} GROUP BY {} HAVING count(*) > 1 LIMIT 1").format(
+            self._stage, pk_ids)).fetchone()
+        if dupes:  # a source repeated a record: keep the last one (ON CONFLICT can't touch a row twice)
+            source = sql.SQL("SELECT DISTINCT ON ({pk}) {sel} FROM {stage} ORDER BY {pk}, {seq} DESC").format(
+                pk=pk_ids, sel=select, stage=self._stage, seq=sql.Identifier(SEQ_COLUMN))
+        insert = sql.SQL("INSERT INTO {} ({}) ").format(target, self._col_list()) + source
         if has_index:
             updates = [c for c in target_cols if c not in pk]
             if updates:
@@ -756,10 +762,10 @@ class PostgresTableWriter(TableWriter):
             else:
                 insert += sql.SQL(" ON CONFLICT ({}) DO NOTHING").format(pk_ids)
         else:
-            # Existing duplicates prevent a unique index: fall back to delete-by-key + insert.
+            # No unique index (existing duplicates prevent one): delete by key, then insert.
             cur.execute(sql.SQL("DELETE FROM {} t USING (SELECT DISTINCT {} FROM {}) s WHERE {}").format(
                 target, pk_ids, self._stage, sql.SQL(" AND ").join(
-                    sql.SQL("t.{0} IS NOT DISTINCT FROM s.{0}").format(sql.Identifier(k)) for k in pk)))
+                    sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in pk)))
         cur.execute(insert)
         return max(cur.rowcount, 0)
 
