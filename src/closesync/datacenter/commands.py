@@ -21,6 +21,7 @@ from closesync.datacenter.errors import DataCenterError, DatasetBusyError
 from closesync.datacenter.schedule import SCHEDULE_FORMS, format_duration
 
 EXIT_FAILED, EXIT_INPUT, EXIT_BUSY = 1, 2, 3
+PREVIEW_COLUMNS = 8
 
 
 def _dc(ctx: click.Context) -> Any:
@@ -371,18 +372,45 @@ def datasets_history(ctx: click.Context, name: str, limit: int, as_json: bool) -
 @datasets.command("preview")
 @click.argument("name")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--columns", metavar="A,B,...", help="Only these columns.")
+@click.option("--expanded", "-x", is_flag=True, help="One block per row (column: value), for wide tables.")
 @click.pass_context
-def datasets_preview(ctx: click.Context, name: str, limit: int) -> None:
-    """The first rows of dataset NAME's table."""
+def datasets_preview(ctx: click.Context, name: str, limit: int, columns: str | None, expanded: bool) -> None:
+    """The first rows of dataset NAME's table (the first 8 columns unless --columns or --expanded)."""
     dc = _dc(ctx)
     with _errors():
         preview = dc.preview(name, limit=limit)
     if not preview.columns:
         return click.echo(f"Table {preview.table!r} does not exist yet: run the dataset first.")
-    table = _table(f"{preview.table} (first {len(preview.rows)} rows)", preview.columns)
+    shown = list(preview.columns)
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in shown]
+        if unknown:
+            _fail(f"--columns: no column {', '.join(unknown)} in {preview.table} (it has {', '.join(shown)}).",
+                  EXIT_INPUT)
+        shown = wanted
+    elif not expanded and len(shown) > PREVIEW_COLUMNS:
+        shown = shown[:PREVIEW_COLUMNS]
+    index = [preview.columns.index(c) for c in shown]
+    console = _console()
+    title = f"{preview.table} (first {len(preview.rows)} rows)"
+    if expanded:
+        console.print(title, highlight=False)
+        for n, row in enumerate(preview.rows, 1):
+            table = _table(f"row {n}", ["Column", "Value"])
+            for c, i in zip(shown, index, strict=True):
+                table.add_row(c, "" if row[i] is None else str(row[i]))
+            console.print(table)
+        return None
+    table = _table(title, shown)
     for row in preview.rows:
-        table.add_row(*("" if v is None else str(v)[:60] for v in row))
-    _console().print(table)
+        table.add_row(*("" if row[i] is None else str(row[i])[:60] for i in index))
+    console.print(table)
+    hidden = len(preview.columns) - len(shown)
+    if hidden > 0 and not columns:
+        console.print(f"({hidden} more columns: use --columns A,B or --expanded)", highlight=False)
+    return None
 
 
 # -- scheduler --------------------------------------------------------------------------------------------
