@@ -94,3 +94,20 @@ def test_datasets_commands(run: Any, sandbox: Any, home: Path) -> None:
 def test_scheduler_once_with_nothing_due(run: Any) -> None:
     result = run("scheduler", "--once")
     assert result.exit_code == 0
+
+
+def test_scheduler_runs_until_sigterm(home: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "closesync", "--home", str(home), "scheduler", "--poll", "0.1"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # blocks until the loop has started
+    assert "scheduler started" in first, first
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "scheduler stopped" in rest

@@ -426,7 +426,7 @@ def scheduler(ctx: click.Context, max_workers: int, poll_seconds: float, once: b
     if once:
         sched.tick(wait=True)
         return
-    signal.signal(signal.SIGTERM, lambda *_: sched.stop(wait=False))
+    signal.signal(signal.SIGTERM, lambda *_: sched.request_stop())
     try:
         sched.run_forever()
     except KeyboardInterrupt:

@@ -131,6 +131,10 @@ class Scheduler:
         self._thread = threading.Thread(target=self.run_forever, name="closesync-scheduler", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask run_forever to return after its current pass (safe from a signal handler)."""
+        self._stop.set()
+
     def stop(self, *, wait: bool = True) -> None:
         """Stop taking new runs; with wait, return once the runs in flight have finished."""
         self._stop.set()
