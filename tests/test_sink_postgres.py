@@ -141,6 +141,20 @@ def test_replace_creates_typed_table(sink: Any, pg_conn: psycopg.Connection) -> 
     assert sink.row_count("activities") == 10
 
 
+def test_replace_keeps_privileges_granted_on_the_table(sink: Any, pg_conn: psycopg.Connection) -> None:
+    role = f"bi_reader_{sink.schema}"
+    pg_conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+    try:
+        load(sink, "t", [make_batch(3)])
+        pg_conn.execute(sql.SQL("GRANT SELECT ON t TO {}").format(sql.Identifier(role)))
+        load(sink, "t", [make_batch(4)])
+        assert pg_conn.execute("SELECT has_table_privilege(%s, 't', 'SELECT')", (role,)).fetchone()[0]
+        assert not pg_conn.execute("SELECT has_table_privilege(%s, 't', 'INSERT')", (role,)).fetchone()[0]
+    finally:
+        pg_conn.execute("DROP TABLE IF EXISTS t")
+        pg_conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
 def test_replace_with_empty_input_makes_empty_table(sink: Any) -> None:
     load(sink, "t", [make_batch(5)])
     assert load(sink, "t", []) == 0

@@ -9,8 +9,9 @@ Why it looks like this:
   become native arrays of the element type (TEXT[], BIGINT[], TIMESTAMPTZ[], …) so `'x' = ANY(col)` works;
   lists of lists/structs and struct columns become JSONB. NUL characters (which PostgreSQL text and JSONB
   cannot hold) are replaced with U+FFFD.
-- replace: one transaction creates a fresh table, COPYs into it, drops the old table and renames the new
-  one into place; readers see the old table until commit and the new one after, never an empty one.
+- replace: one transaction creates a fresh table, COPYs into it, indexes the key, copies the old table's
+  GRANTs, drops the old table and renames the new one into place; readers see the old table until commit
+  and the new one after, never an empty one (they wait only for the final drop/rename).
 - append/upsert: COPY into a TEMP staging table (invisible, no locks on the target while loading), then one
   short transaction adds new columns (ALTER TABLE ADD COLUMN) and moves the rows: append = INSERT SELECT,
   upsert = DELETE by parent key (if given) + `INSERT … ON CONFLICT (primary key) DO UPDATE` backed by a
@@ -19,7 +20,9 @@ Why it looks like this:
   limit (or containing NUL) are cut deterministically and suffixed with a hash of the full name; the full
   name is kept in the column comment and restored by columns()/preview()/iter_batches().
 - A writer holds its own connection, so writers in several threads don't interfere; anything that fails
-  (including the server dropping the connection) rolls back and leaves the target as it was.
+  (including the server dropping the connection) rolls back and leaves the target as it was. Commit
+  phases on one table are serialised with a transaction-scoped advisory lock.
+- Sessions run in UTC (naive timestamps are taken as UTC) with lz4 TOAST compression when available.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -75,6 +77,7 @@ _SCALAR_PG = {
     "json": "jsonb",
     "binary": "bytea",
 }
+_TABLE_PRIVILEGES = {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"}
 _ARRAY_ITEMS = ("timestamp", "date", "integer", "float", "boolean", "string")
 
 # PostgreSQL type (format_type output) -> Arrow type, for reading tables back.
@@ -209,8 +212,10 @@ def _json_default(value: Any) -> Any:
 
 def _python_json(arr: pa.Array) -> pa.Array:
     """Nested lists/structs/maps -> JSON text (per-value Python; only for columns shaping left nested)."""
-    out = [None if v is None else json.dumps(v, default=_json_default, ensure_ascii=False)
-           for v in arr.to_pylist()]
+    out = [
+        None if v is None else json.dumps(v, default=_json_default, ensure_ascii=False)
+        for v in arr.to_pylist()
+    ]
     return _strip_nul(pa.array(out, pa.string()), json_text=True)
 
 
@@ -244,8 +249,9 @@ def _encoder(field: pa.Field) -> Callable[[pa.Array], pa.Array]:
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, batch_size=8192)
 
 
-def encode_csv(batch: pa.RecordBatch | pa.Table,
-               encoders: Sequence[Callable[[pa.Array], pa.Array]]) -> memoryview:
+def encode_csv(
+    batch: pa.RecordBatch | pa.Table, encoders: Sequence[Callable[[pa.Array], pa.Array]]
+) -> memoryview:
     """One batch as PostgreSQL-CSV bytes: strings always quoted, NULL as an unquoted empty field."""
     if isinstance(batch, pa.Table):
         batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else batch.to_batches()[0]
@@ -290,10 +296,16 @@ class PostgresSink(Sink):
     def connect(self, autocommit: bool = False) -> psycopg.Connection:
         """A new session in UTC (so naive timestamps mean UTC and TIMESTAMPTZ reads back as UTC)."""
         try:
-            conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=self._connect_timeout,
-                                   application_name="closesync")
+            conn = psycopg.connect(
+                self._conninfo,
+                autocommit=True,
+                connect_timeout=self._connect_timeout,
+                application_name="closesync",
+            )
         except psycopg.Error as e:
-            raise SinkError(f"cannot connect to PostgreSQL at {self.destination.target}: {_pg_message(e)}") from e
+            raise SinkError(
+                f"cannot connect to PostgreSQL at {self.destination.target}: {_pg_message(e)}"
+            ) from e
         conn.execute("SET TimeZone = 'UTC'")
         # Staging is a TEMP table: its pages live in temp_buffers (8MB default), too small for a big load.
         conn.execute("SET temp_buffers = '128MB'")
@@ -345,7 +357,9 @@ class PostgresSink(Sink):
             exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone()
             if not exists:
                 with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process won the race
-                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+                    conn.execute(
+                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                    )
             self._schema_ready = True
 
         self._run(create)
@@ -354,24 +368,35 @@ class PostgresSink(Sink):
         return sql.Identifier(self.schema, pg_ident(table))
 
     # -- writers -------------------------------------------------------------------------------------
-    def writer(self, table: str, schema: pa.Schema, method: str = "replace",
-               primary_key: Sequence[str] | str | None = ("id",),
-               parent_key: Sequence[str] | str | None = ()) -> PostgresTableWriter:
+    def writer(
+        self,
+        table: str,
+        schema: pa.Schema,
+        method: str = "replace",
+        primary_key: Sequence[str] | str | None = ("id",),
+        parent_key: Sequence[str] | str | None = (),
+    ) -> PostgresTableWriter:
         return PostgresTableWriter(self, table, schema, method, primary_key, parent_key)
 
     # -- state ---------------------------------------------------------------------------------------
     def _ensure_state_table(self, conn: psycopg.Connection) -> None:
-        conn.execute(sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value jsonb NOT NULL, "
-            "updated_at timestamptz NOT NULL DEFAULT now())"
-        ).format(sql.Identifier(self.schema, STATE_TABLE)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value jsonb NOT NULL, "
+                "updated_at timestamptz NOT NULL DEFAULT now())"
+            ).format(sql.Identifier(self.schema, STATE_TABLE))
+        )
 
     def read_state(self, key: str) -> dict[str, Any] | None:
         def q(conn: psycopg.Connection) -> dict[str, Any] | None:
             if not self._exists(conn, STATE_TABLE):
                 return None
-            row = conn.execute(sql.SQL("SELECT value FROM {} WHERE key = %s").format(
-                sql.Identifier(self.schema, STATE_TABLE)), (key,)).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT value FROM {} WHERE key = %s").format(
+                    sql.Identifier(self.schema, STATE_TABLE)
+                ),
+                (key,),
+            ).fetchone()
             return None if row is None else row[0]
 
         return self._run(q)
@@ -382,10 +407,13 @@ class PostgresSink(Sink):
         def q(conn: psycopg.Connection) -> None:
             with contextlib.suppress(psycopg.errors.UniqueViolation):  # two threads created it at once
                 self._ensure_state_table(conn)
-            conn.execute(sql.SQL(
-                "INSERT INTO {} (key, value, updated_at) VALUES (%s, %s, now()) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
-            ).format(sql.Identifier(self.schema, STATE_TABLE)), (key, Jsonb(value)))
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (key, value, updated_at) VALUES (%s, %s, now()) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
+                ).format(sql.Identifier(self.schema, STATE_TABLE)),
+                (key, Jsonb(value)),
+            )
 
         self._run(q)
 
@@ -394,17 +422,21 @@ class PostgresSink(Sink):
         row = conn.execute(
             "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
-            (self.schema, pg_ident(table))).fetchone()
+            (self.schema, pg_ident(table)),
+        ).fetchone()
         return row is not None
 
     def table_exists(self, table: str) -> bool:
         return bool(self._run(lambda c: self._exists(c, table)))
 
     def tables(self) -> list[str]:
-        rows = self._run(lambda c: c.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname",
-            (self.schema,)).fetchall())
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname",
+                (self.schema,),
+            ).fetchall()
+        )
         # Like the DuckDB sink: hide state and in-flight staging, keep e.g. _closesync_custom_fields.
         return [r[0] for r in rows if r[0] != STATE_TABLE and not r[0].startswith(STAGING_PREFIXES)]
 
@@ -415,14 +447,16 @@ class PostgresSink(Sink):
             "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped "
-            "ORDER BY a.attnum", (self.schema, pg_ident(table))).fetchall()
+            "ORDER BY a.attnum",
+            (self.schema, pg_ident(table)),
+        ).fetchall()
         if not rows:
             raise TableNotFoundError(f"table {table!r} not found in PostgreSQL schema {self.schema!r}")
         out = []
         for ident, typ, comment in rows:
             name = ident
             if comment and comment.startswith(NAME_COMMENT_PREFIX):
-                name = comment[len(NAME_COMMENT_PREFIX):]
+                name = comment[len(NAME_COMMENT_PREFIX) :]
             out.append((name, ident, typ))
         return out
 
@@ -433,7 +467,9 @@ class PostgresSink(Sink):
         def q(conn: psycopg.Connection) -> int:
             if not self._exists(conn, table):
                 raise TableNotFoundError(f"table {table!r} not found in PostgreSQL schema {self.schema!r}")
-            return int(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.qualified(table))).fetchone()[0])
+            return int(
+                conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.qualified(table))).fetchone()[0]
+            )
 
         return self._run(q)
 
@@ -444,8 +480,9 @@ class PostgresSink(Sink):
         cols = self._run(lambda c: self._columns(c, table))
         return _arrow_schema(cols).empty_table()
 
-    def iter_batches(self, table: str, batch_size: int = 65_536, *, limit: int | None = None,
-                     order_by: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
+    def iter_batches(
+        self, table: str, batch_size: int = 65_536, *, limit: int | None = None, order_by: Sequence[str] = ()
+    ) -> Iterator[pa.RecordBatch]:
         """Stream through a server-side cursor on its own connection; JSONB comes back as JSON text."""
         cols = self._run(lambda c: self._columns(c, table))
         schema = _arrow_schema(cols)
@@ -453,7 +490,8 @@ class PostgresSink(Sink):
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), self.qualified(table))
         if order_by:
             query += sql.SQL(" ORDER BY {}").format(
-                sql.SQL(", ").join(sql.Identifier(pg_ident(c)) for c in order_by))
+                sql.SQL(", ").join(sql.Identifier(pg_ident(c)) for c in order_by)
+            )
         if limit is not None:
             query += sql.SQL(" LIMIT {}").format(sql.Literal(int(limit)))
         conn = self.connect(autocommit=False)
@@ -482,7 +520,9 @@ class PostgresSink(Sink):
                 self._meta = None
 
 
-_NATIVE_READ = {t for t in _PG_TO_ARROW if t not in ("jsonb", "json", "numeric")}  # psycopg gives Arrow-ready values
+_NATIVE_READ = {
+    t for t in _PG_TO_ARROW if t not in ("jsonb", "json", "numeric")
+}  # psycopg gives Arrow-ready values
 
 
 def _base_type(pg_type: str) -> str:
@@ -542,8 +582,15 @@ def _pg_message(e: BaseException) -> str:
 class PostgresTableWriter(TableWriter):
     """Stages batches with COPY on its own connection; see the module docstring for each method."""
 
-    def __init__(self, sink: PostgresSink, table: str, schema: pa.Schema, method: str,
-                 primary_key: Sequence[str] | str | None, parent_key: Sequence[str] | str | None) -> None:
+    def __init__(
+        self,
+        sink: PostgresSink,
+        table: str,
+        schema: pa.Schema,
+        method: str,
+        primary_key: Sequence[str] | str | None,
+        parent_key: Sequence[str] | str | None,
+    ) -> None:
         super().__init__(table, schema, method, primary_key, parent_key)
         self.sink = sink
         self.ident = pg_ident(table)
@@ -557,8 +604,9 @@ class PostgresTableWriter(TableWriter):
         self._cursor: psycopg.Cursor | None = None
         self._copy: psycopg.Copy | None = None
         self._copy_cm: contextlib.AbstractContextManager[psycopg.Copy] | None = None
-        self._stage_name = f"{INTERNAL_PREFIX}_{'new' if method == 'replace' else 'stage'}_{uuid.uuid4().hex[:12]}"
-        self._lock = threading.Lock()
+        self._stage_name = (
+            f"{INTERNAL_PREFIX}_{'new' if method == 'replace' else 'stage'}_{uuid.uuid4().hex[:12]}"
+        )
 
     # -- helpers -------------------------------------------------------------------------------------
     def _target(self) -> sql.Composed:
@@ -566,11 +614,10 @@ class PostgresTableWriter(TableWriter):
 
     def _column_defs(self) -> sql.Composed:
         return sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(c.ident), sql.SQL(c.pg_type)) for c in self.columns)
+            sql.SQL("{} {}").format(sql.Identifier(c.ident), sql.SQL(c.pg_type)) for c in self.columns
+        )
 
-    def _col_list(self, prefix: str | None = None) -> sql.Composed:
-        if prefix:
-            return sql.SQL(", ").join(sql.Identifier(prefix, c.ident) for c in self.columns)
+    def _col_list(self) -> sql.Composed:
         return sql.SQL(", ").join(sql.Identifier(c.ident) for c in self.columns)
 
     def _fail(self, action: str, e: BaseException) -> SinkError:
@@ -579,17 +626,24 @@ class PostgresTableWriter(TableWriter):
         if lost:
             return SinkError(
                 f"lost the PostgreSQL connection while {action} table {self.table!r} "
-                f"({_pg_message(e)}); nothing was committed, the table is unchanged")
-        return SinkError(f"PostgreSQL error while {action} table {self.table!r}: {_pg_message(e)}; "
-                         "nothing was committed, the table is unchanged")
+                f"({_pg_message(e)}); nothing was committed, the table is unchanged"
+            )
+        return SinkError(
+            f"PostgreSQL error while {action} table {self.table!r}: {_pg_message(e)}; "
+            "nothing was committed, the table is unchanged"
+        )
 
-    def _comment_names(self, cur: psycopg.Cursor, relation: sql.Composable,
-                       columns: Sequence[_Column]) -> None:
+    def _comment_names(
+        self, cur: psycopg.Cursor, relation: sql.Composable, columns: Sequence[_Column]
+    ) -> None:
         """Keep names we had to shorten in the column comment, so reads can give them back."""
         for c in columns:
             if c.ident != c.name:
-                cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
-                    relation, sql.Identifier(c.ident), sql.Literal(NAME_COMMENT_PREFIX + c.name)))
+                cur.execute(
+                    sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+                        relation, sql.Identifier(c.ident), sql.Literal(NAME_COMMENT_PREFIX + c.name)
+                    )
+                )
 
     # -- lifecycle hooks -----------------------------------------------------------------------------
     def _open(self) -> None:
@@ -603,9 +657,11 @@ class PostgresTableWriter(TableWriter):
                     self._comment_names(cur, self._stage, self.columns)
                 else:
                     self._stage = sql.Identifier(self._stage_name)
-                    cur.execute(sql.SQL(
-                        "CREATE TEMP TABLE {} ({}, {} bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DROP"
-                    ).format(self._stage, self._column_defs(), sql.Identifier(SEQ_COLUMN)))
+                    cur.execute(
+                        sql.SQL(
+                            "CREATE TEMP TABLE {} ({}, {} bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DROP"
+                        ).format(self._stage, self._column_defs(), sql.Identifier(SEQ_COLUMN))
+                    )
         except psycopg.Error as e:
             err = self._fail("preparing", e)
             self._close_conn()
@@ -618,7 +674,9 @@ class PostgresTableWriter(TableWriter):
             if self._copy is None:
                 # One COPY for the whole load; a psycopg worker thread sends while we encode the next batch.
                 self._cursor = self._conn.cursor()
-                copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(self._stage, self._col_list())
+                copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+                    self._stage, self._col_list()
+                )
                 self._copy_cm = self._cursor.copy(copy_sql, writer=QueuedLibpqWriter(self._cursor))
                 self._copy = self._copy_cm.__enter__()
             self._copy.write(data)
@@ -644,7 +702,9 @@ class PostgresTableWriter(TableWriter):
         try:
             self._finish_copy()
             with self._conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_advisory_key(self.sink.schema, self.ident),))
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(%s)", (_advisory_key(self.sink.schema, self.ident),)
+                )
                 cur.execute("SET LOCAL work_mem = '64MB'")  # key dedupe/delete joins stay in memory
                 publish = self._publish_replace if self.method == "replace" else self._publish_merge
                 rows = publish(cur)
@@ -677,13 +737,48 @@ class PostgresTableWriter(TableWriter):
         """Index the new table, then drop the old one and rename: readers wait only for this last step."""
         assert self._stage is not None
         index_name = self._key_index(cur, self._stage_name, self.primary_key, temp_name=True)
+        self._copy_grants(cur)
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._target()))
         cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(self._stage, sql.Identifier(self.ident)))
         if index_name:
             final = self._free_relname(cur, pg_ident(f"{self.ident}_pkey"))
-            cur.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                sql.Identifier(self.sink.schema, index_name), sql.Identifier(final)))
+            cur.execute(
+                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                    sql.Identifier(self.sink.schema, index_name), sql.Identifier(final)
+                )
+            )
         return self.staged_rows
+
+    def _copy_grants(self, cur: psycopg.Cursor) -> None:
+        """Give the new table the old one's privileges, so e.g. a BI role can still read it after replace."""
+        rows = cur.execute(
+            "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, "
+            "a.is_grantable FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relacl IS NOT NULL AND a.grantee <> c.relowner",
+            (self.sink.schema, self.ident),
+        ).fetchall()
+        for role, privilege, grantable in rows:
+            if privilege not in _TABLE_PRIVILEGES:
+                continue
+            grant = sql.SQL("GRANT {} ON {} TO {}{}").format(
+                sql.SQL(privilege),
+                self._stage,
+                sql.SQL("PUBLIC") if role is None else sql.Identifier(role),
+                sql.SQL(" WITH GRANT OPTION") if grantable else sql.SQL(""),
+            )
+            cur.execute("SAVEPOINT closesync_grant")
+            try:
+                cur.execute(grant)
+            except psycopg.Error as e:
+                cur.execute("ROLLBACK TO SAVEPOINT closesync_grant")
+                log.warning(
+                    "could not carry %s on %r over to the new table: %s",
+                    privilege,
+                    self.table,
+                    _pg_message(e),
+                )
+            else:
+                cur.execute("RELEASE SAVEPOINT closesync_grant")
 
     def _publish_merge(self, cur: psycopg.Cursor) -> int:
         assert self._stage is not None
@@ -696,15 +791,20 @@ class PostgresTableWriter(TableWriter):
         else:
             new = [c for c in self.columns if c.ident not in existing]
             for c in new:
-                cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
-                    target, sql.Identifier(c.ident), sql.SQL(c.pg_type)))
+                cur.execute(
+                    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                        target, sql.Identifier(c.ident), sql.SQL(c.pg_type)
+                    )
+                )
                 existing[c.ident] = c.pg_type
             self._comment_names(cur, target, new)
         # Cast where an existing column has another type than this run's schema (e.g. a retyped field).
         select = sql.SQL(", ").join(
-            sql.Identifier(c.ident) if _same_type(existing[c.ident], c.pg_type)
+            sql.Identifier(c.ident)
+            if _same_type(existing[c.ident], c.pg_type)
             else sql.SQL("CAST({} AS {})").format(sql.Identifier(c.ident), sql.SQL(existing[c.ident]))
-            for c in self.columns)
+            for c in self.columns
+        )
         if self.method == "append":
             return self._append(cur, select)
         return self._upsert(cur, select, list(existing))
@@ -712,7 +812,8 @@ class PostgresTableWriter(TableWriter):
     def _append(self, cur: psycopg.Cursor, select: sql.Composable) -> int:
         """INSERT SELECT; append may repeat keys, so an upsert-key index of ours that objects is dropped."""
         insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
-            self._target(), self._col_list(), select, self._stage, sql.Identifier(SEQ_COLUMN))
+            self._target(), self._col_list(), select, self._stage, sql.Identifier(SEQ_COLUMN)
+        )
         cur.execute("SAVEPOINT closesync_append")
         try:
             cur.execute(insert)
@@ -730,7 +831,8 @@ class PostgresTableWriter(TableWriter):
         row = cur.execute(
             "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-            (self.sink.schema, index)).fetchone()
+            (self.sink.schema, index),
+        ).fetchone()
         return bool(row and row[0] == INDEX_COMMENT)
 
     def _upsert(self, cur: psycopg.Cursor, select: sql.Composable, target_cols: list[str]) -> int:
@@ -739,33 +841,52 @@ class PostgresTableWriter(TableWriter):
         pk_ids = sql.SQL(", ").join(sql.Identifier(k) for k in pk)
         if self.parent_key:
             parent = [pg_ident(k) for k in self.parent_key]
-            cur.execute(sql.SQL("DELETE FROM {} t USING (SELECT DISTINCT {} FROM {}) s WHERE {}").format(
-                target, sql.SQL(", ").join(sql.Identifier(k) for k in parent), self._stage,
-                sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in parent)))
+            cur.execute(
+                sql.SQL("DELETE FROM {} t USING (SELECT DISTINCT {} FROM {}) s WHERE {}").format(
+                    target,
+                    sql.SQL(", ").join(sql.Identifier(k) for k in parent),
+                    self._stage,
+                    sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in parent),
+                )
+            )
         if not self.primary_key:  # children replaced per parent, no row identity of their own
-            cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
-                target, self._col_list(), select, self._stage, sql.Identifier(SEQ_COLUMN)))
+            cur.execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
+                    target, self._col_list(), select, self._stage, sql.Identifier(SEQ_COLUMN)
+                )
+            )
             return max(cur.rowcount, 0)
         has_index = self._key_index(cur, self.ident, tuple(pk)) is not None
         source = sql.SQL("SELECT {} FROM {}").format(select, self._stage)
-        dupes = cur.execute(sql.SQL("SELECT 1 FROM {} GROUP BY {} HAVING count(*) > 1 LIMIT 1").format(
-            self._stage, pk_ids)).fetchone()
+        dupes = cur.execute(
+            sql.SQL("SELECT 1 FROM {} GROUP BY {} HAVING count(*) > 1 LIMIT 1").format(self._stage, pk_ids)
+        ).fetchone()
         if dupes:  # a source repeated a record: keep the last one (ON CONFLICT can't touch a row twice)
             source = sql.SQL("SELECT DISTINCT ON ({pk}) {sel} FROM {stage} ORDER BY {pk}, {seq} DESC").format(
-                pk=pk_ids, sel=select, stage=self._stage, seq=sql.Identifier(SEQ_COLUMN))
+                pk=pk_ids, sel=select, stage=self._stage, seq=sql.Identifier(SEQ_COLUMN)
+            )
         insert = sql.SQL("INSERT INTO {} ({}) ").format(target, self._col_list()) + source
         if has_index:
             updates = [c for c in target_cols if c not in pk]
             if updates:
-                insert += sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(pk_ids, sql.SQL(", ").join(
-                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates))
+                insert += sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(
+                    pk_ids,
+                    sql.SQL(", ").join(
+                        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates
+                    ),
+                )
             else:
                 insert += sql.SQL(" ON CONFLICT ({}) DO NOTHING").format(pk_ids)
         else:
             # No unique index (existing duplicates prevent one): delete by key, then insert.
-            cur.execute(sql.SQL("DELETE FROM {} t USING (SELECT DISTINCT {} FROM {}) s WHERE {}").format(
-                target, pk_ids, self._stage, sql.SQL(" AND ").join(
-                    sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in pk)))
+            cur.execute(
+                sql.SQL("DELETE FROM {} t USING (SELECT DISTINCT {} FROM {}) s WHERE {}").format(
+                    target,
+                    pk_ids,
+                    self._stage,
+                    sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in pk),
+                )
+            )
         cur.execute(insert)
         return max(cur.rowcount, 0)
 
@@ -774,11 +895,14 @@ class PostgresTableWriter(TableWriter):
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped "
-            "ORDER BY a.attnum", (self.sink.schema, self.ident)).fetchall()
+            "ORDER BY a.attnum",
+            (self.sink.schema, self.ident),
+        ).fetchall()
         return {r[0]: r[1] for r in rows} if rows else None
 
-    def _key_index(self, cur: psycopg.Cursor, relname: str, key: Sequence[str],
-                   temp_name: bool = False) -> str | None:
+    def _key_index(
+        self, cur: psycopg.Cursor, relname: str, key: Sequence[str], temp_name: bool = False
+    ) -> str | None:
         """Name of a unique index on exactly `key` (creating one if missing); None if duplicates prevent it."""
         if not key:
             return None
@@ -789,24 +913,37 @@ class PostgresTableWriter(TableWriter):
             "FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid "
             "JOIN pg_namespace n ON n.oid = t.relnamespace "
             "WHERE n.nspname = %s AND t.relname = %s AND x.indisunique AND x.indpred IS NULL "
-            "AND x.indexprs IS NULL", (self.sink.schema, relname)).fetchall()
+            "AND x.indexprs IS NULL",
+            (self.sink.schema, relname),
+        ).fetchall()
         for name, cols in rows:
             if sorted(cols) == sorted(key):
                 return str(name)
-        name = (f"{INTERNAL_PREFIX}_pk_{uuid.uuid4().hex[:12]}" if temp_name
-                else self._free_relname(cur, pg_ident(f"{relname}_pkey")))
+        name = (
+            f"{INTERNAL_PREFIX}_pk_{uuid.uuid4().hex[:12]}"
+            if temp_name
+            else self._free_relname(cur, pg_ident(f"{relname}_pkey"))
+        )
         nulls = sql.SQL(" NULLS NOT DISTINCT") if (self.sink.server_version() >= 150000) else sql.SQL("")
         cur.execute("SAVEPOINT closesync_index")
         try:
-            cur.execute(sql.SQL("CREATE UNIQUE INDEX {} ON {} ({}){}").format(
-                sql.Identifier(name), sql.Identifier(self.sink.schema, relname),
-                sql.SQL(", ").join(sql.Identifier(k) for k in key), nulls))
+            cur.execute(
+                sql.SQL("CREATE UNIQUE INDEX {} ON {} ({}){}").format(
+                    sql.Identifier(name),
+                    sql.Identifier(self.sink.schema, relname),
+                    sql.SQL(", ").join(sql.Identifier(k) for k in key),
+                    nulls,
+                )
+            )
         except psycopg.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT closesync_index")
             log.warning("table %r has duplicate keys %s; no unique index created", self.table, list(key))
             return None
-        cur.execute(sql.SQL("COMMENT ON INDEX {} IS {}").format(
-            sql.Identifier(self.sink.schema, name), sql.Literal(INDEX_COMMENT)))
+        cur.execute(
+            sql.SQL("COMMENT ON INDEX {} IS {}").format(
+                sql.Identifier(self.sink.schema, name), sql.Literal(INDEX_COMMENT)
+            )
+        )
         cur.execute("RELEASE SAVEPOINT closesync_index")
         return name
 
@@ -814,11 +951,14 @@ class PostgresTableWriter(TableWriter):
         """`wanted` if no relation in the schema has that name yet, else a hashed variant."""
         taken = cur.execute(
             "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relname = %s", (self.sink.schema, wanted)).fetchone()
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (self.sink.schema, wanted),
+        ).fetchone()
         return pg_ident(f"{wanted}\x00{uuid.uuid4().hex[:6]}") if taken else wanted
 
 
 def _same_type(existing: str, wanted: str) -> bool:
-    return existing == {"timestamptz": "timestamp with time zone", "timestamptz[]": "timestamp with time zone[]"}.get(
-        wanted, wanted)
-
+    return existing == {
+        "timestamptz": "timestamp with time zone",
+        "timestamptz[]": "timestamp with time zone[]",
+    }.get(wanted, wanted)
