@@ -49,8 +49,10 @@ from closesync.sinks.base import (
 )
 
 STAGE_PREFIX = "_closesync_stage_"
-#: Rows buffered before one INSERT; bigger statements amortise per-statement cost, memory stays bounded.
+#: Buffered rows/bytes before one INSERT: bigger statements amortise per-statement cost; the byte cap keeps
+#: wide rows (emails with bodies) from holding hundreds of MB.
 FLUSH_ROWS = 100_000
+FLUSH_BYTES = 16 << 20
 
 _SCALAR_DDL = {
     "timestamp": "TIMESTAMPTZ",
@@ -118,6 +120,8 @@ class _Database:
         except duckdb.Error as e:
             raise SinkError(f"cannot open DuckDB file {path}: {e}") from None
         self.con.execute("SET GLOBAL TimeZone = 'UTC'")
+        # Flush each full row group of a bulk insert to disk instead of buffering five: flat memory.
+        self.con.execute("SET GLOBAL write_buffer_row_group_count = 1")
         if not read_only:
             self._prepare()
 
@@ -385,6 +389,7 @@ class DuckDBTableWriter(TableWriter):
         self._cur: duckdb.DuckDBPyConnection | None = None
         self._pending: list[pa.RecordBatch | pa.Table] = []
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._in_stage_tx = False
         self._coldefs = [(f.name, duckdb_type(logical_type(f))) for f in schema]
         self._select = ", ".join(_select_expr(f) for f in schema)
@@ -407,25 +412,20 @@ class DuckDBTableWriter(TableWriter):
     def _write(self, batch: pa.RecordBatch | pa.Table) -> None:
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
-        if self._pending_rows >= FLUSH_ROWS:
+        self._pending_bytes += batch.nbytes
+        if self._pending_rows >= FLUSH_ROWS or self._pending_bytes >= FLUSH_BYTES:
             self._flush()
 
     def _flush(self) -> None:
         if not self._pending:
             return
         assert self._cur is not None
-        parts = self._pending
-        data: pa.RecordBatch | pa.Table
-        if len(parts) == 1:
-            data = parts[0]
-        else:
-            data = pa.Table.from_batches(
-                [b for p in parts for b in (p.to_batches() if isinstance(p, pa.Table) else [p])],
-                schema=self.schema,
-            )
+        batches = [b for p in self._pending for b in (p.to_batches() if isinstance(p, pa.Table) else [p])]
         self._pending = []
-        self._pending_rows = 0
-        self._cur.register(self._view, data)
+        self._pending_rows = self._pending_bytes = 0
+        # A reader, not the batches themselves: DuckDB keeps a registered Table/RecordBatch alive (zero-copy
+        # strings) until the transaction commits, so memory would grow with the table; a reader is copied.
+        self._cur.register(self._view, pa.RecordBatchReader.from_batches(self.schema, batches))
         try:
             self._sql(
                 f"INSERT INTO {quote_ident(self._stage)} SELECT {self._select} FROM {quote_ident(self._view)}"
