@@ -79,6 +79,9 @@ class Collection:
         except ValueError:
             return None
 
+    def has_fast_timestamp(self, field: str) -> bool:
+        return field in self._timestamps
+
     def has_fast_value(self, field: str) -> bool:
         return field in self._values
 

@@ -141,6 +141,14 @@ def build_predicates(spec: ListSpec, params: Params, coll: Collection | None = N
         if lo is None and hi is None:
             continue
         key.append((name, lo, hi))
+        if coll is not None and coll.has_fast_timestamp(name):
+            def in_range_fast(i: int, f: str = name, lo: int | None = lo, hi: int | None = hi,
+                              c: Collection = coll) -> bool:
+                ms = c.timestamp_ms(f, i)
+                return ms is not None and (lo is None or ms >= lo) and (hi is None or ms < hi)
+
+            index_preds.append(in_range_fast)
+            continue
 
         def in_range(r: Record, f: str = name, lo: int | None = lo, hi: int | None = hi) -> bool:
             ms = _ms_of_value(r.get(f))
