@@ -61,6 +61,7 @@ class Scheduler:
     def tick(self, *, wait: bool = False) -> list[int]:
         """Recover dead runs, start what is due (within max_workers); returns the run ids started."""
         self.runner.recover()
+        self._ensure_pool()
         started: list[int] = []
         home = self.runner.home
         for dataset_id, destination in self.due():
@@ -85,6 +86,12 @@ class Scheduler:
         if wait:
             self.wait_idle()
         return started
+
+    def _ensure_pool(self) -> None:
+        with self._lock:
+            if self._pool_closed:  # stopped earlier: a new start() or tick() gets fresh workers
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="closesync-run")
+                self._pool_closed = False
 
     def _execute(self, claim: Claim, destination: str) -> None:
         try:
@@ -124,9 +131,7 @@ class Scheduler:
         """Run the scheduler in a daemon thread of this process (the web app does this)."""
         if self._thread and self._thread.is_alive():
             return
-        if self._pool_closed:
-            self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="closesync-run")
-            self._pool_closed = False
+        self._ensure_pool()
         self._stop.clear()
         self._thread = threading.Thread(target=self.run_forever, name="closesync-scheduler", daemon=True)
         self._thread.start()
@@ -138,9 +143,10 @@ class Scheduler:
     def stop(self, *, wait: bool = True) -> None:
         """Stop taking new runs; with wait, return once the runs in flight have finished."""
         self._stop.set()
-        if wait and self._thread is not None:
+        if not wait:  # runs in flight finish on their own threads
+            return
+        if self._thread is not None:
             self._thread.join()
-        if wait:
-            self.wait_idle()
-        self._pool.shutdown(wait=wait)
+        self.wait_idle()
+        self._pool.shutdown(wait=True)
         self._pool_closed = True
