@@ -12,13 +12,15 @@ or from the shell: `closesync sandbox --port 8000 --leads 500 --rate-limit 20/1 
 
 Constructor: `Sandbox(seed=1, leads=20, api_key=DEFAULT_API_KEY, *, rate_limit=None | (N, seconds),
 skip_cap=250_000, latency_ms=0, faults=None | "SPEC" | [Fault], host="127.0.0.1", port=0,
-activities_per_lead=20.0, activity_mix=None | {"activity/call": 30, ...}, extra_api_keys=())`.
+activities_per_lead=20.0, activity_mix=None | {"activity/call": 30, ...}, extra_api_keys=(), gzip=True)`.
+`sb.start()` / `sb.stop()` / context manager; `sb.port`, `sb.stats_url`; `repr(sb)` never shows the key.
 
 Run-time knobs: `sb.skip_cap = 100`, `sb.rate_limit = (5, 1.0)` (or None), `sb.latency_ms = 20`,
 `sb.add_fault(kind, path=None, count=1, *, delay=2.0, reset=1.0, probability=None)`, `sb.clear_faults()`.
 Fault kinds: "429" (locks the caller out for `reset` s), "500", "502", "503", "504", "slow" (`delay` s),
 "cut" (Content-Length larger than the bytes sent, then close), "drop" (close without a reply),
-"badjson" (200 with truncated JSON), "400"/"401"/"403"/"404" (Close's error bodies). `path` is a prefix of the API path, e.g. "activity/call/".
+"badjson" (200 with truncated JSON), "400"/"401"/"403"/"404" (Close's error bodies).
+`path` is a prefix of the API path, e.g. "activity/call/". Faults come after auth and rate limiting.
 `--faults` SPEC: `KIND:PROB` (random, e.g. `500:0.02,drop:0.01`) or `KIND*COUNT`, optional `@PATH`.
 
 `SandboxProcess(...)` takes the same arguments (minus `activity_mix`/`extra_api_keys`) and offers the same
@@ -57,9 +59,14 @@ event 50); a `_skip` above `skip_cap` answers 400 (Close's max_skip message; `_s
 Filters: `date_created__gt/gte/lt/lte` (activities, opportunities, tasks), `date_updated__*` (opportunities,
 tasks), `lead_id`, `user_id`, `contact_id`, `_type` (tasks default to `lead`, `_type=all`), `type`/`type__in`
 (smart views default to `lead`), `_fields`, `_order_by` (opportunity: date_created/date_updated/...;
-task: date/date_created; user: first_name/last_name). `POST data/search/` (see `search.py`): cursor paging,
+task: date/date_created; user: first_name/last_name); statuses and custom field definitions keep UI order.
+`GET activity/` merges every activity type newest-first (`_type`/`_type__in` = "Call", "Note", ...).
+A POST with `x-http-method-override: GET` reads `{"_params": {...}}` as query parameters.
+`POST data/search/` (see `search.py`): cursor paging,
 `_limit` <= 200, the skip cap applies to the cursor depth. `GET event/`: `_cursor` -> `cursor_next`.
-Also POST/PUT/DELETE on lead, contact, opportunity, task and activity paths mutate the data.
+Also POST/PUT/DELETE on lead, contact, opportunity, task and activity paths mutate the data; POST
+`export/lead/` and `export/opportunity/` record a job. Reports: POST `report/activity/`, GET
+`report/activity/metrics/`, GET `report/sent_emails/{org_id}/` (numbers derived from the generated volume).
 Errors use Close's bodies: `{"error": "..."}` or `{"errors": [...], "field-errors": {...}}`.
 """
 
