@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,28 +31,29 @@ _MISSING = object()
 # Envelope keys some endpoints add to every record (data/search/): not data, so neither column nor extra.
 IGNORED_KEYS = frozenset({"__object_type"})
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+_encode_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=str).encode
 
 
-def _fast_encoder() -> Any:
-    """JSONEncoder.encode builds a fresh C encoder per call; at a million values that overhead shows.
-    Parsed API data has no cycles, so one C encoder without the cycle check is safe and reused."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pure-Python json (e.g. PyPy): the public API is as fast as it gets
-        return _encode
-    c_encode = make(None, str, json.encoder.c_encode_basestring, None, ":", ",", False, False, True)
+def _encode_json(value: Any) -> bytes:
+    """One JSON value as UTF-8 bytes (Arrow takes bytes for string columns without a decode).
 
-    def encode(value: Any) -> str:
-        chunks = c_encode(value, 0)
-        return chunks[0] if len(chunks) == 1 else "".join(chunks)
-
-    return encode
+    orjson is several times faster than the standard library on the big nested values Close sends
+    (email threads embed every email); the standard library takes what orjson refuses (integers
+    beyond 64 bits, lone surrogates), escaped to ASCII so the text is always valid UTF-8.
+    """
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return _encode_ascii(value).encode()
 
 
-_encode_json = _fast_encoder()
-
-
-def to_json(value: Any) -> str | None:
-    return None if value is None else _encode(value)
+def _json_column(values: Sequence[Any]) -> pa.Array:
+    dumps = orjson.dumps
+    try:
+        encoded = [None if v is None else dumps(v) for v in values]
+    except (TypeError, orjson.JSONEncodeError):
+        encoded = [None if v is None else _encode_json(v) for v in values]
+    return pa.array(encoded, pa.string())
 
 
 def builtin_columns(spec: ReportSpec) -> list[Column]:
@@ -117,9 +119,9 @@ class Shaper:
                 if value is not _MISSING:
                     extras.setdefault(row, {})[key] = value
         if extras:
-            extra_values: list[str | None] = [None] * n
+            extra_values: list[bytes | None] = [None] * n
             for row, found in extras.items():
-                extra_values[row] = _encode(found)
+                extra_values[row] = _encode_json(found)
             arrays.append(pa.array(extra_values, pa.string()))
         else:
             arrays.append(pa.nulls(n, pa.string()))
@@ -162,8 +164,7 @@ def build_array(type_code: str, values: Sequence[Any]) -> tuple[pa.Array, dict[i
     if type_code == "date":
         return timeparse.dates(values)
     if type_code == "json":
-        encode = _encode_json
-        return pa.array([None if v is None else encode(v) for v in values], pa.string()), {}
+        return _json_column(values), {}
     if type_code == "str":
         try:
             return pa.array(values, pa.string()), {}
