@@ -157,7 +157,7 @@ class Datasets:
         return [self._to_dataset(r, last.get(r["id"])) for r in rows]
 
     # -- validation ----------------------------------------------------------------------------------------
-    def _validate(self, values: dict[str, Any], current: sqlite3.Row | None) -> dict[str, Any]:
+    def _validate(self, values: dict[str, Any]) -> dict[str, Any]:
         """Turn user input (merged over the current record when editing) into column values."""
         unknown = set(values) - set(_FIELDS)
         if unknown:
@@ -242,7 +242,7 @@ class Datasets:
 
     # -- writing ------------------------------------------------------------------------------------------
     def create(self, name: str, **values: Any) -> Dataset:
-        cols = self._validate({"name": name, **values}, None)
+        cols = self._validate({"name": name, **values})
         now = to_iso(self.clock())
         cols.update(next_run_at=self._next_run(cols), pending_attempt=0, created_at=now, updated_at=now)
         try:
@@ -275,7 +275,7 @@ class Datasets:
             if row["table_name"] == row["report"]:
                 merged["table"] = None
         merged.update({k: v for k, v in changes.items()})
-        cols = self._validate(merged, row)
+        cols = self._validate(merged)
         changed = {k: v for k, v in cols.items() if row[k] != v}
         if not changed:
             return self.get(row["id"])
