@@ -25,7 +25,7 @@ SECOND = timedelta(seconds=1)
 # first (some Close filters only honour seconds), finer only when one second holds too many records.
 _CUTS = (SECOND, timedelta(milliseconds=1), timedelta(microseconds=1))
 # Windows aim at this share of what one window can hold (skip cap + one page): room for bursts.
-TARGET_FILL = 0.5
+TARGET_FILL = 0.7
 MAX_GROWTH = 16.0
 # Candidate dates with no records before them, tried in order when `start` is not given.
 _FLOORS = (EPOCH, datetime(1900, 1, 1, tzinfo=UTC))
@@ -221,12 +221,12 @@ class _DateWalk:
     def run(self) -> Iterator[Record]:
         while self.spans:
             lo, hi = self.spans[0]
-            if lo is None and self.length is not None:
+            if lo is None and self.length is not None and not self._fits(hi):
                 lo = self._oldest_bound(hi)
                 if lo is None:
                     raise CloseError(f"{self.path} has records dated before 1900", path=self.path)
                 self.spans[0] = (lo, hi)
-            w_hi = self._plan(lo, hi)
+            w_hi = hi if lo is None else self._plan(lo, hi)
             window = yield from self._read(lo, w_hi)
             if window.complete:
                 self._learn_from_complete(lo, w_hi, window)
@@ -330,6 +330,14 @@ class _DateWalk:
         data = page.get("data") or []
         return not page.get("has_more") and skip + len(data) == expected
 
+    def _fits(self, hi: datetime | None) -> bool:
+        """One request: can everything before `hi` be paged in one window (nothing past the cap)?"""
+        cap = self.cap
+        if cap is None:
+            return True
+        page = self.client.get(self.path, {**self._filters(None, hi), "_skip": cap, "_limit": 1})
+        return not page.get("has_more")
+
     def _oldest_bound(self, hi: datetime | None) -> datetime | None:
         """Binary-search a date with no record before it (1-record probes), so windows can start there
         instead of at 1970. Resolution: a quarter of the planned window length, at least a day."""
@@ -391,7 +399,8 @@ def paginate_by_date(
        request (`_skip` = number of seen records above the cut) that the part above the cut holds exactly
        the records we have. If so it is done; if not (the order was not what it looked like) it is queued
        for a full re-read. The part below the cut becomes new windows sized from the density just seen.
-    4. With no `start`, the first overflow triggers a binary search (1-record probes) for a date with no
+    4. With no `start`, the part below the first cut is checked with one request (`_skip` = cap): if it
+       fits it is read as one window; if not, a binary search (1-record probes) finds a date with no
        records before it, so windows do not crawl up from 1970.
     Duplicates at window edges, re-reads and page shifts are dropped by id. Windows ascend; only inside
     a window that overflowed do its newest records come before its older ones - never rely on the order.
