@@ -356,3 +356,28 @@ def test_skip_cap_100_reads_everything_once(make_sandbox: Any) -> None:
         # small buffers: many batches, still each record once
         _read, tables = read_all(client, [get_report("activities_call")], batch_rows=64)
         assert tables["activities_call"].num_rows == 1000
+
+
+def test_activity_look_back_is_configurable_and_cursor_never_goes_back(
+    sandbox: Sandbox, client: CloseClient
+) -> None:
+    spec = get_report("activities_call")
+    read, _ = read_all(client, [spec])
+    state = read.new_states
+    cursor = parse_datetime(state["activities_call"]["cursor"])
+    calls = sandbox.data.records("activity/call")
+    newest = max(calls, key=lambda r: parse_datetime(r["date_created"]))  # type: ignore[arg-type, return-value]
+    assert parse_datetime(newest["date_created"]) == cursor
+    read, tables = read_all(client, [spec], states=state, lookback=timedelta(0))
+    assert tables["activities_call"].column("id").to_pylist() == [newest["id"]]  # >= cursor, inclusive
+    week = timedelta(days=7)
+    read, tables = read_all(client, [spec], states=state, lookback=week)
+    assert tables["activities_call"].num_rows == sum(
+        1
+        for r in calls
+        if parse_datetime(r["date_created"]) >= cursor - week  # type: ignore[operator]
+    )
+    sandbox.data.delete("activity/call", newest["id"])
+    read, tables = read_all(client, [spec], states=state)
+    assert newest["id"] not in tables["activities_call"].column("id").to_pylist()
+    assert read.new_states == state  # older records seen in the look-back do not move the cursor back

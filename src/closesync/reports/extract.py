@@ -12,7 +12,7 @@ cursor is the newest value seen, never later than the moment the read started.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -51,17 +51,17 @@ class SourceRead:
     custom_fields: list[dict[str, Any]]
     notes: list[str]
     new_states: dict[str, dict[str, Any] | None]
-    _records: Any = field(repr=False, default=None)
+    _records: Callable[[], Iterator[Record]] | None = field(repr=False, default=None)
     _shapers: dict[str, Shaper] = field(repr=False, default_factory=dict)
     _plan: _Plan | None = field(repr=False, default=None)
 
     def batches(self) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Yield (slug, RecordBatch) until the source is exhausted; then `new_states` is final."""
-        plan = self._plan
-        assert plan is not None
+        plan, records = self._plan, self._records
+        assert plan is not None and records is not None, "SourceRead comes from open_read()"
         limit = plan.batch_rows
         buffer: list[Record] = []
-        for record in self._records():
+        for record in records():
             buffer.append(record)
             if len(buffer) >= limit:
                 yield from self._flush(buffer)
@@ -108,10 +108,11 @@ class _Plan:
             self.newest = newest
 
     def new_state(self) -> dict[str, Any] | None:
-        cursor = self.newest if self.newest is not None else self.previous
-        if cursor is None:
+        seen = [c for c in (self.newest, self.previous) if c is not None]
+        if not seen:
             return None
-        cursor = min(cursor, self.started)
+        # never backwards (a look-back re-read sees older records), never past the start of the read
+        cursor = min(max(seen), self.started)
         return {"field": self.cursor_field, "cursor": cursor.astimezone(UTC).isoformat()}
 
 
