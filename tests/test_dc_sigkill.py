@@ -47,25 +47,26 @@ def test_sigkill_mid_load_keeps_the_table_and_the_next_run_completes(
     tmp_path: Path, make_sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CLOSESYNC_SECRET_KEY", raising=False)
-    sb = make_sandbox(leads=40, activity_mix={"activity/call": 100})
+    # 20,500 calls: the pipeline hands the sink batches of 20,000 rows, so after page 201 of 205 one
+    # batch is staged in the open writer and the rest is still being read - the run is mid-load
+    sb = make_sandbox(leads=41, activities_per_lead=500, activity_mix={"activity/call": 100})
     home = tmp_path / "home"
     dc = make_dc(home)
     add_account(dc, sb)
     dataset = dc.create_dataset("calls", account="acme", report="Activities Call", method="replace")
     first = dc.run_dataset("calls")
-    assert first.ok and first.rows == sb.data.count("activity/call") > 200  # several pages of 100
+    assert first.ok and first.rows == sb.data.count("activity/call") > 20_000
     before = _ids(dataset.destination, dataset.table)
 
     for _ in range(5):  # changes the killed run would have loaded
         sb.data.add("activity/call")
-    sb.latency_ms = 1500  # every page now takes 1.5 s: the run can be caught between two pages
+    sb.latency_ms = 30  # slow enough to catch the run between two pages
     sb.reset_stats()
     proc = subprocess.Popen(
         [sys.executable, "-m", "closesync", "--home", str(home), "datasets", "run", "calls", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    # a third request arrived: earlier pages are staged in the open writer -> the run is mid-load
-    _wait_for(lambda: _requests(sb) >= 3, "the third page", proc)
+    _wait_for(lambda: _requests(sb) >= 202, "page 202", proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
