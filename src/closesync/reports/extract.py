@@ -230,18 +230,19 @@ def _activity_metrics(client: CloseClient) -> list[str]:
     return [str(k) for k in keys if k]
 
 
-def _search_fields(spec: ReportSpec, specs: Sequence[ReportSpec]) -> list[str]:
-    """Everything the reports of a search source need: declared keys, nested arrays and custom values."""
+def _search_fields(specs: Sequence[ReportSpec], shapers: dict[str, Shaper]) -> list[str]:
+    """Everything the reports of a search source need: declared keys (custom fields by id), nested arrays,
+    and `custom` (all custom values, so fields created since the definitions were read still arrive)."""
     wanted: dict[str, None] = {}
     for s in specs:
         if s.nested is None:
-            wanted.update(dict.fromkeys(c.source_key for c in s.columns))
+            wanted.update(dict.fromkeys(c.source_key for c in shapers[s.slug].columns))
             wanted.update(dict.fromkeys(s.omit))
         else:
             wanted[s.nested.path[0]] = None
             wanted.update(dict.fromkeys(s.nested.fallback[:1]))
             wanted.update(dict.fromkeys(key for _, key in s.nested.parent_columns))
-    wanted["custom"] = None  # every custom.cf_… value
+    wanted["custom"] = None
     return list(wanted)
 
 
@@ -256,7 +257,6 @@ def _records(
 ) -> Iterator[Record]:
     """The source's records (parents for nested reports), in the cheapest complete way for its kind."""
     first = specs[0]
-    top = next((s for s in specs if s.nested is None), first)
     query: dict[str, Any] = dict(first.fixed_params)
     if first.user_filter and params.user_id:
         query[first.user_filter] = params.user_id
@@ -277,7 +277,7 @@ def _records(
             first.source,
             field=plan.cursor_field or "date_updated",
             start=plan.start,
-            fields=_search_fields(top, specs),
+            fields=_search_fields(specs, shapers),
             page_size=first.page_size or 200,
         )
     elif first.read == "object":
