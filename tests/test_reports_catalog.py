@@ -149,3 +149,14 @@ def test_cli_reports_table_and_json() -> None:
     assert first["slug"] == "activities_call" and first["primary_key"] == ["id"]
     assert first["description"] and first["parameters"] == ["user_id", "since", "until"]
     assert first["incremental"] is True
+
+
+def test_report_params_are_utc_and_ordered() -> None:
+    from datetime import UTC, datetime
+
+    from closesync.reports import ReportParams
+
+    params = ReportParams(since=datetime(2024, 1, 1), until=datetime(2024, 2, 1, tzinfo=UTC))
+    assert params.since is not None and params.since.tzinfo is UTC
+    with pytest.raises(ValueError, match="before"):
+        ReportParams(since=datetime(2024, 2, 1), until=datetime(2024, 1, 1))

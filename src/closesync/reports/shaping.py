@@ -133,9 +133,9 @@ def _columnize(
 ) -> tuple[set[str], dict[str, Sequence[Any]]]:
     """Pull the wanted keys out of the records as columns.
 
-    Keys every record has are read row-major with one itemgetter per record and transposed with zip: that
-    walks each dict once while it is in cache, roughly twice as fast as one list comprehension per column.
-    Records with differing key sets (mixed task types) fall back to a per-column `dict.get`.
+    Keys every record has are read row-major with one C-level itemgetter per record and transposed with
+    zip, so each dict is walked once while it is in cache and no Python bytecode runs per value. Records
+    with differing key sets (mixed task types) fall back to a per-column `dict.get`.
     """
     present: set[str] = set().union(*records)
     # Every record has exactly the union's keys when every record is as long as the union.
