@@ -25,7 +25,7 @@ class Decision:
     @property
     def reset_ms_ceil(self) -> float:
         """`reset` rounded up to the millisecond, so a client that waits exactly that long is never early."""
-        return math.ceil(self.reset * 1000) / 1000
+        return math.ceil(self.reset * 1000 - 1e-6) / 1000
 
     def header(self) -> str:
         return f"limit={self.limit}, remaining={self.remaining}, reset={self.reset_ms_ceil:.3f}"
