@@ -48,7 +48,8 @@ def _errors() -> Iterator[None]:
         _fail(str(exc), EXIT_BUSY)
     except DataCenterError as exc:
         field = getattr(exc, "field", None)
-        _fail(f"{f'--{field.replace(chr(95), chr(45))}: ' if field else ''}{exc}", EXIT_INPUT)
+        option = "--" + field.replace("_", "-") + ": " if field else ""
+        _fail(f"{option}{exc}", EXIT_INPUT)
 
 
 def _console() -> Any:
