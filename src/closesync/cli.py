@@ -187,7 +187,7 @@ def reports_command(as_json: bool) -> None:
     for header in ("Report", "Slug", "Source", "Key", "Incremental"):
         table.add_column(header, overflow="fold")
     for spec in REPORTS:
-        table.add_row(spec.name, spec.slug, spec.source_label, ", ".join(spec.primary_key), spec.cursor or "-")
+        table.add_row(spec.name, spec.slug, spec.source_label, ", ".join(spec.primary_key), spec.incremental_label)
     Console().print(table)
 
 

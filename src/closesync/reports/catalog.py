@@ -125,16 +125,33 @@ class ReportSpec:
     @property
     def source_label(self) -> str:
         """Human description of what is read, for `closesync reports`."""
-        method = "POST" if self.method == "POST" else "GET"
-        base = f"{method} /{self.path}"
-        if self.read == "search":
-            base += f" ({self.source}s by {self.cursor})"
-        if self.fixed_params:
-            base += "?" + "&".join(f"{k}={v}" for k, v in self.fixed_params)
         if self.nested is not None:
-            parent = {"lead": "lead", "contact": "contact", "organization": "organization", "me": "me"}
-            return f"nested {parent.get(self.source, self.source)}.{'[].'.join(self.nested.path)}[]"
-        return base
+            label = f"nested {self.source}.{'[].'.join(self.nested.path)}[]"
+            if self.nested.fallback:
+                label += f" (else {'[].'.join(self.nested.fallback)}[])"
+            return label
+        label = f"{self.method} /{self.path}"
+        if self.fixed_params:
+            label += "?" + "&".join(f"{k}={_short(v)}" for k, v in self.fixed_params)
+        if self.read == "search":
+            label += f" ({self.source}s by {self.cursor})"
+        return label
+
+    @property
+    def incremental_label(self) -> str:
+        """How the report reads only what changed, for `closesync reports`."""
+        if self.cursor is None:
+            return "-"
+        if self.nested is not None:
+            return f"with parent ({self.cursor})"
+        if self.cursor == "date_created":
+            return "date_created + look-back"
+        return self.cursor
+
+
+def _short(value: str) -> str:
+    items = value.split(",")
+    return value if len(items) <= 3 else f"{','.join(items[:2])},…({len(items)})"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -646,6 +663,7 @@ def describe(spec: ReportSpec) -> dict[str, object]:
         "parent_key": list(spec.parent_key),
         "incremental": spec.incremental,
         "cursor": spec.cursor,
+        "incremental_mode": spec.incremental_label,
         "parameters": list(spec.parameters),
         "columns": [{"name": c.name, "type": c.type} for c in spec.columns],
     }
