@@ -16,7 +16,7 @@ _STATUS_STYLE = {"pending": "dim", "running": "cyan", "success": "green", "faile
 
 
 def results_table(results: Iterable[ReportResult], title: str | None = None) -> Table:
-    """One row per report (named by its table, the name users query): what it loaded, cost, and why it failed."""
+    """One row per report, named by its table (the name users query): what it loaded and what it cost."""
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("Table")
     table.add_column("Status")
@@ -24,7 +24,7 @@ def results_table(results: Iterable[ReportResult], title: str | None = None) -> 
     table.add_column("Requests", justify="right")
     table.add_column("429 waits", justify="right")
     table.add_column("Time", justify="right")
-    table.add_column("Error", overflow="fold", max_width=60)
+    table.add_column("Note", overflow="fold", max_width=50)
     for r in results:
         style = _STATUS_STYLE.get(r.status, "")
         status = r.status + (" (incremental)" if r.incremental and r.status == "success" else "")
@@ -35,7 +35,7 @@ def results_table(results: Iterable[ReportResult], title: str | None = None) -> 
             f"{r.requests:,}",
             f"{r.throttle_waits:,}",
             f"{r.duration_s:.1f}s" if r.started_at else "",
-            r.error or "; ".join(r.notes),
+            "see below" if r.error else "; ".join(r.notes),
         )
     return table
 

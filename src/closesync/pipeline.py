@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 import pyarrow as pa
 
 from closesync.close import CloseClient
-from closesync.close.errors import CloseError
+from closesync.close.errors import AuthenticationError, CloseError
 from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink
@@ -159,8 +159,10 @@ def state_key(spec: ReportSpec, params: ReportParams) -> str:
 
 def describe_error(exc: BaseException) -> tuple[str, int | None]:
     """A readable one-line reason (Close's own message where there is one) and the HTTP status."""
+    if isinstance(exc, AuthenticationError):
+        return f"{exc} Check the API key (Close: Settings → Developer → API Keys).", exc.status
     if isinstance(exc, CloseError):
-        return str(exc), getattr(exc, "status", None)
+        return str(exc), exc.status
     return f"{type(exc).__name__}: {exc}", None
 
 
