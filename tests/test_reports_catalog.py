@@ -117,7 +117,8 @@ def test_parameters() -> None:
     assert get_report("organizations").uses_organization_id
     assert get_report("reporting_sent_emails").parameters == ("organization_id", "user_id", "since", "until")
     assert get_report("activities_notes").uses_user_id and get_report("activities_notes").uses_date_range
-    assert get_report("opportunities").uses_user_id and not get_report("opportunities").uses_date_range
+    assert get_report("opportunities").uses_user_id and get_report("opportunities").uses_date_range
+    assert not get_report("users").uses_date_range and not get_report("leads").uses_date_range
     assert get_report("tasks").user_filter == "assigned_to"
     assert get_report("users").parameters == ()
     assert not get_report("leads").uses_organization_id

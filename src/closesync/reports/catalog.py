@@ -79,7 +79,7 @@ class ReportSpec:
     custom_field_kind: str | None = None  # lead | contact | opportunity | activity
     omit: tuple[str, ...] = ()  # keys that are their own (nested) report, so not columns or extra
     user_filter: str | None = None  # list param that takes params.user_id
-    date_field: str | None = None  # field bounded by params.since/until
+    date_field: str | None = None  # field bounded by params.since/until (records created in the range)
     method: str = "GET"
     slug: str = field(init=False)
 
@@ -474,6 +474,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         custom_field_kind="opportunity",
         user_filter="user_id",
         page_size=250,
+        date_field="date_created",
     ),
     _list(
         "Opportunity Statuses",
@@ -579,6 +580,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         fixed_params=(("_type", "all"),),
         user_filter="assigned_to",
         page_size=1000,
+        date_field="date_created",
     ),
     _list(
         "Users",

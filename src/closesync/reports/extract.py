@@ -178,7 +178,7 @@ def open_read(
     start = previous
     if start is not None and cursor_field == "date_created":
         start = start - lookback  # activities have no date_updated filter: re-read recent ones for edits
-    if first.date_field and params.since is not None:
+    if first.date_field and first.date_field == cursor_field and params.since is not None:
         start = params.since if start is None else max(start, params.since)
 
     plan = _Plan(
@@ -215,7 +215,7 @@ def _custom_fields(client: CloseClient, kind: str, notes: list[str]) -> list[Cus
     try:
         return [
             CustomField.from_definition(d, kind)
-            for d in client.paginate(f"custom_field/{kind}/")
+            for d in client.paginate(f"custom_field/{kind}/", page_size=1000)
             if isinstance(d, dict) and d.get("id")
         ]
     except CloseError as exc:
@@ -263,7 +263,15 @@ def _records(
     if first.read == "list":
         yield from client.paginate(first.path, query or None, page_size=first.page_size)
     elif first.read == "by_date":
-        end = params.until if first.date_field else None
+        walks_date_field = first.date_field is not None and first.date_field == plan.cursor_field
+        end = params.until if walks_date_field else None
+        if (
+            first.date_field and not walks_date_field
+        ):  # e.g. opportunities walk date_updated, bounded by creation
+            if params.since is not None:
+                query[f"{first.date_field}__gte"] = _iso(params.since)
+            if params.until is not None:
+                query[f"{first.date_field}__lt"] = _iso(params.until)
         yield from client.paginate_by_date(
             first.path,
             query or None,
