@@ -384,9 +384,27 @@ def test_same_file_shared_in_process_and_read_only(tmp_path: Path) -> None:
         with pytest.raises(SinkError):
             ro.writer("t", SCHEMA)
         with pytest.raises(SinkLockedError):
-            open_sink(f"duckdb:{path}")
+            open_sink(f"duckdb:{path}", wait=0.2)
     finally:
         ro.close()
+
+
+def test_writer_waits_for_in_process_preview_to_close(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    load_sink = open_sink(f"duckdb:{path}")
+    load(load_sink, "t", rows(2))
+    load_sink.close()
+    preview = open_sink(f"duckdb:{path}", read_only=True)
+    timer = threading.Timer(0.3, preview.close)
+    timer.start()
+    writer = open_sink(f"duckdb:{path}", wait=30)  # waits for the preview, then opens read-write
+    try:
+        assert not writer.read_only
+        load(writer, "t", rows(5))
+        assert writer.row_count("t") == 5
+    finally:
+        timer.join()
+        writer.close()
 
 
 def test_file_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
@@ -402,3 +420,28 @@ def test_file_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
         assert f"PID {proc.pid}" in str(info.value)
     finally:
         proc.communicate("", timeout=30)
+
+
+def test_staging_commits_in_chunks_stay_private(sink: DuckDBSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide tables commit staging every few MB; neither the rows nor an abort may reach the target."""
+    import closesync.sinks.duckdb as duckdb_sink
+
+    monkeypatch.setattr(duckdb_sink, "STAGE_COMMIT_BYTES", 1)
+    monkeypatch.setattr(duckdb_sink, "FLUSH_ROWS", 100)
+    load(sink, "t", rows(5))
+    with pytest.raises(RuntimeError), sink.writer("t", SCHEMA, method="replace") as w:
+        for start in range(0, 1000, 100):
+            w.write(batch(rows(100, start=start)))
+            assert sink.row_count("t") == 5
+        raise RuntimeError("failed after several staging commits")
+    assert sink.row_count("t") == 5
+    assert not [t for t in sink.tables() if t.startswith(STAGE_PREFIX)]
+    with sink.writer("t", SCHEMA, method="upsert") as w:
+        for start in range(0, 1000, 100):
+            w.write(batch(rows(100, start=start)))
+    assert w.rows == 1000 and sink.row_count("t") == 1000
+    cur = sink._db.cursor()
+    left = cur.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, ?)", [STAGE_PREFIX]
+    )
+    assert left.fetchone()[0] == 0

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -53,6 +54,10 @@ STAGE_PREFIX = "_closesync_stage_"
 #: wide rows (emails with bodies) from holding hundreds of MB.
 FLUSH_ROWS = 100_000
 FLUSH_BYTES = 16 << 20
+#: DuckDB keeps a transaction's rows in memory until a full row group (122,880 rows) can be written out;
+#: for wide rows (email threads) that is gigabytes, so staging commits every this many bytes instead.
+#: Staging is private, so intermediate commits change nothing readers can see.
+STAGE_COMMIT_BYTES = 96 << 20
 
 _SCALAR_DDL = {
     "timestamp": "TIMESTAMPTZ",
@@ -157,31 +162,37 @@ _DATABASES: dict[str, _Database] = {}
 _DATABASES_LOCK = threading.Lock()
 
 
-def _acquire(path: str, read_only: bool, config: dict[str, Any]) -> _Database:
+def _acquire(path: str, read_only: bool, config: dict[str, Any], wait: float) -> _Database:
+    """The shared instance for ``path``; a writer waits up to ``wait`` s for in-process read-only users."""
     if path == ":memory:":
         db = _Database(path, read_only, config)
         db.refs = 1
         return db
     key = os.path.realpath(path)
-    with _DATABASES_LOCK:
-        db = _DATABASES.get(key)
-        if db is not None:
-            if db.read_only and not read_only:
-                raise SinkLockedError(
-                    f"the DuckDB file {path} is open read-only in this process; close those readers before writing"
-                )
-            db.refs += 1
-            return db
-        if not read_only:
-            parent = os.path.dirname(key)
-            if parent:
-                os.makedirs(parent, exist_ok=True)
-        elif not os.path.exists(key):
-            raise SinkError(f"DuckDB file {path} does not exist")
-        db = _Database(key, read_only, config)
-        db.refs = 1
-        _DATABASES[key] = db
-        return db
+    deadline = time.monotonic() + wait
+    while True:
+        with _DATABASES_LOCK:
+            db = _DATABASES.get(key)
+            if db is None:
+                if not read_only:
+                    parent = os.path.dirname(key)
+                    if parent:
+                        os.makedirs(parent, exist_ok=True)
+                elif not os.path.exists(key):
+                    raise SinkError(f"DuckDB file {path} does not exist")
+                db = _Database(key, read_only, config)
+                db.refs = 1
+                _DATABASES[key] = db
+                return db
+            if not (db.read_only and not read_only):
+                db.refs += 1  # a reader shares a read-write instance; same mode shares too
+                return db
+        # Read-only users (e.g. a web preview) hold it: they close quickly, so wait rather than fail.
+        if time.monotonic() >= deadline:
+            raise SinkLockedError(
+                f"the DuckDB file {path} is open read-only in this process; close those readers before writing"
+            )
+        time.sleep(0.05)
 
 
 def _release(db: _Database) -> None:
@@ -195,7 +206,13 @@ def _release(db: _Database) -> None:
 
 
 class DuckDBSink(Sink):
-    """Tables in one DuckDB file. ``read_only`` opens for previews; a writer in this process still wins."""
+    """Tables in one DuckDB file.
+
+    ``read_only=True`` is for previews: it shares this process's read-write instance when there is one,
+    and otherwise opens the file read-only (so another process may read it too). A read-write open waits
+    up to ``wait`` seconds for this process's read-only users to close before raising SinkLockedError;
+    ``memory_limit``/``threads`` are DuckDB settings for the instance.
+    """
 
     def __init__(
         self,
@@ -204,6 +221,7 @@ class DuckDBSink(Sink):
         read_only: bool = False,
         memory_limit: str | None = None,
         threads: int | None = None,
+        wait: float = 10.0,
     ) -> None:
         super().__init__()
         self.path = path
@@ -213,7 +231,7 @@ class DuckDBSink(Sink):
             config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = threads
-        self._db = _acquire(path, read_only, config)
+        self._db = _acquire(path, read_only, config, wait)
         self._closed = False
 
     @property
@@ -390,7 +408,9 @@ class DuckDBTableWriter(TableWriter):
         self._pending: list[pa.RecordBatch | pa.Table] = []
         self._pending_rows = 0
         self._pending_bytes = 0
+        self._tx_bytes = 0
         self._in_stage_tx = False
+        self._staged_committed = False
         self._coldefs = [(f.name, duckdb_type(logical_type(f))) for f in schema]
         self._select = ", ".join(_select_expr(f) for f in schema)
 
@@ -435,6 +455,14 @@ class DuckDBTableWriter(TableWriter):
         finally:
             with contextlib.suppress(duckdb.Error):  # fails once the transaction is aborted; harmless
                 self._cur.unregister(self._view)
+        self._tx_bytes += sum(b.nbytes for b in batches)
+        if self._tx_bytes >= STAGE_COMMIT_BYTES:
+            self._cur.commit()  # from here on an abort must drop the staging table (see _abort)
+            self._in_stage_tx = False
+            self._cur.begin()
+            self._in_stage_tx = True
+            self._staged_committed = True
+            self._tx_bytes = 0
 
     def _commit(self) -> int:
         assert self._cur is not None
@@ -517,11 +545,11 @@ class DuckDBTableWriter(TableWriter):
         """Roll back staging, or drop a committed staging table; the target is never touched."""
         if self._cur is None:
             return
-        if self._in_stage_tx:
-            self._rollback_quietly()
-            self._in_stage_tx = False
+        self._rollback_quietly()
+        if self._in_stage_tx and not self._staged_committed:
+            self._in_stage_tx = False  # the staging table was never committed: rollback removed it
         else:
-            self._rollback_quietly()
+            self._in_stage_tx = False
             with contextlib.suppress(duckdb.Error):  # else dropped at next open
                 self._sql(f"DROP TABLE IF EXISTS {quote_ident(self._stage)}")
         self._pending = []
