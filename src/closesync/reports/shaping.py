@@ -53,7 +53,8 @@ def _json_column(values: Sequence[Any]) -> pa.Array:
         encoded = [None if v is None else dumps(v) for v in values]
     except (TypeError, orjson.JSONEncodeError):
         encoded = [None if v is None else _encode_json(v) for v in values]
-    return pa.array(encoded, pa.string())
+    # orjson (and the ASCII fallback) always emit valid UTF-8: view the bytes as text without re-checking
+    return pa.array(encoded, pa.binary()).view(pa.string())
 
 
 def builtin_columns(spec: ReportSpec) -> list[Column]:
