@@ -395,3 +395,21 @@ def test_all_specs_have_consistent_schemas() -> None:
         assert shaper.schema.names[-1] == "extra"
         assert len(shaper.schema.names) == len(set(shaper.schema.names)), spec.slug
         assert shaper.shape([]).num_rows == 0
+
+
+def test_lone_surrogates_never_crash_and_are_kept() -> None:
+    """json.loads turns a "\\ud800" escape into a lone surrogate, which UTF-8 text cannot hold."""
+    odd = json.loads('"bad \\ud800 text"')
+    shaper = Shaper(get_report("activities_notes"))
+    batch = shaper.shape(
+        [
+            {"id": "acti_1", "note": odd, "attachments": [{"filename": odd}], "date_created": odd},
+            {"id": "acti_2", "note": "fine", "users": [odd], "brand_new": odd},
+        ]
+    )
+    first, second = rows(batch)
+    assert first["note"] is None and json.loads(first["extra"])["note"] == odd
+    assert json.loads(first["attachments"])[0]["filename"] == odd
+    assert json.loads(first["extra"])["date_created"] == odd
+    assert second["note"] == "fine" and second["users"] is None
+    assert json.loads(second["extra"]) == {"users": [odd], "brand_new": odd}

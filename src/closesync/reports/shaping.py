@@ -30,7 +30,8 @@ EXTRA = "extra"
 _MISSING = object()
 # Envelope keys some endpoints add to every record (data/search/): not data, so neither column nor extra.
 IGNORED_KEYS = frozenset({"__object_type"})
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+# What pa.array raises for values it will not take as the requested type (lone surrogates included).
+ARROW_REFUSED = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError)
 _encode_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=str).encode
 
 
@@ -169,28 +170,28 @@ def build_array(type_code: str, values: Sequence[Any]) -> tuple[pa.Array, dict[i
     if type_code == "str":
         try:
             return pa.array(values, pa.string()), {}
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return pa.array([_as_str(v) for v in values], pa.string()), {}
+        except ARROW_REFUSED:
+            return _coerce(values, _as_str, pa.string())
     if type_code == "int":
         return _ints(values)
     if type_code == "float":
         try:
             if bool not in set(map(type, values)):
                 return pa.array(values, pa.float64()), {}
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except ARROW_REFUSED:
             pass
         return _coerce(values, _as_float, pa.float64())
     if type_code == "bool":
         try:
             return pa.array(values, pa.bool_()), {}
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except ARROW_REFUSED:
             return _coerce(values, _as_bool, pa.bool_())
     if type_code == "list":
         list_type = pa.list_(pa.string())
         if set(map(type, values)) <= {list, type(None)}:
             try:  # Arrow refuses non-string items itself; a bare string would be split into characters
                 return pa.array(values, list_type), {}
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
+            except ARROW_REFUSED:
                 pass
         return _coerce(values, _as_str_list, list_type)
     raise ValueError(f"unknown column type {type_code!r}")
@@ -199,7 +200,7 @@ def build_array(type_code: str, values: Sequence[Any]) -> tuple[pa.Array, dict[i
 def _ints(values: Sequence[Any]) -> tuple[pa.Array, dict[int, Any]]:
     try:
         inferred = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except ARROW_REFUSED:
         return _coerce(values, _as_int, pa.int64())
     if pa.types.is_integer(inferred.type) or pa.types.is_null(inferred.type):
         return inferred.cast(pa.int64()), {}
@@ -224,20 +225,23 @@ def _coerce(values: Sequence[Any], convert: Any, arrow_type: pa.DataType) -> tup
             continue
         try:
             out.append(convert(value))
-        except (_Unusable, ValueError, TypeError, OverflowError):
+        except (_Unusable, ValueError, TypeError, OverflowError):  # UnicodeEncodeError is a ValueError
             out.append(None)
             bad[i] = value
     return pa.array(out, arrow_type), bad
 
 
 def _as_str(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value.encode()  # a lone surrogate cannot be stored as text: UnicodeEncodeError -> kept in extra
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return _encode(value)
+    return _encode_json(value).decode()
 
 
 def _as_int(value: Any) -> int:

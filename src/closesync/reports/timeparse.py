@@ -74,7 +74,7 @@ def parse_date(value: Any) -> date | None:
 def _string_array(values: Sequence[Any]) -> pa.Array | None:
     try:
         return pa.array(values, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
         return None
 
 
