@@ -194,3 +194,17 @@ def test_large_account_streams_lazily() -> None:
     assert day and all(r["date_created"].startswith("2024-01-01") for r in day)
     assert coll.get(a - 1)["date_created"] < "2024-01-01"
     assert sum(1 for _ in zip(range(1000), data.iter_records("lead"), strict=False)) == 1000
+
+
+def test_fast_accessors_agree_with_records() -> None:
+    """Filters read some fields without building records; they must see what the records say."""
+    data = SandboxData(leads=80)
+    for name in ("contact", "opportunity", "activity/call", "activity/custom", "activity/status_change/lead"):
+        coll = data.collection(name)
+        for i in range(len(coll)):
+            rec = coll.get(i)
+            assert coll.value("lead_id", i) == rec["lead_id"]
+            assert coll.timestamp_ms("date_updated", i) == parse_us(rec["date_updated"]) // 1000
+            assert coll.created_ms(i) == parse_us(rec["date_created"]) // 1000
+            if name.startswith("activity/"):
+                assert coll.value("user_id", i) == rec["user_id"]

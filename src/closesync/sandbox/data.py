@@ -90,6 +90,9 @@ class SandboxData:
         return lambda i: b.activity(kind, i)
 
     def _value_accessors(self, kind: str) -> dict[str, Any]:
+        if kind in ("contact", "opportunity"):  # always their parent lead
+            lay, b = self.layout, self.builders
+            return {"lead_id": lambda g: b.lead_id(lay.parent(kind, g)[0])}
         if not kind.startswith("activity/"):
             return {}
         fast, b = self.builders.fast, self.builders
