@@ -413,3 +413,12 @@ def test_lone_surrogates_never_crash_and_are_kept() -> None:
     assert json.loads(first["extra"])["date_created"] == odd
     assert second["note"] == "fine" and second["users"] is None
     assert json.loads(second["extra"]) == {"users": [odd], "brand_new": odd}
+
+
+def test_out_of_range_values_are_kept_not_crashed() -> None:
+    batch = Shaper(get_report("opportunities")).shape(
+        [{"id": "oppo_1", "value": 2**70, "date_won": 20200101}, {"id": "oppo_2", "value": 5}]
+    )
+    first, second = rows(batch)
+    assert first["value"] is None and second["value"] == 5
+    assert json.loads(first["extra"]) == {"value": 2**70, "date_won": 20200101}

@@ -200,7 +200,7 @@ def build_array(type_code: str, values: Sequence[Any]) -> tuple[pa.Array, dict[i
 def _ints(values: Sequence[Any]) -> tuple[pa.Array, dict[int, Any]]:
     try:
         inferred = pa.array(values)
-    except ARROW_REFUSED:
+    except (*ARROW_REFUSED, OverflowError):
         return _coerce(values, _as_int, pa.int64())
     if pa.types.is_integer(inferred.type) or pa.types.is_null(inferred.type):
         return inferred.cast(pa.int64()), {}
@@ -248,6 +248,8 @@ def _as_int(value: Any) -> int:
     if isinstance(value, bool):
         raise _Unusable
     if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise _Unusable
         return value
     if isinstance(value, float):
         if math.isfinite(value) and value.is_integer():

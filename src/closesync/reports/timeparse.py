@@ -62,7 +62,9 @@ def parse_date(value: Any) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and _DATE_PREFIX.match(value):
+    if not isinstance(value, str):
+        return None  # a number is no calendar date (20200101? epoch days?): keep it raw instead
+    if _DATE_PREFIX.match(value):
         try:
             return date.fromisoformat(value[:10])
         except ValueError:
