@@ -208,3 +208,13 @@ def test_fast_accessors_agree_with_records() -> None:
             assert coll.created_ms(i) == parse_us(rec["date_created"]) // 1000
             if name.startswith("activity/"):
                 assert coll.value("user_id", i) == rec["user_id"]
+
+
+def test_creation_times_never_decrease_with_the_index() -> None:
+    """Date filters bisect on this; a violation would make windows skip or repeat records."""
+    for leads in (7, 3000):
+        data = SandboxData(seed=5, leads=leads)
+        for name in ("lead", "contact", "opportunity", "task", *(n for n in data.names if n.startswith("activity/"))):
+            coll = data.collection(name)
+            times = [coll.created_ms(i) for i in range(len(coll))]
+            assert times == sorted(times), name
