@@ -181,6 +181,8 @@ def test_user_journey(page: Any, web_home: Path, sandbox: Any) -> None:
         assert page.inner_text("#live-error").strip()
         page.wait_for_selector("#history tbody tr td.err")
         assert page.inner_text("#history tbody tr td.err").strip()
+        assert page.inner_text("[data-live=runs]") == "1"
+        assert "retry 2" in page.inner_text("[data-live=next]")  # the retry policy queued the next attempt
         shot(page, "08-dataset-failed")
 
         # The list shows both, with last run status and rows

@@ -90,7 +90,13 @@ def test_dataset_lifecycle_and_run(client: Any, dc: Any, account: Any) -> None:
     assert ds["schedule"] == "every 2 hours" and ds["retry_delay_s"] == 30 and ds["next_run_at"]
     assert [d["name"] for d in client.get("/api/datasets").json()] == ["Leads"]
     status = client.get(f"/api/datasets/{ds['id']}/status").json()
-    assert status == {"dataset_id": ds["id"], "running": False, "run": None, "next_run_at": ds["next_run_at"]}
+    assert status == {
+        "dataset_id": ds["id"],
+        "running": False,
+        "run": None,
+        "next_run_at": ds["next_run_at"],
+        "pending_attempt": 0,
+    }
     assert client.get(f"/api/datasets/{ds['id']}/preview").json()["rows"] == []
     assert client.get(f"/api/datasets/{ds['id']}/columns").json()["columns"] == []
 

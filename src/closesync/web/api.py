@@ -193,6 +193,7 @@ def dataset_status(request: Request, dataset_id: int) -> dict[str, Any]:
         "running": bool(running),
         "run": _json(latest) if latest is not None else None,
         "next_run_at": _json(ds.next_run_at),
+        "pending_attempt": ds.pending_attempt,
     }
 
 

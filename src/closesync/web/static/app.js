@@ -121,6 +121,12 @@
       started.textContent = fmtWhen(run.started_at);
       took.textContent = st.running ? "running…" : fmtDur(run.duration_s);
       msg.textContent = !st.running && run.error ? run.error : "";
+      const next = document.querySelector("[data-live=next]");
+      if (next) {
+        next.textContent = st.next_run_at
+          ? fmtWhen(st.next_run_at) + (st.pending_attempt ? ` (retry ${st.pending_attempt})` : "")
+          : "only when started by hand";
+      }
       if (runBtn) runBtn.disabled = !!st.running;
     };
 
@@ -144,6 +150,8 @@
         );
         body.appendChild(tr);
       }
+      const count = document.querySelector("[data-live=runs]");
+      if (count) count.textContent = String(runs.length) + (runs.length >= 50 ? "+" : "");
       document.getElementById("history-empty")?.classList.add("hidden");
       document.getElementById("history")?.classList.remove("hidden");
     };
