@@ -107,3 +107,27 @@ def test_scheduler_runs_inside_the_web_process(dc: Any, account: Any, web_home: 
 def test_no_scheduler_by_default_in_the_factory(dc: Any) -> None:
     with make_client(dc) as client:
         assert client.app.state.scheduler is None
+
+
+def test_serve_options_reach_the_server(monkeypatch: Any, tmp_path: Path) -> None:
+    """--password alone asks for it (hidden, twice); --no-scheduler turns the in-process scheduler off."""
+    from click.testing import CliRunner
+
+    from closesync.cli import cli
+    from closesync.web import server
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(server, "serve", lambda home, **kw: calls.append({"home": home, **kw}))
+    monkeypatch.delenv("CLOSESYNC_PASSWORD", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["--home", str(tmp_path), "serve", "--host", "0.0.0.0", "--password"], input="typed\ntyped\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "typed" not in result.output
+    result = runner.invoke(cli, ["--home", str(tmp_path), "serve", "--no-scheduler", "--port", "9999"])
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        {"home": str(tmp_path), "host": "0.0.0.0", "port": 8080, "password": "typed", "scheduler": True},
+        {"home": str(tmp_path), "host": "127.0.0.1", "port": 9999, "password": None, "scheduler": False},
+    ]
