@@ -169,3 +169,27 @@ def test_second_run_while_running_is_409(client: Any, dc: Any, leads_dataset: An
     finally:
         gate.set()
         tracker.wait(leads_dataset.id, 10)
+
+
+def test_run_started_elsewhere_is_409_and_shows_as_running(
+    client: Any, dc: Any, leads_dataset: Any, sandbox: Any
+) -> None:
+    """A run by the scheduler (or the CLI) holds the dataset's lease: Run now says so instead of queueing."""
+    import threading
+    import time
+
+    sandbox.add_fault("slow", count=1, delay=3.0)
+    other = threading.Thread(target=dc.run_dataset, args=(leads_dataset.id,))
+    other.start()
+    try:
+        end = time.monotonic() + 20
+        while not dc.get_dataset(leads_dataset.id).running and time.monotonic() < end:
+            time.sleep(0.05)
+        response = client.post(f"/api/datasets/{leads_dataset.id}/run", headers=_h(client))
+        assert response.status_code == 409
+        assert client.get(f"/api/datasets/{leads_dataset.id}/status").json()["running"] is True
+        page = client.get(f"/datasets/{leads_dataset.id}").text
+        assert 'data-running="1"' in page and 'class="badge running"' in page
+    finally:
+        other.join(30)
+    assert client.get(f"/api/datasets/{leads_dataset.id}/status").json()["running"] is False

@@ -176,7 +176,7 @@ def delete_dataset(request: Request, dataset_id: int, drop_table: bool = False) 
 @router.post("/datasets/{dataset_id}/run", status_code=202, summary="Start a run now (returns at once)")
 def run_dataset(request: Request, dataset_id: int, full_refresh: bool = False) -> dict[str, Any]:
     ds = _dc(request).get_dataset(dataset_id)
-    request.app.state.runs.start(_dc(request), ds.id, full_refresh=full_refresh)
+    request.app.state.runs.start(_dc(request), ds.id, full_refresh=full_refresh, busy=ds.running)
     return {"started": True, "dataset_id": ds.id}
 
 

@@ -372,7 +372,7 @@ async def run_dataset(request: Request, dataset_id: int) -> Response:
     """Fallback for browsers without JavaScript: start the run and come back to the page."""
     ds = await _dataset_or_404(request, dataset_id)
     try:
-        request.app.state.runs.start(_dc(request), ds.id)
+        request.app.state.runs.start(_dc(request), ds.id, busy=ds.running)
         flash(request, "info", f"Run of “{ds.name}” started.")
     except DatasetBusyError as exc:
         flash(request, "error", str(exc))

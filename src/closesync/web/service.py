@@ -64,8 +64,14 @@ class RunTracker:
             thread = self._threads.get(dataset_id)
             return thread is not None and thread.is_alive()
 
-    def start(self, dc: DataCenter, dataset_id: int, full_refresh: bool = False) -> None:
-        """Start a run now; raises DatasetBusyError if one is already going."""
+    def start(
+        self, dc: DataCenter, dataset_id: int, full_refresh: bool = False, *, busy: bool = False
+    ) -> None:
+        """Start a run now; raises DatasetBusyError if one is already going (here, or elsewhere: `busy`)."""
+        if busy:
+            raise DatasetBusyError(
+                "this dataset is running already (started by the scheduler or another process)"
+            )
         with self._lock:
             thread = self._threads.get(dataset_id)
             if thread is not None and thread.is_alive():
