@@ -270,3 +270,8 @@ def test_parquet_keeps_json_flag_for_other_readers(tmp_path: Path) -> None:
     s = open_sink(f"parquet:{tmp_path}")
     load(s, "t", rows(2))
     assert pq.read_schema(tmp_path / "t.parquet").field("payload").metadata == {b"closesync.type": b"json"}
+
+
+def test_open_sink_read_only_is_accepted(tmp_path: Path) -> None:
+    s = open_sink(f"csv:{tmp_path}", read_only=True)
+    assert isinstance(s, FileSink)

@@ -51,13 +51,16 @@ __all__ = [
 def open_sink(destination: str | Destination, **options: Any) -> Sink:
     """Open the sink a destination string names; ``options`` go to the sink's constructor.
 
-    postgres accepts e.g. ``schema=``; duckdb accepts ``read_only=``.
+    ``read_only=True`` (for previews) is accepted for every kind: DuckDB then opens the file read-only,
+    or shares this process's writer, so a sync in another process is not locked out; other kinds ignore it.
+    postgres accepts e.g. ``schema=``.
     """
     dest = destination if isinstance(destination, Destination) else parse_destination(destination)
+    read_only = bool(options.pop("read_only", False))
     if dest.kind == "duckdb":
         from closesync.sinks.duckdb import DuckDBSink
 
-        return DuckDBSink(dest.target, **options)
+        return DuckDBSink(dest.target, read_only=read_only, **options)
     if dest.kind == "postgres":
         from closesync.sinks.postgres import PostgresSink  # type: ignore[import-not-found,unused-ignore]
 
