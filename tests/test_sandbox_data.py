@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
 from closesync.sandbox import Sandbox, SandboxData
 from closesync.sandbox.timefmt import parse_us
 
-EXAMPLES = "/work/shared/close-api/examples"
+EXAMPLES = Path(__file__).parent / "data" / "close_examples"  # Close's documented payloads
 
 
 def client(sb: Sandbox) -> httpx.Client:

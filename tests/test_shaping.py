@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from closesync.reports.custom_fields import assign_columns, snake_case
 from closesync.reports.nesting import nested_rows
 from closesync.reports.timeparse import dates, parse_datetime, timestamps
 
-EXAMPLES = Path(os.environ.get("CLOSESYNC_EXAMPLES", "/work/shared/close-api/examples"))
+EXAMPLES = Path(__file__).parent / "data" / "close_examples"  # Close's documented payloads
 UTC_US = pa.timestamp("us", tz="UTC")
 
 
