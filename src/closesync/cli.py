@@ -141,7 +141,9 @@ def sync_command(
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option(
+    "--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
 @click.option("--no-scheduler", is_flag=True, help="Do not run scheduled DataSets in this process.")
 @click.option(
     "--password",
