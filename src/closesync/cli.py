@@ -129,13 +129,16 @@ def sync_command(
         until=parse_date_option(until, "--until"),
         full_refresh=full_refresh,
     )
-    if as_json:
-        result = sync([s.slug for s in specs], **options)
-        click.echo(json.dumps(result.to_dict(), indent=2))
-    else:
-        with LiveProgress(console) as live:
-            result = sync([s.slug for s in specs], progress=live.update, **options)
-        print_summary(console, result)
+    try:
+        if as_json:
+            result = sync([s.slug for s in specs], **options)
+            click.echo(json.dumps(result.to_dict(), indent=2))
+        else:
+            with LiveProgress(console) as live:
+                result = sync([s.slug for s in specs], progress=live.update, **options)
+            print_summary(console, result)
+    except ValueError as exc:  # bad parameters (e.g. --since after --until), before anything is written
+        raise click.UsageError(str(exc)) from None
     ctx.exit(0 if result.ok else 1)
 
 
