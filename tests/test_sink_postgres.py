@@ -22,41 +22,48 @@ pytestmark = pytest.mark.postgres
 
 UTC = dt.UTC
 
-SCHEMA = pa.schema([
-    pa.field("id", pa.string()),
-    pa.field("lead_id", pa.string()),
-    pa.field("date_created", pa.timestamp("us", tz="UTC")),
-    pa.field("due", pa.date32()),
-    pa.field("value_cents", pa.int64()),
-    pa.field("score", pa.float64()),
-    pa.field("is_done", pa.bool_()),
-    json_field("payload"),
-    pa.field("tags", pa.list_(pa.string())),
-    pa.field("numbers", pa.list_(pa.int64())),
-    pa.field("when_list", pa.list_(pa.timestamp("us", tz="UTC"))),
-])
+SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("lead_id", pa.string()),
+        pa.field("date_created", pa.timestamp("us", tz="UTC")),
+        pa.field("due", pa.date32()),
+        pa.field("value_cents", pa.int64()),
+        pa.field("score", pa.float64()),
+        pa.field("is_done", pa.bool_()),
+        json_field("payload"),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("numbers", pa.list_(pa.int64())),
+        pa.field("when_list", pa.list_(pa.timestamp("us", tz="UTC"))),
+    ]
+)
 
 
-def make_batch(n: int, start: int = 0, *, lead: str | None = None, note: str = "v1",
-               schema: pa.Schema = SCHEMA) -> pa.RecordBatch:
+def make_batch(
+    n: int, start: int = 0, *, lead: str | None = None, note: str = "v1", schema: pa.Schema = SCHEMA
+) -> pa.RecordBatch:
     """n rows with ids acti_<start..start+n) and every column type filled (some NULLs)."""
     rows = []
     for i in range(start, start + n):
-        rows.append({
-            "id": f"acti_{i:06d}",
-            "lead_id": lead or f"lead_{i % 7}",
-            "date_created": dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=i, microseconds=i),
-            "due": None if i % 5 == 0 else dt.date(2024, 1, 1) + dt.timedelta(days=i % 400),
-            "value_cents": None if i % 11 == 0 else i * 100,
-            "score": i / 3,
-            "is_done": i % 2 == 0,
-            "payload": json.dumps({"note": note, "i": i, "nested": {"a": [1, 2]}}),
-            "tags": None if i % 4 == 0 else [f"t{i % 3}", note],
-            "numbers": [i, None, -i],
-            "when_list": [dt.datetime(2023, 5, 6, 7, 8, 9, tzinfo=UTC)],
-            "extra": "x",
-        })
-    return pa.RecordBatch.from_pylist([{k: r[k] for k in schema.names if k in r} for r in rows], schema=schema)
+        rows.append(
+            {
+                "id": f"acti_{i:06d}",
+                "lead_id": lead or f"lead_{i % 7}",
+                "date_created": dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=i, microseconds=i),
+                "due": None if i % 5 == 0 else dt.date(2024, 1, 1) + dt.timedelta(days=i % 400),
+                "value_cents": None if i % 11 == 0 else i * 100,
+                "score": i / 3,
+                "is_done": i % 2 == 0,
+                "payload": json.dumps({"note": note, "i": i, "nested": {"a": [1, 2]}}),
+                "tags": None if i % 4 == 0 else [f"t{i % 3}", note],
+                "numbers": [i, None, -i],
+                "when_list": [dt.datetime(2023, 5, 6, 7, 8, 9, tzinfo=UTC)],
+                "extra": "x",
+            }
+        )
+    return pa.RecordBatch.from_pylist(
+        [{k: r[k] for k in schema.names if k in r} for r in rows], schema=schema
+    )
 
 
 @pytest.fixture
@@ -70,8 +77,14 @@ def count(conn: psycopg.Connection, table: str) -> int:
     return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
 
 
-def load(sink: Any, table: str, batches: list[pa.RecordBatch], method: str = "replace",
-         schema: pa.Schema = SCHEMA, **kw: Any) -> int:
+def load(
+    sink: Any,
+    table: str,
+    batches: list[pa.RecordBatch],
+    method: str = "replace",
+    schema: pa.Schema = SCHEMA,
+    **kw: Any,
+) -> int:
     with sink.writer(table, schema, method=method, **kw) as w:
         for b in batches:
             w.write(b)
@@ -87,9 +100,13 @@ def test_destination_parsing_and_redaction() -> None:
     assert "schema" not in conninfo and "sslmode=disable" in conninfo
     assert split_destination("postgresql://u@h/db")[1] == "public"
     assert split_destination("postgresql:///db?host=/run/postgresql&schema=s") == (
-        "postgresql:///db?host=%2Frun%2Fpostgresql", "s")
+        "postgresql:///db?host=%2Frun%2Fpostgresql",
+        "s",
+    )
     assert split_destination("postgresql://u@h/db?schema=a", schema="b")[1] == "b"
-    assert "pw" not in redact_url("postgres://u:pw@h:5/db") and "u:***@h:5" in redact_url("postgres://u:pw@h:5/db")
+    assert "pw" not in redact_url("postgres://u:pw@h:5/db") and "u:***@h:5" in redact_url(
+        "postgres://u:pw@h:5/db"
+    )
     assert "qpw" not in redact_url("postgres://u@h/db?password=qpw&schema=x")
     assert redact_url("postgres://u@h/db?schema=x") == "postgres://u@h/db?schema=x"
     sink = PostgresSink("postgres://u:secretpw@127.0.0.1:1/db")
@@ -116,7 +133,9 @@ def test_pg_ident_truncates_deterministically() -> None:
 
 
 def test_encode_csv_distinguishes_null_and_empty() -> None:
-    b = pa.record_batch({"s": pa.array(["", None, 'a"b']), "l": pa.array([[], None, ["x", None]], pa.list_(pa.string()))})
+    b = pa.record_batch(
+        {"s": pa.array(["", None, 'a"b']), "l": pa.array([[], None, ["x", None]], pa.list_(pa.string()))}
+    )
     from closesync.sinks.postgres import _encoder
 
     out = bytes(encode_csv(b, [_encoder(f) for f in b.schema])).decode()
@@ -131,9 +150,17 @@ def test_replace_creates_typed_table(sink: Any, pg_conn: psycopg.Connection) -> 
     assert load(sink, "activities", [make_batch(100), make_batch(50, 100)]) == 150
     assert sink.table_exists("activities") and count(pg_conn, "activities") == 150
     assert dict(sink.columns("activities")) == {
-        "id": "text", "lead_id": "text", "date_created": "timestamp with time zone", "due": "date",
-        "value_cents": "bigint", "score": "double precision", "is_done": "boolean", "payload": "jsonb",
-        "tags": "text[]", "numbers": "bigint[]", "when_list": "timestamp with time zone[]",
+        "id": "text",
+        "lead_id": "text",
+        "date_created": "timestamp with time zone",
+        "due": "date",
+        "value_cents": "bigint",
+        "score": "double precision",
+        "is_done": "boolean",
+        "payload": "jsonb",
+        "tags": "text[]",
+        "numbers": "bigint[]",
+        "when_list": "timestamp with time zone[]",
     }
     assert load(sink, "activities", [make_batch(10, 1000)]) == 10
     ids = [r[0] for r in pg_conn.execute("SELECT id FROM activities ORDER BY id")]
@@ -181,6 +208,17 @@ def test_upsert_is_idempotent_and_updates(sink: Any, pg_conn: psycopg.Connection
     assert any("UNIQUE" in r[0] and "(id)" in r[0] for r in idx)
 
 
+def test_upsert_leaves_unchanged_rows_alone(sink: Any, pg_conn: psycopg.Connection) -> None:
+    """Re-upserting identical rows (look-back windows) rewrites nothing: same row versions, no bloat."""
+    load(sink, "t", [make_batch(20)], method="upsert")
+    before = dict(pg_conn.execute("SELECT id, xmin::text FROM t").fetchall())
+    assert load(sink, "t", [make_batch(20)], method="upsert") == 20  # still reported as merged
+    assert dict(pg_conn.execute("SELECT id, xmin::text FROM t").fetchall()) == before
+    load(sink, "t", [make_batch(2, 0, note="v2")], method="upsert")
+    after = dict(pg_conn.execute("SELECT id, xmin::text FROM t").fetchall())
+    assert [k for k in before if after[k] != before[k]] == ["acti_000000", "acti_000001"]
+
+
 def test_upsert_collapses_duplicates_last_wins(sink: Any, pg_conn: psycopg.Connection) -> None:
     rows = load(sink, "t", [make_batch(3, note="old"), make_batch(3, note="new")], method="upsert")
     assert rows == 3 and count(pg_conn, "t") == 3
@@ -194,8 +232,13 @@ def test_upsert_after_replace_uses_its_index(sink: Any, pg_conn: psycopg.Connect
 
 
 def test_upsert_with_parent_key_replaces_children(sink: Any, pg_conn: psycopg.Connection) -> None:
-    load(sink, "t", [make_batch(5, 0, lead="lead_a"), make_batch(5, 5, lead="lead_b")], method="upsert",
-         parent_key=("lead_id",))
+    load(
+        sink,
+        "t",
+        [make_batch(5, 0, lead="lead_a"), make_batch(5, 5, lead="lead_b")],
+        method="upsert",
+        parent_key=("lead_id",),
+    )
     # lead_a now has 2 children (ids 0,1 changed); lead_b untouched
     load(sink, "t", [make_batch(2, 0, lead="lead_a", note="v2")], method="upsert", parent_key=("lead_id",))
     got = pg_conn.execute("SELECT lead_id, count(*) FROM t GROUP BY 1 ORDER BY 1").fetchall()
@@ -236,8 +279,13 @@ def test_retyped_column_is_cast_into_existing_type(sink: Any, pg_conn: psycopg.C
     as_int = pa.schema([pa.field("id", pa.string()), pa.field("v", pa.int64())])
     as_text = pa.schema([pa.field("id", pa.string()), pa.field("v", pa.string())])
     load(sink, "t", [pa.RecordBatch.from_pylist([{"id": "a", "v": "12"}], schema=as_text)], schema=as_text)
-    load(sink, "t", [pa.RecordBatch.from_pylist([{"id": "b", "v": 5}], schema=as_int)], method="append",
-         schema=as_int)
+    load(
+        sink,
+        "t",
+        [pa.RecordBatch.from_pylist([{"id": "b", "v": 5}], schema=as_int)],
+        method="append",
+        schema=as_int,
+    )
     assert sorted(pg_conn.execute("SELECT v FROM t").fetchall()) == [("12",), ("5",)]
 
 
@@ -249,7 +297,9 @@ def test_aborted_writer_leaves_table_as_it_was(sink: Any, pg_conn: psycopg.Conne
             raise RuntimeError("boom")
         assert count(pg_conn, "t") == 30
     assert sink.tables() == ["t"]  # no staging table left behind
-    leftovers = pg_conn.execute("SELECT relname FROM pg_class WHERE relname LIKE '_closesync_new%'").fetchall()
+    leftovers = pg_conn.execute(
+        "SELECT relname FROM pg_class WHERE relname LIKE '_closesync_new%'"
+    ).fetchall()
     assert leftovers == []
 
 
@@ -306,14 +356,25 @@ def test_preview_and_iter_batches(sink: Any) -> None:
 def test_reads_tables_closesync_did_not_create(sink: Any, pg_conn: psycopg.Connection) -> None:
     pg_conn.execute(
         "CREATE TABLE foreign_t (u uuid, n numeric(10,2), v varchar(20), ja jsonb[], ia int[], r real, "
-        "ts timestamp(3) with time zone, iv interval)")
+        "ts timestamp(3) with time zone, iv interval)"
+    )
     pg_conn.execute(
         "INSERT INTO foreign_t VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 12.5, 'x', "
-        "ARRAY['{\"a\":1}'::jsonb], ARRAY[1,2], 1.5, '2024-01-01T00:00:00.123Z', '1 day')")
+        "ARRAY['{\"a\":1}'::jsonb], ARRAY[1,2], 1.5, '2024-01-01T00:00:00.123Z', '1 day')"
+    )
     got = sink.preview("foreign_t").to_pylist()
-    assert got == [{"u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "n": 12.5, "v": "x", "ja": ['{"a": 1}'],
-                    "ia": [1, 2], "r": 1.5, "ts": dt.datetime(2024, 1, 1, 0, 0, 0, 123000, tzinfo=UTC),
-                    "iv": "1 day"}]
+    assert got == [
+        {
+            "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "n": 12.5,
+            "v": "x",
+            "ja": ['{"a": 1}'],
+            "ia": [1, 2],
+            "r": 1.5,
+            "ts": dt.datetime(2024, 1, 1, 0, 0, 0, 123000, tzinfo=UTC),
+            "iv": "1 day",
+        }
+    ]
 
 
 def test_schema_is_created_on_first_write(pg_url: str, pg_conn: psycopg.Connection) -> None:
@@ -323,7 +384,10 @@ def test_schema_is_created_on_first_write(pg_url: str, pg_conn: psycopg.Connecti
         assert sink.tables() == []
         load(sink, "t", [make_batch(2)])
         assert sink.row_count("t") == 2
-        assert pg_conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (name,)).fetchone()[0] == 1
+        assert (
+            pg_conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (name,)).fetchone()[0]
+            == 1
+        )
     finally:
         pg_conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
         sink.close()
@@ -358,17 +422,38 @@ def test_hostile_identifiers(sink: Any, pg_conn: psycopg.Connection) -> None:
     got = sink.preview(table).to_pylist()
     assert len(got) == 2 and got[0] == row
     # every stored identifier fits PostgreSQL's limit
-    names = [r[0] for r in pg_conn.execute(
-        "SELECT attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-        "WHERE c.relname = %s AND attnum > 0", (pg_ident(table),))]
+    names = [
+        r[0]
+        for r in pg_conn.execute(
+            "SELECT attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relname = %s AND attnum > 0",
+            (pg_ident(table),),
+        )
+    ]
     assert all(len(n.encode()) <= 63 for n in names) and len(set(names)) == len(HOSTILE) + 1
 
 
 def test_hostile_values(sink: Any) -> None:
-    schema = pa.schema([pa.field("id", pa.string()), pa.field("s", pa.string()), json_field("j"),
-                        pa.field("l", pa.list_(pa.string()))])
-    values = ["", "\\.", "line\n\\.\nline", "tab\tcomma,quote\"back\\slash", "NULL", "\\N", "a\x00b", "\r\n",
-              "{}", "ünï🎉"]
+    schema = pa.schema(
+        [
+            pa.field("id", pa.string()),
+            pa.field("s", pa.string()),
+            json_field("j"),
+            pa.field("l", pa.list_(pa.string())),
+        ]
+    )
+    values = [
+        "",
+        "\\.",
+        "line\n\\.\nline",
+        'tab\tcomma,quote"back\\slash',
+        "NULL",
+        "\\N",
+        "a\x00b",
+        "\r\n",
+        "{}",
+        "ünï🎉",
+    ]
     rows = [{"id": str(i), "s": v, "j": json.dumps({"v": v}), "l": [v, None]} for i, v in enumerate(values)]
     load(sink, "t", [pa.RecordBatch.from_pylist(rows, schema=schema)], schema=schema)
     got = {r["id"]: r for r in sink.preview("t").to_pylist()}
@@ -390,7 +475,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def test_types_round_trip_same_as_duckdb(sink: Any, tmp_path: Path) -> None:
     schema = SCHEMA.append(pa.field("nested", pa.list_(pa.list_(pa.int64())))).append(
-        pa.field("naive", pa.timestamp("us")))
+        pa.field("naive", pa.timestamp("us"))
+    )
     rows = make_batch(40, schema=SCHEMA).to_pylist()
     for i, r in enumerate(rows):
         r["nested"] = None if i % 3 == 0 else [[i], [i, i + 1]]
@@ -405,7 +491,9 @@ def test_types_round_trip_same_as_duckdb(sink: Any, tmp_path: Path) -> None:
     duck = open_sink(f"duckdb:{tmp_path / 'x.duckdb'}")
     try:
         load(duck, "t", [batch], schema=schema)
-        d_rows = sorted(pa.Table.from_batches(list(duck.iter_batches("t"))).to_pylist(), key=lambda r: r["id"])
+        d_rows = sorted(
+            pa.Table.from_batches(list(duck.iter_batches("t"))).to_pylist(), key=lambda r: r["id"]
+        )
         from fixtures_postgres import column_kinds, table_rows
 
         kinds = column_kinds(duck, "t")
@@ -413,7 +501,9 @@ def test_types_round_trip_same_as_duckdb(sink: Any, tmp_path: Path) -> None:
     finally:
         duck.close()
     p_kinds = column_kinds(sink, "t")
-    assert {k: v for k, v in p_kinds.items() if k != "nested"} == {k: v for k, v in kinds.items() if k != "nested"}
+    assert {k: v for k, v in p_kinds.items() if k != "nested"} == {
+        k: v for k, v in kinds.items() if k != "nested"
+    }
     assert p_kinds["nested"] == "json" and kinds["nested"] == "list<list<integer>>"
     p_table = pa.Table.from_batches(list(sink.iter_batches("t")))
     p_rows = sorted(p_table.to_pylist(), key=lambda r: r["id"])
@@ -483,7 +573,9 @@ def _backend_pid(writer: Any) -> int:
 
 
 @pytest.mark.parametrize("method", ["replace", "append", "upsert"])
-def test_dropped_connection_mid_load_leaves_table(sink: Any, pg_conn: psycopg.Connection, method: str) -> None:
+def test_dropped_connection_mid_load_leaves_table(
+    sink: Any, pg_conn: psycopg.Connection, method: str
+) -> None:
     load(sink, "t", [make_batch(40)])
     w = sink.writer("t", SCHEMA, method=method)
     with pytest.raises(SinkError, match="lost the PostgreSQL connection.*table is unchanged"), w:
@@ -554,7 +646,9 @@ def test_concurrent_writers_from_threads(sink: Any, pg_conn: psycopg.Connection)
     assert sink.read_state("k8") == {"i": 8}
 
 
-def test_concurrent_first_writes_create_schema_and_table_once(pg_url: str, pg_conn: psycopg.Connection) -> None:
+def test_concurrent_first_writes_create_schema_and_table_once(
+    pg_url: str, pg_conn: psycopg.Connection
+) -> None:
     """Writers racing on a schema and table that don't exist yet: all succeed, nothing duplicated."""
     name = "fresh_concurrent"
     sink = open_sink(pg_url, schema=name)

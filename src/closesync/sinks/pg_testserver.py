@@ -68,8 +68,13 @@ def server_reachable(url: str, timeout: float = 3.0) -> bool:
 class PgTestServer:
     """Start with `with PgTestServer() as srv:`; `srv.url` points at database `dbname` as user `postgres`."""
 
-    def __init__(self, dbname: str = "closesync", *, bin_dir: Path | None = None,
-                 settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        dbname: str = "closesync",
+        *,
+        bin_dir: Path | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.dbname = dbname
         self.bin_dir = bin_dir or find_pg_bin()
         self.settings = {
@@ -113,8 +118,21 @@ class PgTestServer:
         self.root = Path(tempfile.mkdtemp(prefix="closesync-pg-"))
         try:
             self._chown(self.root)
-            self._run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                       "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+            self._run(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ]
+            )
             self._start_with_retries()
             with psycopg.connect(self.url_for("postgres"), autocommit=True) as conn:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.dbname)))
@@ -129,8 +147,10 @@ class PgTestServer:
             return
         if self.bin_dir is not None and (self.data_dir / "postmaster.pid").exists():
             with contextlib.suppress(subprocess.SubprocessError, OSError):
-                self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
-                           "-w", "stop"], timeout=60)
+                self._run(
+                    [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"],
+                    timeout=60,
+                )
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
         self.port = None
@@ -138,8 +158,9 @@ class PgTestServer:
     def __enter__(self) -> PgTestServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -150,8 +171,22 @@ class PgTestServer:
             self.port = free_port()
             opts = [f"-p {self.port}", f"-k {self.root}"] + [f"-c {k}={v}" for k, v in self.settings.items()]
             try:
-                self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(log),  # type: ignore[operator]
-                           "-o", " ".join(opts), "-w", "-t", "60", "start"], timeout=90)
+                self._run(
+                    [
+                        str(self.bin_dir / "pg_ctl"),
+                        "-D",
+                        str(self.data_dir),
+                        "-l",
+                        str(log),  # type: ignore[operator]
+                        "-o",
+                        " ".join(opts),
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    ],
+                    timeout=90,
+                )
             except PgServerError as e:
                 last = str(e) + "\n" + (log.read_text(errors="replace")[-2000:] if log.exists() else "")
                 time.sleep(0.2)
@@ -169,7 +204,9 @@ class PgTestServer:
         try:
             pwd.getpwnam("postgres")
         except KeyError as e:
-            raise PgServerError("running as root but there is no `postgres` OS user (install postgresql)") from e
+            raise PgServerError(
+                "running as root but there is no `postgres` OS user (install postgresql)"
+            ) from e
         if shutil.which("runuser"):
             return ["runuser", "-u", "postgres", "--"]
         return ["sudo", "-u", "postgres", "--"]
@@ -182,8 +219,16 @@ class PgTestServer:
 
     def _run(self, cmd: list[str], timeout: float = 120) -> None:
         # cwd inside our dir: the postgres user may not be allowed to read the caller's cwd.
-        proc = subprocess.run(self._run_as + cmd, capture_output=True, text=True, timeout=timeout,
-                              cwd=str(self.root) if self.root else "/", check=False)
+        proc = subprocess.run(
+            self._run_as + cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=str(self.root) if self.root else "/",
+            check=False,
+        )
         if proc.returncode != 0:
-            raise PgServerError(f"{Path(cmd[0]).name} failed ({proc.returncode}): "
-                                f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+            raise PgServerError(
+                f"{Path(cmd[0]).name} failed ({proc.returncode}): "
+                f"{(proc.stderr or proc.stdout).strip()[-2000:]}"
+            )

@@ -865,15 +865,21 @@ class PostgresTableWriter(TableWriter):
             source = sql.SQL("SELECT DISTINCT ON ({pk}) {sel} FROM {stage} ORDER BY {pk}, {seq} DESC").format(
                 pk=pk_ids, sel=select, stage=self._stage, seq=sql.Identifier(SEQ_COLUMN)
             )
-        insert = sql.SQL("INSERT INTO {} ({}) ").format(target, self._col_list()) + source
+        alias = sql.Identifier(f"{INTERNAL_PREFIX}_target")
+        insert = sql.SQL("INSERT INTO {} AS {} ({}) ").format(target, alias, self._col_list()) + source
         if has_index:
             updates = [c for c in target_cols if c not in pk]
             if updates:
-                insert += sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(
+                # Rows that come back unchanged (look-back windows, re-runs) are not rewritten: no dead tuples.
+                insert += sql.SQL(
+                    " ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})"
+                ).format(
                     pk_ids,
                     sql.SQL(", ").join(
                         sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates
                     ),
+                    sql.SQL(", ").join(sql.SQL("{}.{}").format(alias, sql.Identifier(c)) for c in updates),
+                    sql.SQL(", ").join(sql.Identifier("excluded", c) for c in updates),
                 )
             else:
                 insert += sql.SQL(" ON CONFLICT ({}) DO NOTHING").format(pk_ids)
@@ -888,7 +894,15 @@ class PostgresTableWriter(TableWriter):
                 )
             )
         cur.execute(insert)
-        return max(cur.rowcount, 0)
+        if not has_index:
+            return max(cur.rowcount, 0)
+        # rowcount leaves out unchanged rows; report what was merged, like the other sinks.
+        if not dupes:
+            return self.staged_rows
+        row = cur.execute(
+            sql.SQL("SELECT count(*) FROM (SELECT DISTINCT {} FROM {}) k").format(pk_ids, self._stage)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def _existing_columns(self, cur: psycopg.Cursor) -> dict[str, str] | None:
         rows = cur.execute(
