@@ -8,6 +8,7 @@ from typing import Any
 
 from closesync.sandbox.rand import Draw, make_id
 from closesync.sandbox.timefmt import DAY_MS, iso, iso_date
+from closesync.sandbox.vocab import ascii_slug
 
 Record = dict[str, Any]
 
@@ -121,8 +122,7 @@ class Catalog:
             first, last = FIRST_NAMES[(i * 7 + s) % len(FIRST_NAMES)], LAST_NAMES[(i * 3 + s) % len(LAST_NAMES)]
             uid = self._id("user_", "user", i)
             created = org_created + i * 37 * DAY_MS + ud.below(DAY_MS)
-            email = f"{first.lower()}.{last.lower().replace(chr(39), '')}@{domain}"
-            email = email.encode("ascii", "ignore").decode() or f"user{i}@{domain}"
+            email = f"{ascii_slug(first)}.{ascii_slug(last)}@{domain}"
             self._names[uid] = f"{first} {last}"
             self.users.append({
                 "date_created": iso(created), "date_updated": iso(created + ud.below(300 * DAY_MS)),

@@ -27,6 +27,7 @@ from closesync.sandbox.vocab import (
     SUBJECTS,
     TASK_TYPES,
     TITLES,
+    ascii_slug,
     money,
     random_phone,
 )
@@ -137,7 +138,7 @@ class Builders(ActivityBuilders):
         created, c_text, _, u_text = self._stamp("contact", g)
         user, _name = self._people(d)
         name = self.contact_name(g)
-        local = name.split()[0].lower().encode("ascii", "ignore").decode() or "contact"
+        local = ascii_slug(name.split()[0]) or "contact"
         emails = [{"email": f"{local}{g}@{d.pick(['example.com', 'example.org', 'mail.example.net'])}",
                    "is_unsubscribed": d.chance(0.1), "type": d.pick(["office", "home", "other"])}
                   for _ in range(d.between(0, 2))]

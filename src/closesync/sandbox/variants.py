@@ -15,6 +15,7 @@ from typing import Any
 from closesync.sandbox.layout import Layout, mix64, stream_key
 from closesync.sandbox.rand import make_id
 from closesync.sandbox.timefmt import DAY_MS, iso, rfc2822
+from closesync.sandbox.vocab import ascii_slug
 
 Record = dict[str, Any]
 POOL = 256
@@ -186,7 +187,7 @@ class LeadFamilyFactory:
         first = name.split(" ", 1)[0]
         local = self._local.get(first)
         if local is None:
-            local = self._local[first] = first.lower().encode("ascii", "ignore").decode() or "contact"
+            local = self._local[first] = ascii_slug(first) or "contact"
         return local
 
     def contact(self, g: int) -> Record:

@@ -39,3 +39,15 @@ def random_phone(d: Draw) -> tuple[str, str]:
 def money(cents: int, period: str) -> str:
     text = f"${cents // 100:,}"
     return text + {"one_time": "", "monthly": " monthly", "annual": " annually"}[period]
+
+
+_NO_DECOMPOSITION = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ł": "l", "Ł": "L",
+                                   "đ": "d", "'": ""})
+
+
+def ascii_slug(text: str) -> str:
+    """`Søren O'Brien` -> `soren obrien`: e-mail local parts from unicode names."""
+    import unicodedata
+
+    flat = unicodedata.normalize("NFKD", text.translate(_NO_DECOMPOSITION))
+    return flat.encode("ascii", "ignore").decode().lower()
