@@ -104,6 +104,7 @@ def test_destination_parsing_and_redaction() -> None:
         "s",
     )
     assert split_destination("postgresql://u@h/db?schema=a", schema="b")[1] == "b"
+    assert split_destination("postgresql://u@h/db?schema=a&schema=b")[1] == "b"
     assert "pw" not in redact_url("postgres://u:pw@h:5/db") and "u:***@h:5" in redact_url(
         "postgres://u:pw@h:5/db"
     )

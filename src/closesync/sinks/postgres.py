@@ -122,7 +122,9 @@ def split_destination(url: str, schema: str | None = None) -> tuple[str, str]:
     """(libpq conninfo without our `schema` parameter, schema name); the kwarg wins over `?schema=`."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    url_schema = next((v for k, v in query if k == "schema"), None)
+    url_schema = next(
+        (v for k, v in reversed(query) if k == "schema"), None
+    )  # the last one wins (CLI --schema)
     rest = [(k, v) for k, v in query if k != "schema"]
     conninfo = _unsplit(parts._replace(query=urlencode(rest)))
     chosen = schema or url_schema or "public"
