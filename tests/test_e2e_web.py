@@ -170,6 +170,16 @@ def test_user_journey(page: Any, web_home: Path, sandbox: Any) -> None:
         blocker = web_home / "blocked"
         blocker.write_text("a file where a folder should be")
         page.goto(f"{base}/datasets/new")
+        assert page.locator("#new-account").is_hidden()
+        page.select_option("#account", value="new")  # the Credentials pane can add an account inline
+        assert page.locator("#new-account #api_key").is_visible()
+        page.select_option("#account", index=0)
+        assert page.locator("#new-account").is_hidden()
+        page.wait_for_function("document.querySelectorAll('#organization_id option').length > 1")  # via fetch
+        page.check("input[name=schedule_kind][value=weekly]")
+        assert page.locator("#weekday").is_visible() and page.locator("#at_time").is_visible()
+        page.check("input[name=schedule_kind][value=manual]")
+        assert page.locator("#at_time").is_hidden()
         page.select_option("#report", label="Users")
         page.fill("#name", "Users (broken destination)")
         page.click("summary")
