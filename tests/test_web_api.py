@@ -52,11 +52,13 @@ def test_account_lifecycle(client: Any, sandbox: Any) -> None:
     assert client.get(f"/api/accounts/{account['id']}").json()["name"] == "Acme"
     choices = client.get(f"/api/accounts/{account['id']}/choices").json()
     assert choices["organizations"] and choices["users"]
+    renamed = client.patch(f"/api/accounts/{account['id']}", json={"name": "Acme EU"}, headers=h)
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Acme EU"
     check = client.post(f"/api/accounts/{account['id']}/check", headers=h).json()
     assert check["ok"] is True
     dup = client.post(
         "/api/accounts",
-        json={"name": "Acme", "api_key": sandbox.api_key, "base_url": sandbox.base_url},
+        json={"name": "Acme EU", "api_key": sandbox.api_key, "base_url": sandbox.base_url},
         headers=h,
     )
     assert dup.status_code in (409, 422)

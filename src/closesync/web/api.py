@@ -122,6 +122,17 @@ def get_account(request: Request, account_id: int) -> dict[str, Any]:
     return _json(_dc(request).get_account(account_id))
 
 
+class AccountPatch(BaseModel):
+    """Rename an account (its key is changed by adding a new account)."""
+
+    name: str
+
+
+@router.patch("/accounts/{account_id}", summary="Rename an account")
+def rename_account(request: Request, account_id: int, body: AccountPatch) -> dict[str, Any]:
+    return _json(_dc(request).rename_account(account_id, body.name))
+
+
 @router.post("/accounts/{account_id}/check", summary="Re-validate an account's key")
 def check_account(request: Request, account_id: int) -> dict[str, Any]:
     return _json(_dc(request).check_account(account_id))
