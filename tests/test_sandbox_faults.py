@@ -200,3 +200,23 @@ def test_sandbox_in_a_child_process() -> None:
         sb.skip_cap = 3
         assert c.get("lead/", params={"_skip": 4}).status_code == 400
         assert sb.stats()["faults"] == {"drop": 1}
+
+
+def test_requests_in_flight_are_not_early_retries(make_sandbox: Callable[..., Sandbox]) -> None:
+    """Only a request that arrives after its caller was told (429 written) counts as early."""
+    import threading
+
+    sb = make_sandbox(rate_limit=(1, 30.0), latency_ms=300)
+    c = client(sb)
+    assert c.get("lead/").status_code == 200
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda: codes.append(client(sb).get("lead/").status_code))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [429, 429]
+    assert sb.stats()["early_retries"] == 0  # both were sent before either 429 came back
+    assert c.get("lead/").status_code == 429
+    assert sb.stats()["early_retries"] == 1 and sb.stats()["throttled"] == 3

@@ -11,7 +11,9 @@ import binascii
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -49,6 +51,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     mode: str = "normal"
     delay: float = 0.0
+    on_sent: Callable[[], None] | None = None  # run by the transport once the reply is written
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -77,6 +80,7 @@ class SandboxApp:
         return user if user in self.api_keys else None
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        arrived = time.monotonic()
         parts = urlsplit(target)
         path = parts.path
         if path.startswith("/_sandbox/"):
@@ -93,15 +97,19 @@ class SandboxApp:
             self.stats.unauthenticated()
             return self._finish(json_reply(401, {"error": UNAUTHORIZED},
                                            {"WWW-Authenticate": 'Basic realm="Close API"'}))
-        decision = self.limiter.check(key, group)
+        decision = self.limiter.check(key, group, arrived)
         if not decision.allowed:
             self.stats.throttle(group, decision.early_retry)
-            return self._finish(self._throttled(decision, group))
+            reply = self._throttled(decision, group)
+            reply.on_sent = partial(self.limiter.told, key, group)
+            return self._finish(reply)
         fault = self.faults.take(rel)
         if fault is not None:
             self.stats.fault(fault.kind)
             reply = self._fault(fault, key, group)
             if reply is not None:
+                if reply.status == 429:
+                    reply.on_sent = partial(self.limiter.told, key, group)
                 return self._finish(reply)
         try:
             params = dict(parse_qsl(parts.query, keep_blank_values=True))

@@ -32,12 +32,16 @@ class Decision:
 
 
 class RateLimiter:
-    """Thread-safe fixed windows; `rate=None` disables limiting but keeps lockouts from scripted 429s."""
+    """Thread-safe fixed windows; `rate=None` disables limiting but keeps lockouts from scripted 429s.
+
+    A lockout starts when a 429 is decided; it counts against the caller (early retry) only for requests
+    that arrived after that 429 was written to them, so requests already in flight are not blamed.
+    """
 
     def __init__(self, rate: tuple[int, float] | None = None) -> None:
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}   # key -> (window start, count)
-        self._locked_until: dict[tuple[str, str], float] = {}
+        self._locks: dict[tuple[str, str], list[float | None]] = {}   # key -> [locked until, told at]
         self.rate = rate
 
     @property
@@ -51,34 +55,38 @@ class RateLimiter:
             if n < 1 or seconds <= 0:
                 raise ValueError("rate limit needs N >= 1 requests per SECONDS > 0")
             value = (int(n), float(seconds))
-        with getattr(self, "_lock", threading.Lock()):
+        with self._lock:
             self._rate = value
-            if hasattr(self, "_windows"):  # a new limit starts fresh windows and forgives lockouts
-                self._windows.clear()
-                self._locked_until.clear()
+            self._windows.clear()  # a new limit starts fresh windows and forgives lockouts
+            self._locks.clear()
 
-    def check(self, api_key: str, group: str) -> Decision:
-        """Count one request and decide whether it may proceed."""
+    def check(self, api_key: str, group: str, arrived: float | None = None) -> Decision:
+        """Count one request (that arrived at monotonic time `arrived`) and decide whether it may proceed."""
         now = time.monotonic()
+        arrived = now if arrived is None else arrived
         k = (api_key, group)
         with self._lock:
-            locked = self._locked_until.get(k, 0.0)
-            early = now < locked
-            if not early and locked:
-                self._locked_until.pop(k, None)
+            lock = self._locks.get(k)
+            locked = lock is not None and now < (lock[0] or 0.0)
+            told = lock[1] if lock is not None and locked else None
+            early = told is not None and told <= arrived
+            until = lock[0] if locked and lock is not None else 0.0
+            if lock is not None and not locked:
+                del self._locks[k]
             if self._rate is None:
-                if early:
-                    return Decision(False, 0, 0, locked - now, early_retry=True)
+                if locked:
+                    return Decision(False, 0, 0, (until or 0.0) - now, early_retry=early)
                 return Decision(True, 0, 0, 0.0)
             n, seconds = self._rate
             start, count = self._windows.get(k, (now, 0))
             if now - start >= seconds:
                 start, count = now, 0
             reset = max(0.0, start + seconds - now)
-            if count >= n or early:
-                self._locked_until[k] = max(self._locked_until.get(k, 0.0), start + seconds)
+            if count >= n or locked:
+                until = max(until or 0.0, start + seconds)
+                self._locks[k] = [until, told]
                 self._windows[k] = (start, count)
-                return Decision(False, n, 0, max(reset, locked - now), early_retry=early)
+                return Decision(False, n, 0, max(reset, until - now), early_retry=early)
             count += 1
             self._windows[k] = (start, count)
             return Decision(True, n, n - count, reset)
@@ -87,4 +95,16 @@ class RateLimiter:
         """A scripted 429 locks its caller out like a real one would."""
         with self._lock:
             k = (api_key, group)
-            self._locked_until[k] = max(self._locked_until.get(k, 0.0), time.monotonic() + seconds)
+            lock = self._locks.get(k)
+            until = time.monotonic() + seconds
+            if lock is not None and (lock[0] or 0.0) > until:
+                return
+            self._locks[k] = [until, lock[1] if lock is not None else None]
+
+    def told(self, api_key: str, group: str) -> None:
+        """The 429 that locks (key, group) out has been written: from now on, asking again is early."""
+        now = time.monotonic()
+        with self._lock:
+            lock = self._locks.get((api_key, group))
+            if lock is not None and lock[1] is None:
+                lock[1] = now

@@ -39,6 +39,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = self.server.app.handle(self.command, self.path, headers, body)
         self._send(reply, self.server.app.gzip and "gzip" in headers.get("accept-encoding", ""))
+        if reply.on_sent is not None:
+            self.wfile.flush()
+            reply.on_sent()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815 - stdlib dispatch names
 
