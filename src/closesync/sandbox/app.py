@@ -110,6 +110,8 @@ class SandboxApp:
             if reply is not None:
                 if reply.status == 429:
                     reply.on_sent = partial(self.limiter.told, key, group)
+                elif decision.limit and reply.mode == "normal":
+                    reply.headers["RateLimit"] = decision.header()
                 return self._finish(reply)
         try:
             params = dict(parse_qsl(parts.query, keep_blank_values=True))
