@@ -34,13 +34,22 @@ def parse_rate(value: str | None) -> tuple[int, float] | None:
 @click.option("--latency-ms", default=0.0, show_default=True, type=float, help="Added to every API call.")
 @click.option("--faults", default=None, metavar="SPEC",
               help="e.g. '500:0.02,drop:0.01' (probabilities) or '429*3@activity/call/' (next N requests). "
-                   "Kinds: 429 500 502 503 504 slow cut drop badjson.")
+                   "Kinds: 429 500 502 503 504 400 401 403 404 slow cut drop badjson.")
 @click.option("--gzip/--no-gzip", "gzip_ok", default=True, show_default=True,
               help="Compress responses for clients that accept gzip.")
+@click.option("--log-requests", is_flag=True, help="Print one line per request (method, path, status).")
 def sandbox_command(host: str, port: int, api_key: str, seed: int, leads: int, activities_per_lead: float,
                     rate_limit: str | None, skip_cap: int, latency_ms: float, faults: str | None,
-                    gzip_ok: bool) -> None:
+                    gzip_ok: bool, log_requests: bool) -> None:
     """Serve a seeded fake Close API (v1) until interrupted."""
+    if log_requests:
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        transport_log = logging.getLogger("closesync.sandbox.transport")
+        transport_log.addHandler(handler)
+        transport_log.setLevel(logging.INFO)
     try:
         fault_list = parse_spec(faults) if faults else None
     except ValueError as exc:

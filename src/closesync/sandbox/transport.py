@@ -33,6 +33,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.address_string(), *args)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The request line never carries credentials (they travel in the Authorization header).
+        log.info("%s %s", self.requestline, code)
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
