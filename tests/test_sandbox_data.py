@@ -219,3 +219,27 @@ def test_creation_times_never_decrease_with_the_index() -> None:
             coll = data.collection(name)
             times = [coll.created_ms(i) for i in range(len(coll))]
             assert times == sorted(times), name
+
+
+def test_export_api(sandbox: Sandbox) -> None:
+    c = client(sandbox)
+    job = c.post("export/lead/", json={"type": "leads", "format": "json"}).json()
+    assert job["status"] == "created" and job["id"].startswith("expo_")
+    done = c.get(f"export/{job['id']}/").json()
+    assert done["status"] == "done" and done["n_docs"] == 20
+    file = httpx.get(done["download_url"])
+    assert file.headers["content-encoding"] == "gzip"
+    assert [lead["id"] for lead in file.json()] == [lead["id"] for lead in sandbox.data.records("lead")]
+    query = {"type": "and", "queries": [
+        {"type": "object_type", "object_type": "lead"},
+        {"type": "field_condition", "condition": {"type": "text", "value": "script"},
+         "field": {"type": "regular_field", "object_type": "lead", "field_name": "display_name"}}]}
+    csv_job = c.post("export/lead/", json={"type": "contacts", "format": "csv", "s_query": query}).json()
+    text = httpx.get(c.get(f"export/lead/{csv_job['id']}/").json()["download_url"]).text
+    evil = next(lead for lead in sandbox.data.records("lead") if "<script>" in lead["name"])
+    assert text.splitlines()[0].startswith("id,") and len(text.splitlines()) == 1 + len(evil["contacts"])
+    opp_job = c.post("export/opportunity/", json={"params": {"status_type": "won"}}).json()
+    opps = httpx.get(c.get(f"export/{opp_job['id']}/").json()["download_url"]).json()
+    assert opps and {o["status_type"] for o in opps} == {"won"}
+    assert c.post("export/lead/", json={"type": "bogus"}).status_code == 400
+    assert job["id"] in {e["id"] for e in c.get("export/").json()["data"]}

@@ -65,8 +65,10 @@ task: date/date_created; user: first_name/last_name); statuses and custom field 
 A POST with `x-http-method-override: GET` reads `{"_params": {...}}` as query parameters.
 `POST data/search/` (see `search.py`): cursor paging,
 `_limit` <= 200, the skip cap applies to the cursor depth. `GET event/`: `_cursor` -> `cursor_next`.
-Also POST/PUT/DELETE on lead, contact, opportunity, task and activity paths mutate the data; POST
-`export/lead/` and `export/opportunity/` record a job. Reports: POST `report/activity/`, GET
+Also POST/PUT/DELETE on lead, contact, opportunity, task and activity paths mutate the data.
+Export API (see `exports.py`): POST `export/lead/` (type leads|contacts|lead_opps, json|csv, `s_query`) or
+`export/opportunity/` (`params`) answers the job with status "created"; GET `export/{id}/` then says "done"
+with a `download_url` (/_sandbox/export/{id}/download, no auth, gzip-encoded file). Reports: POST `report/activity/`, GET
 `report/activity/metrics/`, GET `report/sent_emails/{org_id}/` (numbers derived from the generated volume).
 Errors use Close's bodies: `{"error": "..."}` or `{"errors": [...], "field-errors": {...}}`.
 """

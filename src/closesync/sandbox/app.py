@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from closesync.close.groups import endpoint_group
 from closesync.sandbox import control
 from closesync.sandbox.data import SandboxData
 from closesync.sandbox.errors import UNAUTHORIZED, ApiError
+from closesync.sandbox.exports import ExportFiles
 from closesync.sandbox.faults import Fault, FaultPlan
 from closesync.sandbox.ratelimit import Decision, RateLimiter
 from closesync.sandbox.routes import Request, dispatch
@@ -52,6 +53,7 @@ class Reply:
     mode: str = "normal"
     delay: float = 0.0
     on_sent: Callable[[], None] | None = None  # run by the transport once the reply is written
+    file: IO[bytes] | None = None              # streamed instead of `body` (already encoded)
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -69,6 +71,7 @@ class SandboxApp:
         self.skip_cap, self.latency_ms = skip_cap, latency_ms
         self.limiter, self.faults, self.stats = limiter, faults, Stats()
         self.gzip = True  # compress responses for clients that accept it (real Close does)
+        self.exports = ExportFiles()
 
     def _key(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.lower().startswith("basic "):
@@ -83,6 +86,8 @@ class SandboxApp:
         arrived = time.monotonic()
         parts = urlsplit(target)
         path = parts.path
+        if path.startswith("/_sandbox/export/") and method == "GET":
+            return self._download(path)
         if path.startswith("/_sandbox/"):
             return json_reply(*control.handle(self, method, path, body))
         if not path.startswith(API_PREFIX):
@@ -121,7 +126,8 @@ class SandboxApp:
                 method, extra = "GET", (payload or {}).get("_params") if isinstance(payload, dict) else None
                 params.update({k: str(v) for k, v in (extra or {}).items()})
                 payload = None
-            req = Request(method, rel, params, payload, self.data, self.skip_cap)
+            req = Request(method, rel, params, payload, self.data, self.skip_cap,
+                          {"origin": f"http://{headers.get('host', 'localhost')}"})
             reply = json_reply(200, dispatch(req))
         except ApiError as exc:
             reply = json_reply(exc.status, exc.body, exc.headers)
@@ -138,6 +144,16 @@ class SandboxApp:
         if decision.limit:
             reply.headers["RateLimit"] = decision.header()
         return self._finish(reply)
+
+    def _download(self, path: str) -> Reply:
+        """An export file, like the short-lived S3 URL Close hands out (no auth, gzip-encoded)."""
+        export_id = path.strip("/").split("/")[2]
+        job = self.data.get("export", export_id)
+        if job is None or not job.get("download_url"):
+            return json_reply(404, {"error": "No such export file."})
+        f = self.exports.open(self.data, job)
+        content_type = "text/csv" if job.get("format") == "csv" else "application/json"
+        return Reply(200, headers={"Content-Type": content_type, "Content-Encoding": "gzip"}, file=f)
 
     @staticmethod
     def _json_body(body: bytes) -> Any:

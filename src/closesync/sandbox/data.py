@@ -176,15 +176,16 @@ class SandboxData:
         """
         coll = self.collection(name)
         n = next(self._added)
+        prefix = ID_PREFIX.get(name, "acti_" if name.startswith("activity/") else "x_")
         if record is None:
             record = dict(coll.get(n % max(coll.base_count, 1)) or {}) if coll.base_count else {}
             record.pop("date_created", None)
-            prefix = ID_PREFIX.get(name, "acti_" if name.startswith("activity/") else "x_")
             record["id"] = make_id(prefix, self.seed, f"added:{name}", n)
             if name == "lead":
                 record.update(contacts=[], contact_ids=[], opportunities=[], tasks=[], addresses=[])
                 record["html_url"] = f"https://app.close.com/lead/{record['id']}/"
         record = {**record, **fields}
+        record.setdefault("id", make_id(prefix, self.seed, f"added:{name}", n))
         ms = self.now()
         record.setdefault("date_created", iso(ms))
         record["date_updated"] = fields.get("date_updated", iso(ms))

@@ -1,4 +1,4 @@
-"""Reporting endpoints (POST /report/activity/, metrics list, sent-email stats) and export job creation.
+"""Reporting endpoints: POST /report/activity/, the metrics list, and sent-email stats.
 
 Numbers derive from the generated activity volume in the requested range (counted by bisect, so even huge
 accounts answer instantly) and are split deterministically by user and metric.
@@ -147,28 +147,3 @@ def _stat(name: str, template_id: str | None, org_id: str, shared: bool, total: 
         "template_url": f"/organization/{org_id}/email_templates/{template_id}/" if template_id else None,
         "total": total,
     }
-
-
-def create_export(req: Any, kind: str) -> Record:
-    """POST /export/lead/ or /export/opportunity/: records a finished job (the file itself is not served)."""
-    body = req.body if isinstance(req.body, dict) else {}
-    data = req.data
-    export_type = body.get("type", "leads") if kind == "lead" else "opps"
-    if kind == "lead" and export_type not in ("leads", "contacts", "lead_opps"):
-        raise ApiError.validation(field_errors={"type": "Must be leads, contacts or lead_opps."})
-    count = data.count("lead") if kind == "lead" else data.count("opportunity")
-    job = {
-        "created_by": data.catalog.active_user_ids[0], "date_format": body.get("date_format", "original"),
-        "download_url": None, "fields": body.get("fields") or [], "format": body.get("format", "json"),
-        "n_docs": None, "n_docs_processed": 0, "organization_id": data.catalog.org_id,
-        "results_limit": body.get("results_limit"), "send_done_email": bool(body.get("send_done_email", True)),
-        "status": "created", "type": export_type, "updated_by": data.catalog.active_user_ids[0],
-    }
-    if kind == "lead":
-        job.update(s_query=body.get("s_query") or {"type": "match_all"}, sort=body.get("sort") or [])
-    else:
-        job["params"] = body.get("params") or {}
-    created = data.add("export", job)
-    # A sandbox export finishes at once; the list shows it done, the create response shows it created.
-    data.update("export", created["id"], status="done", n_docs=count, n_docs_processed=count)
-    return created

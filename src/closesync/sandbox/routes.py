@@ -156,7 +156,7 @@ _MUTABLE = "|".join(re.escape(k) for k in ("lead", "contact", "opportunity", "ta
 
 
 def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
-    from closesync.sandbox import events, reports, search
+    from closesync.sandbox import events, exports, reports, search
 
     table: list[tuple[str, str, Handler]] = [
         ("GET", r"me", lambda r: me(r)),
@@ -169,7 +169,8 @@ def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
         ("POST", r"report/activity", reports.activity_report),
         ("GET", r"report/activity/metrics", reports.activity_metrics),
         ("GET", rf"report/sent_emails/{_ID}", reports.sent_emails),
-        ("POST", r"export/(?P<kind>lead|opportunity)", reports.create_export),
+        ("POST", r"export/(?P<kind>lead|opportunity)", exports.create_export),
+        ("GET", rf"export/(?:lead|opportunity)/{_ID}", lambda r, id: get_one(r, "export", id)),
         ("GET", rf"(?P<name>{_COLLECTIONS})", lambda r, name: list_endpoint(r, name)),
         ("GET", rf"(?P<name>{_COLLECTIONS})/{_ID}", lambda r, name, id: get_one(r, name, id)),
         ("POST", rf"(?P<name>{_MUTABLE})", lambda r, name: mutate(r, name, None)),

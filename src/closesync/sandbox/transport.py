@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
+import shutil
 import socket
 import threading
 import time
@@ -57,6 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if reply.file is not None:
+            self._send_file(reply)
+            return
         body = reply.body
         headers = dict(reply.headers)
         if gzip_ok and len(body) >= GZIP_MIN_BYTES:
@@ -77,6 +81,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(body)
+
+
+    def _send_file(self, reply: Reply) -> None:
+        assert reply.file is not None
+        size = reply.file.seek(0, 2)
+        reply.file.seek(0)
+        self.send_response(reply.status)
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        with reply.file:
+            shutil.copyfileobj(reply.file, self.wfile, 1 << 16)
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
