@@ -222,3 +222,12 @@ def test_mixed_activity_feed(sandbox: Sandbox) -> None:
     lead_id = feed[0]["lead_id"]
     notes = read_all(c, "activity/", {"lead_id": lead_id, "_type": "Note"})
     assert all(a["_type"] == "Note" and a["lead_id"] == lead_id for a in notes)
+
+
+def test_user_order_by_names(sandbox: Sandbox) -> None:
+    c = client(sandbox)
+    users = c.get("user/", params={"_order_by": "last_name,first_name"}).json()["data"]
+    keys = [(u["last_name"].lower(), u["first_name"].lower()) for u in users]
+    assert keys == sorted(keys) and len(users) == 8
+    firsts = [u["first_name"].lower() for u in c.get("user/", params={"_order_by": "-first_name"}).json()["data"]]
+    assert firsts == sorted(firsts, reverse=True)

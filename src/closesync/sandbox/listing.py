@@ -193,17 +193,22 @@ def select(coll: Collection, spec: ListSpec, params: Params) -> Selection:
     (lo, hi), preds, key, index_preds = build_predicates(spec, params, coll)
     a, b = coll.range_created(lo, hi)
     order = params.get("_order_by", "")
-    if order:
-        name = order.lstrip("-")
-        if name not in spec.order_by and not spec.natural_order:
-            raise ApiError.validation(field_errors={"_order_by": f"Cannot order by {order!r}."})
+    for part in filter(None, order.split(",")):
+        if part.lstrip("-") not in spec.order_by and not spec.natural_order:
+            raise ApiError.validation(field_errors={"_order_by": f"Cannot order by {part!r}."})
     if spec.natural_order and not order:
         order = "date_created"
     if not preds and not index_preds and not order and not coll.deleted:
         return Selection(coll, a, b, None, ("range", a, b))
 
     def compute() -> list[int]:
-        if order and order.lstrip("-") != "date_created":
+        if "," in order:  # e.g. users: `last_name,first_name` (small collections: sort the records)
+            candidates = list(range(a, b))
+            for part in reversed(order.split(",")):
+                name = part.lstrip("-")
+                candidates.sort(key=lambda i, f=name: str((coll.get(i) or {}).get(f) or "").lower(),
+                                reverse=part.startswith("-"))
+        elif order and order.lstrip("-") != "date_created":
             candidates = [i for i in coll.sorted_by(order.lstrip("-")) if a <= i < b]
             if order.startswith("-"):
                 candidates.reverse()
