@@ -676,8 +676,11 @@ class PostgresTableWriter(TableWriter):
             if self._copy is None:
                 # One COPY for the whole load; a psycopg worker thread sends while we encode the next batch.
                 self._cursor = self._conn.cursor()
-                copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-                    self._stage, self._col_list()
+                # replace fills a table created in this transaction: FREEZE writes rows already frozen,
+                # sparing the first readers the hint-bit writes and VACUUM the freeze pass.
+                options = sql.SQL("FORMAT csv, FREEZE" if self.method == "replace" else "FORMAT csv")
+                copy_sql = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
+                    self._stage, self._col_list(), options
                 )
                 self._copy_cm = self._cursor.copy(copy_sql, writer=QueuedLibpqWriter(self._cursor))
                 self._copy = self._copy_cm.__enter__()
