@@ -196,7 +196,7 @@ with s.writer("t", schema) as w:
 w = s.writer("t", schema, method="replace")
 w.open()
 w.write(pa.RecordBatch.from_pylist([{{"id": str(i)}} for i in range(200_000)], schema=schema))
-w._flush(); w._cur.commit(); w._in_stage_tx = False   # staged and committed, publish never ran
+w._flush(); w._drain(); w._cur.commit(); w._in_stage_tx = False   # staged and committed, publish never ran
 os._exit(9)
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -411,6 +412,8 @@ class DuckDBTableWriter(TableWriter):
         self._tx_bytes = 0
         self._in_stage_tx = False
         self._staged_committed = False
+        self._executor: ThreadPoolExecutor | None = None
+        self._inflight: Future[None] | None = None
         self._coldefs = [(f.name, duckdb_type(logical_type(f))) for f in schema]
         self._select = ", ".join(_select_expr(f) for f in schema)
 
@@ -437,12 +440,29 @@ class DuckDBTableWriter(TableWriter):
             self._flush()
 
     def _flush(self) -> None:
+        """Hand the buffered batches to the insert thread (waiting for the previous insert first).
+
+        The INSERT runs in DuckDB without the GIL, so the next batch is shaped while this one loads; at most
+        one insert is in flight, so memory stays bounded.
+        """
         if not self._pending:
             return
-        assert self._cur is not None
         batches = [b for p in self._pending for b in (p.to_batches() if isinstance(p, pa.Table) else [p])]
         self._pending = []
         self._pending_rows = self._pending_bytes = 0
+        self._drain()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closesync-duckdb")
+        self._inflight = self._executor.submit(self._insert, batches)
+
+    def _drain(self) -> None:
+        """Wait for the in-flight insert; its error (if any) surfaces here."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.result()
+
+    def _insert(self, batches: list[pa.RecordBatch]) -> None:
+        assert self._cur is not None
         # A reader, not the batches themselves: DuckDB keeps a registered Table/RecordBatch alive (zero-copy
         # strings) until the transaction commits, so memory would grow with the table; a reader is copied.
         self._cur.register(self._view, pa.RecordBatchReader.from_batches(self.schema, batches))
@@ -458,15 +478,14 @@ class DuckDBTableWriter(TableWriter):
         self._tx_bytes += sum(b.nbytes for b in batches)
         if self._tx_bytes >= STAGE_COMMIT_BYTES:
             self._cur.commit()  # from here on an abort must drop the staging table (see _abort)
-            self._in_stage_tx = False
-            self._cur.begin()
-            self._in_stage_tx = True
             self._staged_committed = True
+            self._cur.begin()
             self._tx_bytes = 0
 
     def _commit(self) -> int:
         assert self._cur is not None
         self._flush()
+        self._drain()
         self._cur.commit()
         self._in_stage_tx = False
         with self._db.table_lock(self.table):
@@ -545,6 +564,8 @@ class DuckDBTableWriter(TableWriter):
         """Roll back staging, or drop a committed staging table; the target is never touched."""
         if self._cur is None:
             return
+        with contextlib.suppress(BaseException):  # the insert must finish before the rollback
+            self._drain()
         self._rollback_quietly()
         if self._in_stage_tx and not self._staged_committed:
             self._in_stage_tx = False  # the staging table was never committed: rollback removed it
@@ -556,6 +577,9 @@ class DuckDBTableWriter(TableWriter):
         self._close_cursor()
 
     def _close_cursor(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self._cur is not None:
             with contextlib.suppress(duckdb.Error):
                 self._cur.close()
