@@ -37,6 +37,8 @@ Datasets:
                                                          # the dataset's incremental cursors
     dc.delete_dataset(name_or_id, drop_table=False) -> Dataset   # refused (DatasetBusyError) while running
     dc.run_dataset(name_or_id, full_refresh=False, wait_s=600) -> Run
+        # while it runs, its history row (status "running") shows rows, requests, throttle waits and retries
+        # growing, written at most once a second with the lease heartbeat
         # runs now in this thread and returns the finished history row (Run.ok, .status, .error, ...); never
         # raises for a failed run. DatasetBusyError if the dataset is running, or if another process kept
         # its DuckDB file busy for wait_s seconds (DuckDB allows one writing process per file).
@@ -45,6 +47,13 @@ Datasets:
     dc.get_run(run_id) -> Run
     dc.preview(name_or_id, limit=20) -> Preview(table, columns: list[str], rows: list[tuple])
         # empty columns/rows before the first run
+    dc.columns(name_or_id) -> list[Column(name, type)]     # the destination's type names; [] before a run
+    dc.export(name_or_id, "csv" | "parquet") -> Export(filename, media_type, chunks: Iterator[bytes])
+        # the whole table streamed batch by batch (flat memory); NotFoundError before any byte when there
+        # is no table yet; a table without rows is still a valid file (CSV header / Parquet schema)
+    Reads never create a table or file; while another process writes the dataset's DuckDB file they raise
+    DatasetBusyError at once. Front ends never open a destination themselves.
+    Dataset.to_dict() and Dataset.destination_display mask a PostgreSQL password; repr() omits it.
 
 Schedules (validate a form field before saving; the message lists the accepted forms):
     dc.validate_schedule(spec) -> ScheduleInfo(spec, description, next_runs: list[datetime])
@@ -80,6 +89,7 @@ from closesync.datacenter.models import (
     Account,
     AccountCheck,
     Choice,
+    Column,
     Dataset,
     Preview,
     ReportChoices,
@@ -88,17 +98,20 @@ from closesync.datacenter.models import (
     ScheduleInfo,
 )
 from closesync.datacenter.service import DataCenter
+from closesync.datacenter.tables import Export
 
 __all__ = [
     "Account",
     "AccountCheck",
     "AccountKeyError",
     "Choice",
+    "Column",
     "ConflictError",
     "DataCenter",
     "DataCenterError",
     "Dataset",
     "DatasetBusyError",
+    "Export",
     "NotFoundError",
     "Preview",
     "ReportChoices",

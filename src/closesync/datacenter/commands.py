@@ -283,8 +283,6 @@ def datasets_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
     """Show one dataset."""
-    from closesync.datacenter.datasets import display_destination
-
     dc = _dc(ctx)
     with _errors():
         d = dc.get_dataset(name)
@@ -297,7 +295,7 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
         ("Report", f"{d.report_name} ({d.report})"), ("Organization ID", d.organization_id or "default"),
         ("User ID", d.user_id or "-"), ("Since", _when(d.since)), ("Method", d.method),
         ("Schedule", d.schedule + ("" if d.enabled else " (paused)")), ("Retries", retry),
-        ("Destination", display_destination(d.destination)), ("Table", d.table),
+        ("Destination", d.destination_display), ("Table", d.table),
         ("Next run", "running now" if d.running else _when(d.next_run_at)), ("Last run", _last_run(d)),
     ):
         console.print(f"[bold]{label}:[/bold] {value}", highlight=False)

@@ -16,7 +16,7 @@ from typing import Any
 from closesync.datacenter import history, leases
 from closesync.datacenter.accounts import Accounts, check_name
 from closesync.datacenter.errors import ConflictError, DatasetBusyError, NotFoundError, ValidationError
-from closesync.datacenter.models import Account, Choice, Dataset, Run, mask_destination
+from closesync.datacenter.models import Account, Choice, Dataset, Run
 from closesync.datacenter.schedule import ScheduleError, parse_duration, parse_schedule
 from closesync.datacenter.state import DatasetState
 from closesync.datacenter.store import Store, from_iso, to_iso
@@ -76,9 +76,6 @@ def normalize_destination(destination: str) -> str:
     if dest.kind == "postgres":
         return dest.target
     return f"{dest.kind}:{Path(dest.target).expanduser().absolute()}"
-
-
-display_destination = mask_destination
 
 
 def _check_choice(value: str | None, choices: list[Choice], what: str, field: str) -> str | None:

@@ -59,6 +59,16 @@ def finish(conn: sqlite3.Connection, run_id: int, **values: Any) -> None:
     conn.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))
 
 
+PROGRESS_COLUMNS = ("rows", "requests", "throttle_waits", "retries")
+
+
+def progress(conn: sqlite3.Connection, run_id: int, counts: dict[str, int]) -> None:
+    """Record a running run's counts so far; a finished run's row is never touched again."""
+    values = [int(counts.get(c, 0)) for c in PROGRESS_COLUMNS]
+    sets = ", ".join(f"{c} = ?" for c in PROGRESS_COLUMNS)
+    conn.execute(f"UPDATE runs SET {sets} WHERE id = ? AND status = 'running'", (*values, run_id))
+
+
 def get(conn: sqlite3.Connection, run_id: int) -> Run | None:
     row = conn.execute(f"{_SELECT} WHERE r.id = ?", (run_id,)).fetchone()
     return to_run(row) if row else None

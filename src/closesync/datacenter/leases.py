@@ -2,7 +2,8 @@
 
 A lease row names its owner (`host:pid:token`) and expires unless renewed by a heartbeat. A lease is stale
 when it expired, or when its owner was a process on this host that no longer lives (killed, crashed): a
-SIGKILLed run is thus recovered at once, not after the expiry. Leases use the real clock, never the
+SIGKILLed run is thus recovered at once, not after the expiry. The heartbeat also carries the run's live
+progress to its history row. Leases use the real clock, never the
 scheduler's injectable one, so a test that moves schedule time forward cannot break a live lease.
 """
 
@@ -16,9 +17,12 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from closesync.datacenter import history
+from closesync.datacenter.progress import RunProgress
 from closesync.datacenter.store import Store, from_iso, to_iso
 
 LEASE_TTL_S = 60.0
+PROGRESS_EVERY_S = 1.0  # a running run's counts reach its history row at most this often
 HOST = socket.gethostname()
 
 
@@ -86,10 +90,26 @@ def release(conn: sqlite3.Connection, dataset_id: int, run_id: int) -> None:
 
 
 class Heartbeat:
-    """Renews one run's lease from a daemon thread while the run works."""
+    """Renews one run's lease from a daemon thread while the run works, and writes its live progress.
 
-    def __init__(self, store: Store, dataset_id: int, run_id: int, ttl_s: float = LEASE_TTL_S) -> None:
+    With `progress` (a RunProgress) it beats every `beat_s` (1 s) and, when the counts changed, writes them
+    to the run's history row in the same short transaction that renews the lease; otherwise it only renews,
+    every ttl/4. So progress costs at most one small write a second, and only while something happens.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        dataset_id: int,
+        run_id: int,
+        ttl_s: float = LEASE_TTL_S,
+        *,
+        progress: RunProgress | None = None,
+        beat_s: float = PROGRESS_EVERY_S,
+    ) -> None:
         self.store, self.dataset_id, self.run_id, self.ttl_s = store, dataset_id, run_id, ttl_s
+        self.progress = progress
+        self.beat_s = min(beat_s, ttl_s / 4) if progress is not None else ttl_s / 4
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lease-{dataset_id}", daemon=True)
 
@@ -102,12 +122,22 @@ class Heartbeat:
         self._thread.join()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.ttl_s / 4):
+        written: dict[str, int] | None = None
+        renew_at = time.monotonic() + self.ttl_s / 4
+        while not self._stop.wait(self.beat_s):
+            counts = self.progress.snapshot() if self.progress is not None else None
+            changed = counts is not None and counts != written
+            if not changed and time.monotonic() < renew_at:
+                continue
             try:
                 with self.store.write() as conn:
+                    if changed and counts is not None:
+                        history.progress(conn, self.run_id, counts)
                     conn.execute(
                         "UPDATE leases SET expires_at = ? WHERE dataset_id = ? AND run_id = ?",
                         (to_iso(_utcnow() + timedelta(seconds=self.ttl_s)), self.dataset_id, self.run_id),
                     )
             except sqlite3.Error:  # a busy store: the next beat tries again well before expiry
                 continue
+            written = counts if changed else written
+            renew_at = time.monotonic() + self.ttl_s / 4

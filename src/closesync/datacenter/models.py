@@ -10,8 +10,20 @@ from typing import Any
 
 
 def mask_destination(destination: str) -> str:
-    """A destination as shown to people: the password of a postgres:// URL replaced by ***."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", destination)
+    """A destination as shown to people: any password of a postgres:// URL replaced by ***.
+
+    The userinfo ends at the LAST "@" before the query, so a password holding "@" or "/" is hidden whole
+    (erring on the side of hiding); a `password=` query parameter (libpq accepts one) is hidden too.
+    """
+    scheme, sep, rest = destination.partition("://")
+    if not sep:
+        return destination
+    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, end)
+    if at >= 0 and ":" in rest[:at]:
+        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
+    masked = f"{scheme}://{rest}"
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
 
 
 def _jsonable(value: Any) -> Any:
@@ -136,7 +148,7 @@ class Dataset(_ToDict):
     schedule: str
     retries: int
     retry_delay_s: int
-    destination: str
+    destination: str = field(repr=False)  # may hold a database password: show destination_display
     table: str
     description: str
     enabled: bool
@@ -147,10 +159,15 @@ class Dataset(_ToDict):
     last_run: Run | None = None
     running: bool = False
 
+    @property
+    def destination_display(self) -> str:
+        """The destination fit to show (a PostgreSQL password masked): what pages and the CLI print."""
+        return mask_destination(self.destination)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe, with any password in a destination URL masked (front ends show this dict)."""
         data = _jsonable(self)
-        data["destination"] = mask_destination(self.destination)
+        data["destination"] = self.destination_display
         return data
 
 
@@ -161,6 +178,14 @@ class Preview(_ToDict):
     table: str
     columns: list[str]
     rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Column(_ToDict):
+    """One column of a dataset's table, with the destination's own type name (VARCHAR, jsonb, ...)."""
+
+    name: str
+    type: str
 
 
 @dataclass(frozen=True)

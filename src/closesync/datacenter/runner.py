@@ -20,6 +20,7 @@ from closesync.datacenter.accounts import Accounts
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFoundError
 from closesync.datacenter.models import Dataset, Run
+from closesync.datacenter.progress import RunProgress
 from closesync.datacenter.schedule import parse_schedule
 from closesync.datacenter.secrets import redact
 from closesync.datacenter.state import DatasetState
@@ -150,10 +151,11 @@ class Runner:
         """Do the claimed run to the end and record it; never raises for a failed sync."""
         dataset = self.datasets.get(claim.dataset_id)
         started = time.monotonic()
+        progress = RunProgress()
         outcome: dict[str, Any]
         try:
-            with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id):
-                outcome = self._sync(dataset, full_refresh)
+            with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id, progress=progress):
+                outcome = self._sync(dataset, full_refresh, progress)
         except BaseException as exc:  # Ctrl-C or a bug: record it, then let it go on
             outcome = self._failure(exc, None)
             self._finish(claim, dataset, outcome, time.monotonic() - started)
@@ -178,7 +180,7 @@ class Runner:
         finally:
             destlock.release(self.home, dataset.destination)
 
-    def _sync(self, dataset: Dataset, full_refresh: bool) -> dict[str, Any]:
+    def _sync(self, dataset: Dataset, full_refresh: bool, progress: RunProgress) -> dict[str, Any]:
         key: str | None = None
         try:
             account = self.accounts.get(dataset.account_id)
@@ -186,6 +188,7 @@ class Runner:
             from closesync.pipeline import sync
 
             with self.client_factory(key, account.base_url) as client:
+                progress.watch(client)
                 result = sync(
                     [dataset.report],
                     client=client,
@@ -197,6 +200,7 @@ class Runner:
                     full_refresh=full_refresh,
                     table=dataset.table,
                     state=DatasetState(self.store, dataset.id),
+                    progress=progress,
                 )
         except Exception as exc:
             return self._failure(exc, key)

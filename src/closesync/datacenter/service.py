@@ -11,11 +11,12 @@ from typing import Any
 from closesync.datacenter import history
 from closesync.datacenter.accounts import Accounts
 from closesync.datacenter.datasets import Datasets
-from closesync.datacenter.errors import DatasetBusyError, NotFoundError, ValidationError
+from closesync.datacenter.errors import NotFoundError, ValidationError
 from closesync.datacenter.leases import new_owner
 from closesync.datacenter.models import (
     Account,
     AccountCheck,
+    Column,
     Dataset,
     Preview,
     ReportChoices,
@@ -28,6 +29,7 @@ from closesync.datacenter.schedule import ScheduleError, parse_schedule
 from closesync.datacenter.scheduler import Scheduler
 from closesync.datacenter.secrets import Secrets
 from closesync.datacenter.store import Store
+from closesync.datacenter.tables import Export, Tables
 
 Clock = Callable[[], datetime]
 
@@ -68,6 +70,7 @@ class DataCenter:
         self._runner = Runner(
             self.store, self._accounts, self._datasets, self.clock, factory, self.owner, self.home
         )
+        self._tables = Tables(self.home)
 
     def __repr__(self) -> str:
         return f"DataCenter({str(self.home)!r})"
@@ -155,27 +158,20 @@ class DataCenter:
 
     def preview(self, name_or_id: str | int, *, limit: int = 20) -> Preview:
         """The first rows of the dataset's table (read-only; an empty preview before the first run)."""
-        from closesync.sinks import SinkError, SinkLockedError, open_sink, parse_destination
+        return self._tables.preview(self._datasets.get(name_or_id), limit)
 
-        dataset = self._datasets.get(name_or_id)
-        dest = parse_destination(dataset.destination)
-        if dest.kind == "duckdb" and not Path(dest.target).exists():  # never create a file just to look
-            return Preview(dataset.table, [], [])
-        try:
-            sink = open_sink(dest)
-            try:
-                if not sink.table_exists(dataset.table):
-                    return Preview(dataset.table, [], [])
-                table = sink.preview(dataset.table, limit=max(1, int(limit)))
-            finally:
-                sink.close()
-        except SinkLockedError as exc:
-            raise DatasetBusyError(f"The table of {dataset.name!r} cannot be read right now: {exc}") from None
-        except SinkError as exc:
-            raise NotFoundError(f"Cannot read table {dataset.table!r} of {dataset.name!r}: {exc}") from None
-        columns = table.column_names
-        rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
-        return Preview(dataset.table, columns, rows)
+    def columns(self, name_or_id: str | int) -> list[Column]:
+        """The columns of the dataset's table with the destination's type names; [] before the first run."""
+        return self._tables.columns(self._datasets.get(name_or_id))
+
+    def export(self, name_or_id: str | int, fmt: str = "csv") -> Export:
+        """The whole table as a CSV or Parquet file, streamed: iterate `.chunks` (filename, media_type set).
+
+        Raises before any byte is produced: NotFoundError when there is no table yet, ValidationError for
+        another format, DatasetBusyError while another process writes the DuckDB file. A table without rows
+        still gives a valid file (CSV header, Parquet schema).
+        """
+        return self._tables.export(self._datasets.get(name_or_id), fmt)
 
     # -- scheduler ------------------------------------------------------------------------------------------
     def scheduler(self, *, max_workers: int = 4, poll_seconds: float = 5.0) -> Scheduler:

@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from closesync.datacenter import DataCenterError
-from closesync.web import service
 from closesync.web.security import csrf_token
 
 router = APIRouter(prefix="/api", tags=["Data Center"])
@@ -28,11 +27,8 @@ def _json(obj: Any) -> Any:
     """DataCenter objects to JSON-safe values (they never carry a key)."""
     if isinstance(obj, list):
         return [_json(o) for o in obj]
-    to_dict = getattr(obj, "to_dict", None)
-    data = jsonable_encoder(to_dict() if callable(to_dict) else obj)
-    if isinstance(data, dict) and isinstance(data.get("destination"), str):
-        data["destination"] = service.display_destination(data["destination"])
-    return data
+    to_dict = getattr(obj, "to_dict", None)  # Dataset.to_dict masks a database password itself
+    return jsonable_encoder(to_dict() if callable(to_dict) else obj)
 
 
 class AccountIn(BaseModel):
@@ -232,9 +228,9 @@ def dataset_preview(
 
 @router.get("/datasets/{dataset_id}/columns", summary="Columns of the DataSet's table and their types")
 def dataset_columns(request: Request, dataset_id: int) -> dict[str, Any]:
-    ds = _dc(request).get_dataset(dataset_id)
-    cols = service.table_columns(ds)
-    return {"table": ds.table, "columns": [{"name": n, "type": t} for n, t in cols]}
+    dc = _dc(request)
+    ds = dc.get_dataset(dataset_id)
+    return {"table": ds.table, "columns": _json(dc.columns(ds.id))}
 
 
 @router.get(
@@ -247,10 +243,7 @@ def dataset_download(
 ) -> Response:
     from closesync.web.pages import download_response
 
-    ds = _dc(request).get_dataset(dataset_id)
-    if not service.table_columns(ds):
-        raise HTTPException(404, "This DataSet has no table yet: run it first.")
-    return download_response(ds, format)
+    return download_response(_dc(request), dataset_id, format)
 
 
 def datacenter_error_response(exc: DataCenterError) -> JSONResponse:

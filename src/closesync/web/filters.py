@@ -91,14 +91,7 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def destination(value: Any) -> str:
-    """A destination with any database password hidden."""
-    from closesync.web.service import display_destination
-
-    return display_destination(str(value))
-
-
 def register(env: Environment) -> None:
     """Install the filters on the app's Jinja environment."""
-    env.filters.update(when=when, ago=ago, duration=duration, cell=cell, destination=destination)
+    env.filters.update(when=when, ago=ago, duration=duration, cell=cell)
     env.filters["rowcount"] = count

@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from closesync.web.service import display_destination
-
 WEEKDAYS = [
     ("mon", "Monday"),
     ("tue", "Tuesday"),
@@ -143,7 +141,7 @@ def from_dataset(ds: Any) -> DatasetForm:
         retries=str(ds.retries),
         name=ds.name,
         description=ds.description or "",
-        destination=display_destination(ds.destination),
+        destination=ds.destination_display,
         table=ds.table,
     )
     values.update(split_schedule(ds.schedule))

@@ -23,7 +23,7 @@ from closesync.datacenter import (
     NotFoundError,
     ValidationError,
 )
-from closesync.web import forms, service
+from closesync.web import forms
 from closesync.web.app import flash, render
 from closesync.web.security import password_matches
 
@@ -289,7 +289,7 @@ async def _save(request: Request, dataset_id: int | None) -> Response:
                     args[key] = None
         if dataset_id is not None:
             current = await run_in_threadpool(dc.get_dataset, dataset_id)
-            if args.get("destination") == service.display_destination(current.destination):
+            if args.get("destination") == current.destination_display:
                 args.pop("destination")  # shown masked; unchanged means keep the stored one
     if args is not None:
         try:
@@ -332,8 +332,8 @@ async def dataset_page(request: Request, dataset_id: int) -> Response:
     except Exception as exc:  # a table not created yet or a destination that went away
         preview_error = f"No rows to show yet ({type(exc).__name__})."
     try:
-        columns = await run_in_threadpool(service.table_columns, ds)
-    except Exception:
+        columns = await run_in_threadpool(dc.columns, dataset_id)
+    except Exception:  # the preview above already says why the table cannot be read
         columns = []
     running = request.app.state.runs.is_running(dataset_id) or ds.running
     latest = runs[0] if runs else None
@@ -394,26 +394,24 @@ async def delete_dataset(request: Request, dataset_id: int) -> Response:
     return _redirect("/datasets")
 
 
-def download_response(ds: Any, fmt: str) -> Response:
-    """Stream the table as a file; shared by the page links and the JSON API."""
+def download_response(dc: Any, dataset_id: int, fmt: str) -> Response:
+    """Stream the table as a file (the DataCenter encodes it); shared by the page links and the JSON API.
+
+    Blocking: FastAPI runs the callers in its thread pool. Errors (no table yet, busy) come before any byte.
+    """
     if fmt not in ("csv", "parquet"):
         raise HTTPException(400, "format must be csv or parquet")
-    filename = f"{ds.table}.{fmt}"
-    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
+    export = dc.export(dataset_id, fmt)
     return StreamingResponse(
-        service.stream_table(ds, fmt),
-        media_type=media,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+        export.chunks,
+        media_type=export.media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(export.filename)}"},
     )
 
 
 @router.get("/datasets/{dataset_id}/download.{fmt}")
-async def download(request: Request, dataset_id: int, fmt: str) -> Response:
-    ds = await _dataset_or_404(request, dataset_id)
-    columns = await run_in_threadpool(service.table_columns, ds)
-    if not columns:
-        raise HTTPException(404, "This DataSet has no table yet: run it first.")
-    return download_response(ds, fmt)
+def download(request: Request, dataset_id: int, fmt: str) -> Response:
+    return download_response(_dc(request), dataset_id, fmt)  # DataCenter errors: app.py's error page
 
 
 # ---------------------------------------------------------------- API reference (no CDN assets)

@@ -1,0 +1,186 @@
+"""Reading a dataset's table for people: preview rows, column types, and whole-table exports (CSV/Parquet).
+
+Front ends never open a destination themselves; they ask the DataCenter, which reads through here.
+
+DuckDB lets one process at a time hold a file once anyone writes it, so every read takes the home's
+cross-process destination lock (`destlock`, shared within this process): a run in another process then
+waits for a preview instead of failing on DuckDB's lock, and a read during such a run answers "busy" at
+once. Short reads open the file read-only; an export, which may stream for minutes, opens it read-write,
+because that is the instance this process's own scheduler runs share (a read-only one would make them
+wait and fail).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from closesync.datacenter import destlock
+from closesync.datacenter.errors import DatasetBusyError, NotFoundError, ValidationError
+from closesync.datacenter.models import Column, Dataset, Preview
+
+FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+
+
+@dataclass(frozen=True)
+class Export:
+    """A table being exported: iterate `chunks` for the file's bytes (the table is read as they are taken)."""
+
+    filename: str
+    media_type: str
+    chunks: Iterator[bytes]
+
+
+class Tables:
+    """Reads the tables datasets load (never creating one just to look)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    @contextlib.contextmanager
+    def _open(self, dataset: Dataset, *, read_only: bool = True) -> Iterator[Any]:
+        """The dataset's sink, or None when its table does not exist yet; errors as DataCenter errors."""
+        from closesync.sinks import SinkError, SinkLockedError, open_sink, parse_destination
+
+        dest = parse_destination(dataset.destination)
+        if dest.kind == "duckdb" and not Path(dest.target).exists():
+            yield None
+            return
+        if not destlock.try_acquire(self.home, dataset.destination):
+            raise DatasetBusyError(
+                f"The table of {dataset.name!r} is being written by another closesync process; "
+                "try again when that run ends."
+            )
+        try:
+            try:
+                sink = open_sink(dest, read_only=read_only)
+            except SinkLockedError as exc:
+                raise DatasetBusyError(f"The table of {dataset.name!r} cannot be read right now: {exc}") from None
+            except SinkError as exc:
+                raise NotFoundError(f"Cannot read table {dataset.table!r} of {dataset.name!r}: {exc}") from None
+            try:
+                try:
+                    exists = sink.table_exists(dataset.table)
+                except SinkError as exc:
+                    raise NotFoundError(
+                        f"Cannot read table {dataset.table!r} of {dataset.name!r}: {exc}"
+                    ) from None
+                yield sink if exists else None
+            finally:
+                sink.close()
+        finally:
+            destlock.release(self.home, dataset.destination)
+
+    def preview(self, dataset: Dataset, limit: int) -> Preview:
+        with self._open(dataset) as sink:
+            if sink is None:
+                return Preview(dataset.table, [], [])
+            table = sink.preview(dataset.table, limit=max(1, int(limit)))
+        columns = table.column_names
+        rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
+        return Preview(dataset.table, columns, rows)
+
+    def columns(self, dataset: Dataset) -> list[Column]:
+        with self._open(dataset) as sink:
+            if sink is None:
+                return []
+            return [Column(str(name), str(kind)) for name, kind in sink.columns(dataset.table)]
+
+    def export(self, dataset: Dataset, fmt: str) -> Export:
+        """Check now that there is a table to export (errors before any byte); stream it when iterated."""
+        fmt = (fmt or "").lower()
+        if fmt not in FORMATS:
+            raise ValidationError("The download format must be csv or parquet.", field="format")
+        if not self.columns(dataset):
+            raise NotFoundError(f"DataSet {dataset.name!r} has no table yet: run it first.")
+        return Export(f"{dataset.table}.{fmt}", FORMATS[fmt], self._chunks(dataset, fmt))
+
+    def _chunks(self, dataset: Dataset, fmt: str) -> Iterator[bytes]:
+        """The table encoded batch by batch, so memory stays flat whatever its size."""
+        with self._open(dataset, read_only=False) as sink:
+            if sink is None:  # dropped since export() looked: an empty file is all there is
+                return
+            out = _Chunks()
+            writer: Any = None
+            try:
+                for batch in sink.iter_batches(dataset.table):
+                    if writer is None:
+                        writer = _writer(out, fmt, batch.schema)
+                    writer.write_batch(_csv_safe(batch) if fmt == "csv" else batch)
+                    if chunk := out.take():
+                        yield chunk
+                if writer is None:  # no rows: still a valid file, with the header / schema
+                    schema = sink.preview(dataset.table, limit=1).schema
+                    empty = pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+                    writer = _writer(out, fmt, schema)
+                    writer.write_batch(_csv_safe(empty) if fmt == "csv" else empty)
+                writer.close()
+                writer = None
+                if chunk := out.take():
+                    yield chunk
+            finally:
+                if writer is not None:  # the client went away mid-download
+                    with contextlib.suppress(Exception):
+                        writer.close()
+
+
+class _Chunks(io.RawIOBase):
+    """A write-only file whose writes are collected, so Arrow writers can feed a stream."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self.parts)
+        self.parts.clear()
+        return out
+
+
+def _writer(out: _Chunks, fmt: str, schema: pa.Schema) -> Any:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if fmt == "csv":
+        return pacsv.CSVWriter(out, _csv_schema(schema))
+    return pq.ParquetWriter(out, schema, compression="zstd")
+
+
+def _csv_type(dtype: pa.DataType) -> pa.DataType:
+    nested = pa.types.is_nested(dtype) or pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype)
+    return pa.string() if nested else dtype
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, _csv_type(f.type)) for f in schema])
+
+
+def _csv_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """CSV cannot hold lists or structs: write those columns as JSON text, bytes as text."""
+    import pyarrow.compute as pc
+
+    columns = []
+    for fld, col in zip(batch.schema, batch.columns, strict=True):
+        if pa.types.is_nested(fld.type):
+            col = pa.array([None if v is None else _json(v) for v in col.to_pylist()], pa.string())
+        elif pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type):
+            col = pc.cast(col, pa.string(), safe=False)
+        columns.append(col)
+    return pa.RecordBatch.from_arrays(columns, schema=_csv_schema(batch.schema))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
