@@ -325,3 +325,45 @@ def test_password_guessing_is_slowed_down(locked: Any, monkeypatch: pytest.Monke
     refused = locked.post("/login", data={"csrf_token": token, "password": "correct horse"})
     assert refused.status_code == 429 and "Too many" in refused.text
     assert locked.get("/datasets").status_code == 303
+
+
+# ---------------------------------------------------------------- session key
+
+
+def test_sessions_survive_a_restart_and_the_key_file_is_private(dc: Any, web_home: Path) -> None:
+    import stat
+
+    from closesync.web.security import SESSION_KEY_FILE
+
+    with make_client(dc, password="s3cret") as first:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', first.get("/login").text).group(1)  # type: ignore[union-attr]
+        login = first.post("/login", data={"csrf_token": token, "password": "s3cret", "next": "/datasets"})
+        assert login.status_code == 303
+        assert first.get("/datasets").status_code == 200
+        cookie = first.cookies.get("closesync_session")
+    key_file = web_home / SESSION_KEY_FILE
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert cookie and key_file.read_text().strip() not in cookie
+
+    with make_client(dc, password="s3cret") as restarted:  # a new app on the same home: `serve` restarted
+        restarted.cookies.set("closesync_session", cookie)
+        assert restarted.get("/datasets").status_code == 200  # still logged in
+        restarted.cookies.clear()
+        assert restarted.get("/datasets").status_code == 303  # and a stranger still is not
+
+    key_file.chmod(0o644)  # restored from a backup with loose rights: tightened on the next start
+    with make_client(dc, password="s3cret"):
+        pass
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_the_session_key_is_not_the_master_key(dc: Any, web_home: Path) -> None:
+    from closesync.web.security import session_secret
+
+    dc.list_accounts()
+    with make_client(dc):
+        pass
+    master = web_home / "secret.key"
+    key = session_secret(web_home)
+    assert key == session_secret(web_home)  # stable
+    assert not master.exists() or master.read_text().strip() != key

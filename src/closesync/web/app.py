@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from closesync import __version__
 from closesync.datacenter import DataCenterError
-from closesync.web import filters
+from closesync.web import filters, security
 from closesync.web.security import CsrfFailed, LoginRequired, csrf_token, guard
 
 log = logging.getLogger("closesync.web")
@@ -118,6 +118,7 @@ def create_app(
     `home` is the datacenter home folder (CLOSESYNC_HOME); `datacenter` may be passed instead (tests).
     `password` turns on the login page; `allowed_hosts` pins the Host header (set on loopback binds).
     `run_scheduler` starts the datacenter's scheduler with the app and stops it on shutdown.
+    `session_secret` signs the session cookie; by default it is read from (or created in) the home.
     """
     from closesync.web import service
 
@@ -156,9 +157,12 @@ def create_app(
     app.state.scheduler = None
     app.state.login_failures = collections.deque(maxlen=1000)
 
+    home_dir = getattr(dc, "home", None)
+    if session_secret is None:  # kept in the home, so restarting `serve` does not log everyone out
+        session_secret = security.session_secret(home_dir) if home_dir is not None else secrets.token_urlsafe(32)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_secret or secrets.token_urlsafe(32),
+        secret_key=session_secret,
         session_cookie="closesync_session",
         same_site="strict",
         max_age=12 * 3600,

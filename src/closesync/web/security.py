@@ -5,9 +5,13 @@ Kept apart from the routes so each rule is one small function that a test can ai
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
+import os
 import secrets
+import stat
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -54,6 +58,37 @@ def loopback_hosts(port: int) -> list[str]:
     """Host header values accepted on a loopback bind: blocks DNS-rebinding pages from reaching the app."""
     names = ["127.0.0.1", "localhost", "[::1]"]
     return names + [f"{n}:{port}" for n in names]
+
+
+SESSION_KEY_FILE = "web-session.key"
+
+
+def session_secret(home: str | Path) -> str:
+    """The key that signs session cookies, kept in `<home>/web-session.key` (mode 0600) across restarts.
+
+    A per-process random key logged everyone out on each restart of `closesync serve`. The file is its own
+    secret, not derived from the master key, so the web never touches what decrypts the API keys. It is
+    created whole (written to a private temp file, then linked into place), so a second process starting at
+    the same moment reads the same complete key, never an empty one.
+    """
+    path = Path(home) / SESSION_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{SESSION_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48) + "\n")
+            with contextlib.suppress(FileExistsError):  # another process won the race: use its key
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        path.chmod(0o600)  # copied or restored with looser rights: others must not forge sessions
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ValueError(f"{path} does not hold a session key: delete it and start again")
+    return key
 
 
 def csrf_token(request: Request) -> str:
