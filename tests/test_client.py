@@ -98,7 +98,7 @@ def test_each_fault_kind_is_survived_without_losing_or_repeating_records(
     # Two faults in the middle of the read (after the first page) and one on the first request.
     sb.add_fault(kind, path="activity/call/", count=1, delay=1.0, reset=0.2)
     with client_for(sb, timeout=0.5) as client:
-        pages = client.paginate_by_date("activity/call/", page_size=50)
+        pages = client.paginate_by_date("activity/call/", page_size=10)
         got = [next(pages)]
         sb.add_fault(kind, path="activity/call/", count=2, delay=1.0, reset=0.2)
         got.extend(pages)

@@ -140,54 +140,61 @@ class FakeClock:
         return self.now
 
 
-def test_pacer_spends_budget_then_waits_for_reset() -> None:
-    clock = FakeClock()
-    pacer = Pacer(margin=0.0, clock=clock)
-    pacer.acquire("g")
-    pacer.release("g", RateLimitInfo(limit=3, remaining=2, reset=1.0))
-    pacer.acquire("g")
-    pacer.acquire("g")  # the last token: one answer pending plus this one in flight
-    blocked = threading.Event()
-    done = threading.Event()
-
-    def worker() -> None:
-        blocked.set()
-        pacer.acquire("g")
-        done.set()
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    blocked.wait(1)
-    assert not done.wait(0.2)  # out of budget, window not over
-    clock.now += 1.01
+def _release_waiters(pacer: Pacer) -> None:
     with pacer._cond:
         pacer._cond.notify_all()
+
+
+def test_pacer_spends_the_whole_budget_then_waits_for_reset() -> None:
+    clock = FakeClock()
+    pacer = Pacer(margin=0.0, clock=clock)
+    _, ticket = pacer.acquire("g")
+    pacer.release("g", RateLimitInfo(limit=3, remaining=2, reset=1.0), ticket)
+    pacer.acquire("g")
+    pacer.acquire("g")  # the third request of the window: all of the budget, none wasted
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (pacer.acquire("g"), done.set()), daemon=True)
+    thread.start()
+    assert not done.wait(0.2)  # out of budget, window not over
+    clock.now += 1.0
+    _release_waiters(pacer)
     assert done.wait(2)
     thread.join(1)
 
 
-def test_pacer_counts_in_flight_requests_against_remaining() -> None:
+def test_pacer_trusts_the_server_when_it_counted_more_than_we_sent() -> None:
     clock = FakeClock()
     pacer = Pacer(margin=0.0, clock=clock)
-    for _ in range(3):
-        pacer.acquire("g")
-    # The first answer says 2 remain, but two requests are still in flight: no budget left.
-    pacer.release("g", RateLimitInfo(limit=10, remaining=2, reset=5.0))
-    assert pacer.snapshot()["g"]["tokens"] == 0
+    _, ticket = pacer.acquire("g")
+    # Another process on the same key: the server counted 9 of 10 although we sent one.
+    pacer.release("g", RateLimitInfo(limit=10, remaining=1, reset=5.0), ticket)
+    assert pacer.snapshot()["g"]["used"] == 9
+    pacer.acquire("g")
+    assert pacer.snapshot()["g"]["used"] == 10
+
+
+def test_pacer_new_window_counts_requests_sent_after_the_reading() -> None:
+    clock = FakeClock()
+    pacer = Pacer(margin=0.0, clock=clock)
+    _, first = pacer.acquire("g")
+    pacer.release("g", RateLimitInfo(limit=10, remaining=9, reset=0.5), first)
+    tickets = [pacer.acquire("g")[1] for _ in range(3)]
+    clock.now += 0.6  # the server's window rolled over; our next reading says so
+    pacer.release("g", RateLimitInfo(limit=10, remaining=9, reset=1.0), tickets[0])
+    assert pacer.snapshot()["g"]["used"] == 1 + 2  # counted + the two sent after it
 
 
 def test_pacer_lockout_holds_every_request_of_the_group_only() -> None:
     clock = FakeClock()
     pacer = Pacer(margin=0.0, clock=clock)
     pacer.lockout("g", 2.0)
-    assert pacer.acquire("other") == 0  # other groups are not held
+    assert pacer.acquire("other")[0] == 0  # other groups are not held
     done = threading.Event()
     thread = threading.Thread(target=lambda: (pacer.acquire("g"), done.set()), daemon=True)
     thread.start()
     assert not done.wait(0.2)
     clock.now += 2.0
-    with pacer._cond:
-        pacer._cond.notify_all()
+    _release_waiters(pacer)
     assert done.wait(2)
 
 

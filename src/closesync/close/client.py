@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,8 +82,17 @@ class _Shared:
     pacer: Pacer
     policy: RetryPolicy
     secret: _Secret
+    workers: int = 32
     skip_caps: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    executor: ThreadPoolExecutor | None = None
+
+    def pool(self) -> ThreadPoolExecutor:
+        """The page-prefetch threads, started on first use."""
+        with self.lock:
+            if self.executor is None:
+                self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="closesync-page")
+            return self.executor
 
 
 class CloseClient:
@@ -106,8 +116,9 @@ class CloseClient:
         max_throttle_wait: float = 900.0,
         pool_size: int = 32,
         pace: bool = True,
-        pacing_margin: float = 0.015,
+        pacing_margin: float = 0.01,
         skip_cap: int | None = None,
+        prefetch: int = 3,
         user_agent: str = USER_AGENT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -132,7 +143,8 @@ class CloseClient:
             max_throttle_retries=max_throttle_retries,
             max_throttle_wait=max_throttle_wait,
         )
-        self._shared = _Shared(http, Pacer(margin=pacing_margin), policy, secret)
+        self._shared = _Shared(http, Pacer(margin=pacing_margin), policy, secret, workers=pool_size)
+        self.prefetch = max(1, prefetch)
         self._pace = pace
         self._skip_cap_hint = skip_cap
         self._root = True
@@ -147,6 +159,7 @@ class CloseClient:
         child._shared = self._shared
         child._pace = self._pace
         child._skip_cap_hint = self._skip_cap_hint
+        child.prefetch = self.prefetch
         child._root = False
         child.base_url = self.base_url
         child.stats = ClientStats(parent=self.stats)
@@ -155,6 +168,8 @@ class CloseClient:
     def close(self) -> None:
         """Close the connection pool (children leave it to the root client)."""
         if self._root:
+            if self._shared.executor is not None:
+                self._shared.executor.shutdown(wait=False, cancel_futures=True)
             self._shared.http.close()
 
     def __enter__(self) -> CloseClient:
@@ -189,8 +204,9 @@ class CloseClient:
         throttles = 0
         throttled_wait = False
         while True:
+            ticket = 0
             if self._pace:
-                waited = shared.pacer.acquire(group)
+                waited, ticket = shared.pacer.acquire(group)
                 if throttled_wait:
                     self.stats.add(group, throttle_wait_seconds=waited)
                 elif waited > 0.0005:
@@ -203,14 +219,14 @@ class CloseClient:
                 response = shared.http.request(method, path, params=params, json=json)
             except httpx.TransportError as exc:
                 if self._pace:
-                    shared.pacer.release(group, None)
+                    shared.pacer.release(group, None, ticket)
                 failure = f"{type(exc).__name__}: {shared.secret.scrub(str(exc)) or 'transport error'}"
                 kind: type[errors.CloseError] = errors.ConnectionFailedError
                 status: int | None = None
             else:
                 status = response.status_code
                 if self._pace:
-                    shared.pacer.release(group, parse_ratelimit(response.headers))
+                    shared.pacer.release(group, parse_ratelimit(response.headers), ticket)
                 if status == 429:
                     body = _json_or_text(response)
                     wait = throttle_wait(response.headers, body, default=policy.default_throttle_wait)
@@ -275,6 +291,11 @@ class CloseClient:
             **extra,
         }
         return (cls or type(error))(scrub(error.message), **kwargs)
+
+    @property
+    def executor(self) -> ThreadPoolExecutor | None:
+        """Threads for fetching pages ahead (None when prefetching is off)."""
+        return self._shared.pool() if self.prefetch > 1 else None
 
     # -- learned limits ------------------------------------------------------------------------------
 

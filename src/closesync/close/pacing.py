@@ -3,17 +3,18 @@
 Close limits each endpoint group per key and tells us where we stand on every answer (`RateLimit:
 limit, remaining, reset`). One `Pacer` is shared by a client and all its `scoped()` children, so
 threads reading different groups run at full speed side by side while threads on the same group share
-that group's budget. The budget model, per group:
+that group's budget. The budget model, per group and window:
 
-* `tokens` = the server's last `remaining`, minus requests we sent since, minus requests still in flight
-  when the reading arrived (they may not have been counted yet) - the conservative view.
-* Readings from the same window only ever lower `tokens` (answers can arrive out of order); a reading
-  whose reset lies clearly later starts a new window.
-* With no tokens left, requests wait until the window's reset (plus a small margin, so a request never
-  reaches the server a hair before its window rolls over); then the budget refills to `limit` minus
-  what is in flight.
-* A 429 locks the group out until the server's wait has passed: every request of the group waits,
-  not only the one that was refused.
+* `used` = requests of this window: our own sends since the window began, raised to what the server
+  says it counted (`limit - remaining`) when that is more (another process using the same key).
+  A reading that shows a later window than ours starts a new one: `used` = what it counted plus
+  everything we sent after that request (they may or may not be counted yet - assume they are).
+* The window ends at the earliest of `answer time + reset` over its readings: each is a little late
+  (the server computed `reset` before the answer travelled), so none is early; plus a small margin.
+* With `used >= limit`, requests wait for the window's end; then `used` restarts from the requests
+  still in flight, and answers to requests sent before that rollover are ignored (they describe the
+  old window; counting them again would double-book or, worse, end the new window early). A 429 locks the whole group out until the server's wait has passed: every request of
+  the group waits, not only the one that was refused.
 """
 
 from __future__ import annotations
@@ -25,23 +26,26 @@ from dataclasses import dataclass
 
 from closesync.close.ratelimit import RateLimitInfo
 
-# A reading whose reset is this much later than the current window's belongs to the next window.
+# A reading whose window ends this much later than ours belongs to the next window.
 _NEW_WINDOW_SLACK = 0.1
 
 
 @dataclass
 class _Group:
     limit: int | None = None
-    tokens: int | None = None
+    used: int = 0
     reset_at: float | None = None
     locked_until: float = 0.0
     in_flight: int = 0
+    sent: int = 0  # sequence number of the last send
+    rolled_at: int = 0  # `sent` when we last rolled the window over ourselves
+    answered: bool = False  # any answer yet? Until then one request at a time: the budget is unknown
 
 
 class Pacer:
     """Shared, thread-safe budget keeper for every endpoint group of one API key."""
 
-    def __init__(self, *, margin: float = 0.015, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, margin: float = 0.01, clock: Callable[[], float] = time.monotonic) -> None:
         self.margin = margin
         self._clock = clock
         self._cond = threading.Condition()
@@ -53,8 +57,8 @@ class Pacer:
             group = self._groups[name] = _Group()
         return group
 
-    def acquire(self, name: str) -> float:
-        """Block until a request to group `name` may be sent; return the seconds spent waiting."""
+    def acquire(self, name: str) -> tuple[float, int]:
+        """Block until a request to group `name` may be sent; return (seconds waited, send ticket)."""
         started = self._clock()
         with self._cond:
             group = self._group(name)
@@ -64,41 +68,50 @@ class Pacer:
                     self._cond.wait(group.locked_until - now)
                     continue
                 if group.reset_at is not None and now >= group.reset_at:
-                    group.tokens = None if group.limit is None else group.limit - group.in_flight
+                    group.used = group.in_flight
                     group.reset_at = None
-                if group.tokens is None or group.tokens > 0:
+                    group.rolled_at = group.sent
+                if not group.answered and group.in_flight > 0:
+                    self._cond.wait(1.0)
+                    continue
+                if group.limit is None or group.used < group.limit:
                     break
                 if group.reset_at is not None:
                     self._cond.wait(group.reset_at - now)
                 elif group.in_flight > 0:
-                    self._cond.wait(1.0)  # an answer in flight will tell us more
+                    self._cond.wait(1.0)  # an answer in flight will tell us when the window ends
                 else:
-                    group.tokens = 1  # nothing will tell us more: let one request probe
+                    group.used = group.limit - 1  # nothing will tell us more: let one request probe
                     break
             group.in_flight += 1
-            if group.tokens is not None:
-                group.tokens -= 1
-        return self._clock() - started
+            group.used += 1
+            group.sent += 1
+            ticket = group.sent
+        return self._clock() - started, ticket
 
-    def release(self, name: str, info: RateLimitInfo | None) -> None:
-        """Record that a request of group `name` finished, with the rate-limit reading of its answer."""
+    def release(self, name: str, info: RateLimitInfo | None, ticket: int = 0) -> None:
+        """Record that the request with `ticket` finished, with the rate-limit reading of its answer."""
         with self._cond:
             group = self._group(name)
             group.in_flight = max(0, group.in_flight - 1)
-            if info is not None and info.remaining is not None:
-                if info.limit is not None:
-                    group.limit = info.limit
-                candidate = info.remaining - group.in_flight
-                reset_at = None if info.reset is None else self._clock() + info.reset + self.margin
-                if (
-                    group.tokens is None
-                    or group.reset_at is None
-                    or (reset_at is not None and reset_at > group.reset_at + _NEW_WINDOW_SLACK)
-                ):
-                    group.tokens = candidate
-                    group.reset_at = reset_at
-                else:
-                    group.tokens = min(group.tokens, candidate)
+            group.answered = True
+            stale = ticket <= group.rolled_at and ticket != 0  # sent before our rollover: old window
+            if info is not None and info.remaining is not None and info.limit is not None and not stale:
+                group.limit = info.limit
+                counted = info.limit - info.remaining
+                ends = None if info.reset is None else self._clock() + info.reset + self.margin
+                if ends is None:
+                    group.used = max(group.used, counted)
+                elif group.reset_at is None:
+                    group.reset_at = ends
+                    group.used = max(group.used, counted)
+                elif ends > group.reset_at + _NEW_WINDOW_SLACK:
+                    group.reset_at = ends
+                    group.used = counted + max(0, group.sent - ticket)
+                elif ends >= group.reset_at - _NEW_WINDOW_SLACK:
+                    group.reset_at = min(group.reset_at, ends)
+                    group.used = max(group.used, counted)
+                # else: a late answer from an earlier window - nothing to learn
             self._cond.notify_all()
 
     def lockout(self, name: str, seconds: float) -> None:
@@ -107,14 +120,15 @@ class Pacer:
             group = self._group(name)
             until = self._clock() + max(0.0, seconds) + self.margin
             group.locked_until = max(group.locked_until, until)
-            group.tokens = 0
             group.reset_at = max(group.reset_at or 0.0, group.locked_until)
+            if group.limit is not None:
+                group.used = max(group.used, group.limit)
             self._cond.notify_all()
 
     def snapshot(self) -> dict[str, dict[str, float | int | None]]:
         """The current budget view per group (for debugging and the demo)."""
         with self._cond:
             return {
-                name: {"limit": g.limit, "tokens": g.tokens, "in_flight": g.in_flight}
+                name: {"limit": g.limit, "used": g.used, "in_flight": g.in_flight}
                 for name, g in self._groups.items()
             }

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from closesync.close.errors import BadRequestError, CloseError
+from closesync.close.prefetch import fetch_pages
 
 if TYPE_CHECKING:
     from closesync.close.client import CloseClient
@@ -25,7 +26,7 @@ SECOND = timedelta(seconds=1)
 # first (some Close filters only honour seconds), finer only when one second holds too many records.
 _CUTS = (SECOND, timedelta(milliseconds=1), timedelta(microseconds=1))
 # Windows aim at this share of what one window can hold (skip cap + one page): room for bursts.
-TARGET_FILL = 0.7
+TARGET_FILL = 0.8
 MAX_GROWTH = 16.0
 # Candidate dates with no records before them, tried in order when `start` is not given.
 _FLOORS = (EPOCH, datetime(1900, 1, 1, tzinfo=UTC))
@@ -112,20 +113,21 @@ def paginate(
     box = [_limit_from(client, page_size)]
     base = dict(params or {})
     seen: set[str] = set()
-    skip = 0
-    while True:
-        page = _get_page(client, path, {**base, "_skip": skip}, box)
-        data = page.get("data") or []
-        for record in data:
+    pages = fetch_pages(
+        client.executor,
+        lambda skip: _get_page(client, path, {**base, "_skip": skip}, box),
+        limit=box[0],
+        depth=client.prefetch,
+        cap=lambda: None,
+    )
+    for _skip, page in pages:
+        for record in page.get("data") or []:
             rid = record.get("id") if isinstance(record, dict) else None
             if rid is not None:
                 if rid in seen:  # a record inserted before our position shifted the pages
                     continue
                 seen.add(rid)
             yield record
-        if not page.get("has_more") or not data:
-            return
-        skip += len(data)
 
 
 # -- date windows ----------------------------------------------------------------------------------------
@@ -195,6 +197,7 @@ class _DateWalk:
         self.box = [_limit_from(client, page_size)]
         self.spans: list[tuple[datetime | None, datetime | None]] = [(start, end)]
         self.length: timedelta | None = None
+        self.density: float | None = None  # records per second in the last window read
         self.seen: dict[str, datetime | None] = {}
         self.prune = field in _IMMUTABLE_FIELDS
 
@@ -252,35 +255,43 @@ class _DateWalk:
         """Yield the window's unseen records page by page; return whether it completed under the cap."""
         params = self._filters(lo, hi)
         in_window: dict[str, datetime | None] = {}
-        skip = 0
-        while True:
-            cap = self.cap
-            if cap is not None and skip > cap:
-                return _Window(False, in_window)
-            try:
-                page = _get_page(self.client, self.path, {**params, "_skip": skip}, self.box)
-            except BadRequestError as exc:
-                if exc.max_skip is None:
-                    raise
-                self.client.learn_skip_cap(self.path, exc.max_skip)
-                if skip > exc.max_skip:
-                    return _Window(False, in_window)
-                raise
-            data = page.get("data") or []
-            for record in data:
-                rid = record.get("id")
-                when = self._date_of(record)
-                if rid is None:
+        expected = None
+        if self.density is not None and lo is not None and hi is not None:
+            expected = int(self.density * (hi - lo).total_seconds())
+        pages = fetch_pages(
+            self.client.executor,
+            lambda skip: _get_page(self.client, self.path, {**params, "_skip": skip}, self.box),
+            limit=self.box[0],
+            depth=self.client.prefetch,
+            cap=lambda: self.cap,
+            expected=expected,
+        )
+        next_skip = 0
+        more = True
+        try:
+            for skip, page in pages:
+                data = page.get("data") or []
+                for record in data:
+                    rid = record.get("id")
+                    if rid is None:
+                        yield record
+                        continue
+                    when = self._date_of(record)
+                    in_window[rid] = when
+                    if rid in self.seen:
+                        continue
+                    self.seen[rid] = when
                     yield record
-                    continue
-                in_window[rid] = when
-                if rid in self.seen:
-                    continue
-                self.seen[rid] = when
-                yield record
-            if not page.get("has_more") or not data:
-                return _Window(True, in_window)
-            skip += len(data)
+                next_skip = skip + len(data)
+                more = bool(page.get("has_more")) and bool(data)
+        except BadRequestError as exc:
+            if exc.max_skip is None:
+                raise
+            self.client.learn_skip_cap(self.path, exc.max_skip)
+            if next_skip <= exc.max_skip:
+                raise
+            return _Window(False, in_window)
+        return _Window(not more, in_window)
 
     def _learn_from_complete(self, lo: datetime | None, hi: datetime | None, window: _Window) -> None:
         target = self.target
@@ -291,7 +302,9 @@ class _DateWalk:
             if not dates:
                 return
             hi = max(dates) + SECOND
-        self.length = plan_next_length(max(hi - lo, SECOND), len(window.seen), target)
+        span = max(hi - lo, SECOND)
+        self.density = len(window.seen) / span.total_seconds()
+        self.length = plan_next_length(span, len(window.seen), target)
 
     def _split(self, lo: datetime | None, w_hi: datetime | None, hi: datetime | None, window: _Window) -> None:
         """The window [lo, w_hi) holds more than the cap lets us page through. Keep the newest part we
@@ -319,6 +332,7 @@ class _DateWalk:
         target = self.target
         if target is not None:
             self.length = max(SECOND, (top - cut) * (target / above))
+            self.density = above / max(top - cut, SECOND).total_seconds()
 
     def _verify(self, lo: datetime, hi: datetime, expected: int) -> bool:
         """One request: does [lo, hi) hold exactly the `expected` records we already have from it?"""
@@ -340,13 +354,13 @@ class _DateWalk:
 
     def _oldest_bound(self, hi: datetime | None) -> datetime | None:
         """Binary-search a date with no record before it (1-record probes), so windows can start there
-        instead of at 1970. Resolution: a quarter of the planned window length, at least a day."""
+        instead of at 1970. Resolution: one planned window length, at least a day."""
         assert self.length is not None
         low = next((floor for floor in _FLOORS if self._any_before(floor) is None), None)
         if low is None:
             return None
         high = hi if hi is not None else datetime.now(UTC) + timedelta(days=1)
-        step = max(timedelta(days=1), self.length / 4)
+        step = max(timedelta(days=1), self.length)
         while high - low > step:
             mid = ceil_to_second(low + (high - low) / 2)
             if mid >= high:

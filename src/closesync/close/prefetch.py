@@ -1,0 +1,82 @@
+"""Offset pages fetched ahead: keep a few `_skip` requests in flight so one reader can use its whole budget.
+
+A single reader waits a full round trip (latency + server work + parsing) per page; at 20 requests/s and
+~50 ms per page that alone caps a group below its rate limit. Offsets are known in advance (`_skip` grows
+by `_limit`), so the next pages can be asked for while the current one is consumed. Pages come back in
+offset order; speculation stops at the skip cap and, when the caller expects a window to end soon, near
+that end (a page past the end is a wasted request).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+Page = dict[str, Any]
+
+
+def fetch_pages(
+    executor: ThreadPoolExecutor | None,
+    get_page: Callable[[int], Page],
+    *,
+    limit: int,
+    depth: int,
+    cap: Callable[[], int | None],
+    expected: int | None = None,
+) -> Iterator[tuple[int, Page]]:
+    """Yield (skip, page) from skip 0 until a page says `has_more: false` or the next skip passes the cap.
+
+    `get_page(skip)` does one request; `expected` is the caller's estimate of the record count (pages
+    beyond it are only asked for once the previous answer says there is more). If a page comes back
+    shorter than `limit` while `has_more` is true (e.g. Close lowered `_limit`), pages in flight are
+    dropped and paging continues from where that page ended, so no offset is ever skipped.
+    """
+    pending: deque[tuple[int, Future[Page] | None]] = deque()
+    next_skip = 0
+
+    def allowed(skip: int) -> bool:
+        current = cap()
+        return current is None or skip <= current
+
+    def submit(skip: int) -> None:
+        if executor is None or depth <= 1:
+            pending.append((skip, None))
+        else:
+            pending.append((skip, executor.submit(get_page, skip)))
+
+    try:
+        while True:
+            if not pending:
+                if not allowed(next_skip):
+                    return
+                submit(next_skip)
+                next_skip += limit
+            while (
+                len(pending) < depth
+                and allowed(next_skip)
+                and (expected is None or next_skip + limit <= expected)
+            ):
+                submit(next_skip)
+                next_skip += limit
+            skip, future = pending.popleft()
+            page = get_page(skip) if future is None else future.result()
+            yield skip, page
+            data = page.get("data") or []
+            if not page.get("has_more") or not data:
+                return
+            if len(data) != limit:
+                _drop(pending)
+                next_skip = skip + len(data)
+                limit = len(data)
+    finally:
+        _drop(pending)
+
+
+def _drop(pending: deque[tuple[int, Future[Page] | None]]) -> None:
+    """Forget pages in flight: cancel those not started; the others finish and are ignored."""
+    while pending:
+        _, future = pending.popleft()
+        if future is not None:
+            future.cancel()
