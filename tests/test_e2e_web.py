@@ -101,6 +101,14 @@ def test_user_journey(page: Any, web_home: Path, sandbox: Any) -> None:
         assert sandbox.api_key not in page.content()
         shot(page, "03-accounts")
 
+        # Rename it in place (the key stays)
+        page.click("#accounts tbody tr details.rename summary")
+        page.fill("#accounts tbody tr details.rename input[name=name]", "Acme Sales EU")
+        page.click("#accounts tbody tr details.rename button")
+        page.wait_for_selector(".flash.ok")
+        assert "renamed to “Acme Sales EU”" in page.inner_text(".flash.ok")
+        assert "Acme Sales EU" in page.locator("#accounts tbody tr").first.inner_text()
+
         # New DataSet through the four panes
         page.goto(f"{base}/datasets/new")
         assert page.locator("#field-organization_id").is_hidden()
@@ -137,8 +145,10 @@ def test_user_journey(page: Any, web_home: Path, sandbox: Any) -> None:
         page.evaluate("window.__noReload = true")
         sandbox.add_fault("slow", count=1, delay=2.0)  # keeps the run going long enough to watch it
         page.click("text=Run now")
+        assert page.locator("#downloads").is_hidden()  # nothing to download before the first run
         page.wait_for_selector("#live [data-live=status].running")
         assert page.locator("#run-form button").is_disabled()
+        page.wait_for_selector("#history tbody tr[data-run]")  # the run shows in the history as it goes
         shot(page, "06a-dataset-running")
         page.wait_for_selector("#live [data-live=status].success", timeout=60_000)
         assert page.locator("#run-form button").is_enabled()
@@ -150,6 +160,7 @@ def test_user_journey(page: Any, web_home: Path, sandbox: Any) -> None:
         preview_text = page.inner_text("#preview")
         assert "<script>alert(1)</script>" in preview_text  # shown as text ...
         assert page.dialogs == []  # ... and never run
+        assert page.locator("#downloads").is_visible()
         page.reload()
         assert page.locator("#columns tbody tr").count() > 5
         assert "<script>alert(1)</script>" in page.inner_text("#preview")
@@ -193,6 +204,9 @@ def test_user_journey(page: Any, web_home: Path, sandbox: Any) -> None:
         assert page.inner_text("#history tbody tr td.err").strip()
         assert page.inner_text("[data-live=runs]") == "1"
         assert "retry 2" in page.inner_text("[data-live=next]")  # the retry policy queued the next attempt
+        assert page.inner_text("[data-live=rows]") == "—"  # a failed run loaded nothing
+        assert page.locator("#downloads").is_hidden()
+        assert "last run failed" in page.inner_text("#preview-empty")
         shot(page, "08-dataset-failed")
 
         # The list shows both, with last run status and rows

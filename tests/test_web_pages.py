@@ -100,6 +100,28 @@ def test_recheck_and_remove_account(client: Any, dc: Any, account: Any) -> None:
     assert client.post("/accounts/999/check", data={"csrf_token": token}).status_code == 404
 
 
+def test_rename_account_on_the_accounts_page(client: Any, dc: Any, leads_dataset: Any, account: Any) -> None:
+    page = client.get("/accounts").text
+    assert f'action="/accounts/{account.id}/rename"' in page
+    token = csrf(client)
+    response = client.post(f"/accounts/{account.id}/rename", data={"csrf_token": token, "name": " Acme EU "})
+    assert response.status_code == 303 and response.headers["location"] == "/accounts"
+    assert dc.get_account(account.id).name == "Acme EU"
+    page = client.get("/accounts").text
+    assert "renamed to “Acme EU”" in page
+    assert dc.get_dataset(leads_dataset.id).account_name == "Acme EU"  # datasets follow the account
+    assert "Acme EU" in client.get(f"/datasets/{leads_dataset.id}").text
+
+    client.post(f"/accounts/{account.id}/rename", data={"csrf_token": token, "name": "   "})
+    assert 'class="flash error"' in client.get("/accounts").text  # refused with the reason
+    assert dc.get_account(account.id).name == "Acme EU"
+    client.post(f"/accounts/{account.id}/rename", data={"csrf_token": token, "name": "<b>x</b>"})
+    page = client.get("/accounts").text
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page  # a name is text, never markup
+    assert client.post(f"/accounts/{account.id}/rename", data={"name": "No token"}).status_code == 403
+    assert client.post("/accounts/999/rename", data={"csrf_token": token, "name": "Ghost"}).status_code == 404
+
+
 def test_remove_account_in_use_needs_force(client: Any, dc: Any, leads_dataset: Any, account: Any) -> None:
     token = csrf(client)
     client.post(f"/accounts/{account.id}/delete", data={"csrf_token": token})
@@ -270,7 +292,7 @@ def test_dataset_page_before_and_after_a_run(client: Any, dc: Any, leads_dataset
     assert rows.count("<tr>") == 20  # the sandbox's 20 leads
     assert '<table class="data" id="columns">' in page and "display_name" in page
     history = re.search(r'id="history">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
-    assert history.count("<tr>") == 1
+    assert history.count("<tr data-run=") == 1
 
 
 def test_failed_run_shows_its_error_in_history(client: Any, dc: Any, account: Any, web_home: Any) -> None:

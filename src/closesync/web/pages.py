@@ -192,6 +192,23 @@ async def check_account(request: Request, account_id: int) -> Response:
     return _redirect("/accounts")
 
 
+@router.post("/accounts/{account_id}/rename")
+async def rename_account(request: Request, account_id: int) -> Response:
+    """The account's name only: its key stays (to change a key, add the account again)."""
+    form = await request.form()
+    try:
+        old = await run_in_threadpool(_dc(request).get_account, account_id)
+        new = await run_in_threadpool(_dc(request).rename_account, account_id, _form_text(form, "name"))
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DataCenterError as exc:  # empty, too long, or taken: the message says which
+        flash(request, "error", str(exc))
+        return _redirect("/accounts")
+    if new.name != old.name:
+        flash(request, "ok", f"Account “{old.name}” renamed to “{new.name}”.")
+    return _redirect("/accounts")
+
+
 @router.post("/accounts/{account_id}/delete")
 async def remove_account(request: Request, account_id: int) -> Response:
     form = await request.form()

@@ -102,7 +102,8 @@
     const id = live.dataset.dataset;
     const badge = live.querySelector("[data-live=status]");
     const rows = live.querySelector("[data-live=rows]");
-    const started = live.querySelector("[data-live=started]");
+    const requests = live.querySelector("[data-live=requests]");
+    const started = document.querySelector("[data-live=started]");
     const took = live.querySelector("[data-live=duration]");
     const msg = document.getElementById("live-error");
     const runForm = document.getElementById("run-form");
@@ -111,16 +112,26 @@
 
     const fmtDur = (s) => (s === null || s === undefined ? "—" : s < 60 ? `${Number(s).toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
     const fmtWhen = (iso) => (iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "—");
+    const fmtCount = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US"));
+    // A failed run loaded nothing (the table kept its rows): a dash, not a misleading 0.
+    const fmtRows = (r) => (r.status === "failed" ? "—" : fmtCount(r.rows));
+    const elapsed = (iso) => {
+      const t = Date.parse(iso || "");
+      return Number.isNaN(t) ? "running…" : fmtDur(Math.max(0, (Date.now() - t) / 1000)); // the badge says running
+    };
+    let historyFor = null; // the run id the history table was last fetched for
 
     const show = (st) => {
       const run = st.run || {};
       const status = st.running ? "running" : run.status || "never run";
       badge.className = `badge ${status}`;
       badge.textContent = status;
-      rows.textContent = run.rows === null || run.rows === undefined ? "—" : Number(run.rows).toLocaleString("en-US");
+      rows.textContent = st.run ? fmtRows(run) : "—";
+      if (requests) requests.textContent = fmtCount(run.requests);
       started.textContent = fmtWhen(run.started_at);
-      took.textContent = st.running ? "running…" : fmtDur(run.duration_s);
+      took.textContent = st.running ? elapsed(run.started_at) : fmtDur(run.duration_s);
       msg.textContent = !st.running && run.error ? run.error : "";
+      if (st.run) syncHistoryRow(run);
       const next = document.querySelector("[data-live=next]");
       if (next) {
         next.textContent = st.next_run_at
@@ -130,24 +141,39 @@
       if (runBtn) runBtn.disabled = !!st.running;
     };
 
+    const historyCells = (r) => {
+      const st = el("td");
+      st.appendChild(el("span", { class: `badge ${r.status}` }, r.status));
+      return [
+        el("td", { class: "num" }, r.id),
+        st,
+        el("td", {}, fmtWhen(r.started_at)),
+        el("td", { class: "num" }, r.status === "running" ? "running…" : fmtDur(r.duration_s)),
+        el("td", { class: "num" }, fmtRows(r)),
+        el("td", { class: "num" }, fmtCount(r.requests)),
+        el("td", { class: "num" }, r.attempt ?? "—"),
+        el("td", { class: "err" }, r.error || ""),
+      ];
+    };
+
+    // The running run's row follows the status poll; a run the table does not show yet refetches it.
+    const syncHistoryRow = (run) => {
+      const row = document.querySelector(`#history tbody tr[data-run="${Number(run.id)}"]`);
+      if (row) {
+        row.replaceChildren(...historyCells(run));
+      } else if (historyFor !== run.id) {
+        historyFor = run.id;
+        api("GET", `/api/datasets/${id}/runs?limit=50`).then((d) => renderHistory(d.runs || [])).catch(() => {});
+      }
+    };
+
     const renderHistory = (runs) => {
       const body = document.querySelector("#history tbody");
       if (!body) return;
       body.replaceChildren();
       for (const r of runs) {
-        const tr = el("tr");
-        const st = el("td");
-        st.appendChild(el("span", { class: `badge ${r.status}` }, r.status));
-        tr.append(
-          el("td", { class: "num" }, r.id),
-          st,
-          el("td", {}, fmtWhen(r.started_at)),
-          el("td", { class: "num" }, fmtDur(r.duration_s)),
-          el("td", { class: "num" }, r.rows === null || r.rows === undefined ? "—" : Number(r.rows).toLocaleString("en-US")),
-          el("td", { class: "num" }, r.requests ?? "—"),
-          el("td", { class: "num" }, r.attempt ?? "—"),
-          el("td", { class: "err" }, r.error || ""),
-        );
+        const tr = el("tr", { "data-run": r.id });
+        tr.append(...historyCells(r));
         body.appendChild(tr);
       }
       const count = document.querySelector("[data-live=runs]");
@@ -191,6 +217,7 @@
       }
       document.getElementById("columns-empty")?.classList.add("hidden");
       document.getElementById("columns-wrap")?.classList.remove("hidden");
+      document.getElementById("downloads")?.classList.remove("hidden"); // there is a table to download now
     };
 
     const refreshAfterRun = () => {
@@ -207,6 +234,8 @@
             timer = setTimeout(poll, 1000);
           } else {
             timer = null;
+            const why = document.getElementById("preview-why");
+            if (why && st.run && st.run.status === "failed") why.textContent = "The last run failed, so the table was not created.";
             refreshAfterRun();
           }
         })
