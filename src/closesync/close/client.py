@@ -169,7 +169,8 @@ class CloseClient:
         """Close the connection pool (children leave it to the root client)."""
         if self._root:
             if self._shared.executor is not None:
-                self._shared.executor.shutdown(wait=False, cancel_futures=True)
+                # Let pages fetched ahead finish before their connections go away.
+                self._shared.executor.shutdown(wait=True, cancel_futures=True)
             self._shared.http.close()
 
     def __enter__(self) -> CloseClient:
