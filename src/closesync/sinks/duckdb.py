@@ -51,6 +51,9 @@ from closesync.sinks.base import (
 )
 
 STAGE_PREFIX = "_closesync_stage_"
+#: DuckDB's own default (80% of RAM) lets its block cache grow with every table loaded; a sync needs far
+#: less (joins and sorts spill to disk), so the instance is capped unless the user says otherwise.
+DEFAULT_MEMORY_LIMIT = "512MB"
 #: Buffered rows/bytes before one INSERT: bigger statements amortise per-statement cost; the byte cap keeps
 #: wide rows (emails with bodies) from holding hundreds of MB.
 FLUSH_ROWS = 100_000
@@ -128,6 +131,9 @@ class _Database:
         self.con.execute("SET GLOBAL TimeZone = 'UTC'")
         # Flush each full row group of a bulk insert to disk instead of buffering five: flat memory.
         self.con.execute("SET GLOBAL write_buffer_row_group_count = 1")
+        # Upserts and small tables go through the WAL; checkpointing at every 16 MB (the default) made a
+        # 30k-row upsert into a 300k-row table take 3 s instead of 0.7 s. Close/exit still checkpoints.
+        self.con.execute("SET GLOBAL checkpoint_threshold = '256MB'")
         if not read_only:
             self._prepare()
 
@@ -212,7 +218,8 @@ class DuckDBSink(Sink):
     ``read_only=True`` is for previews: it shares this process's read-write instance when there is one,
     and otherwise opens the file read-only (so another process may read it too). A read-write open waits
     up to ``wait`` seconds for this process's read-only users to close before raising SinkLockedError;
-    ``memory_limit``/``threads`` are DuckDB settings for the instance.
+    ``memory_limit``/``threads`` are DuckDB settings for the instance; ``memory_limit`` defaults to
+    ``$CLOSESYNC_DUCKDB_MEMORY_LIMIT``, else DEFAULT_MEMORY_LIMIT.
     """
 
     def __init__(
@@ -228,8 +235,9 @@ class DuckDBSink(Sink):
         self.path = path
         self.destination = Destination("duckdb", path)
         config: dict[str, Any] = {}
-        if memory_limit:
-            config["memory_limit"] = memory_limit
+        config["memory_limit"] = (
+            memory_limit or os.environ.get("CLOSESYNC_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        )
         if threads:
             config["threads"] = threads
         self._db = _acquire(path, read_only, config, wait)
