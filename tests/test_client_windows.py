@@ -114,3 +114,42 @@ def test_limit_above_the_resource_maximum_is_learned() -> None:
     fake = FakeList(records, ORDERS["newest_first"], skip_cap=1000, max_limit=50)
     got, _ = read_all(fake, page_size=100)
     assert len({r["id"] for r in got}) == 120
+
+
+class MovingList(FakeList):
+    """Filters on date_updated but serves newest-first by date_created; after each page it serves, one
+    record not yet served moves out of the walk's window (updated to a later date_updated)."""
+
+    def __init__(self, records: list[dict], skip_cap: int) -> None:
+        super().__init__(records, ORDERS["newest_first"], skip_cap)
+        self.served: set[str] = set()
+        self.later = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        q = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
+        skip, limit = int(q.get("_skip", 0)), int(q.get("_limit", 100))
+        lo = parse_timestamp(q.get("date_updated__gte")) or datetime(1900, 1, 1, tzinfo=UTC)
+        hi = parse_timestamp(q.get("date_updated__lt")) or datetime(2100, 1, 1, tzinfo=UTC)
+        rows = self.order([r for r in self.records if lo <= parse_timestamp(r["date_updated"]) < hi])
+        page = rows[skip: skip + limit]
+        self.served.update(r["id"] for r in page)
+        # A record already served moves to 2030: everything after it shifts down by one.
+        for r in rows[:skip]:
+            if parse_timestamp(r["date_updated"]) < self.later:
+                r["date_updated"] = self.later.isoformat()
+                break
+        return httpx.Response(200, content=json.dumps({"data": page, "has_more": len(rows) > skip + limit}))
+
+
+def test_records_updated_during_a_date_updated_walk_shift_nothing_out_of_reach() -> None:
+    records = make_records(600, seed=11)
+    for r in records:
+        r["date_updated"] = r["date_created"]
+    fake = MovingList(records, skip_cap=100_000)
+    client = CloseClient("api_test", "http://close.test/api/v1/", transport=httpx.MockTransport(fake), prefetch=1)
+    with client:
+        got = list(client.paginate_by_date("opportunity/", field="date_updated", page_size=50,
+                                           end=datetime(2029, 1, 1, tzinfo=UTC)))
+    ids = [r["id"] for r in got]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {r["id"] for r in records}

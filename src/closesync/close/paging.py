@@ -265,6 +265,7 @@ class _DateWalk:
             depth=self.client.prefetch,
             cap=lambda: self.cap,
             expected=expected,
+            overlap=0 if self.prune else max(1, self.box[0] // 20),
         )
         next_skip = 0
         more = True
@@ -416,7 +417,9 @@ def paginate_by_date(
     4. With no `start`, the part below the first cut is checked with one request (`_skip` = cap): if it
        fits it is read as one window; if not, a binary search (1-record probes) finds a date with no
        records before it, so windows do not crawl up from 1970.
-    Duplicates at window edges, re-reads and page shifts are dropped by id. Windows ascend; only inside
+    For a mutable `field` (date_updated) consecutive pages overlap by 5 %: a record updated during the
+    read leaves its window and shifts the rest down, which would otherwise hide one record per move.
+    Duplicates at window edges, re-reads, overlaps and page shifts are dropped by id. Windows ascend; only inside
     a window that overflowed do its newest records come before its older ones - never rely on the order.
     """
     walk = _DateWalk(client, path, params, field, _as_utc(start), _as_utc(end), page_size)

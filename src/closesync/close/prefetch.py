@@ -25,6 +25,7 @@ def fetch_pages(
     depth: int,
     cap: Callable[[], int | None],
     expected: int | None = None,
+    overlap: int = 0,
 ) -> Iterator[tuple[int, Page]]:
     """Yield (skip, page) from skip 0 until a page says `has_more: false` or the next skip passes the cap.
 
@@ -32,9 +33,12 @@ def fetch_pages(
     beyond it are only asked for once the previous answer says there is more). If a page comes back
     shorter than `limit` while `has_more` is true (e.g. Close lowered `_limit`), pages in flight are
     dropped and paging continues from where that page ended, so no offset is ever skipped.
+    `overlap` re-asks for that many records of the previous page: when records can leave the filter
+    while we page (a `date_updated` window), the rest shift down and would otherwise fall in the gap.
     """
     pending: deque[tuple[int, Future[Page] | None]] = deque()
     next_skip = 0
+    overlap = max(0, min(overlap, limit - 1))
 
     def allowed(skip: int) -> bool:
         current = cap()
@@ -52,14 +56,14 @@ def fetch_pages(
                 if not allowed(next_skip):
                     return
                 submit(next_skip)
-                next_skip += limit
+                next_skip += limit - overlap
             while (
                 len(pending) < depth
                 and allowed(next_skip)
                 and (expected is None or next_skip + limit <= expected)
             ):
                 submit(next_skip)
-                next_skip += limit
+                next_skip += limit - overlap
             skip, future = pending.popleft()
             page = get_page(skip) if future is None else future.result()
             yield skip, page
@@ -68,8 +72,9 @@ def fetch_pages(
                 return
             if len(data) != limit:
                 _drop(pending)
-                next_skip = skip + len(data)
                 limit = len(data)
+                overlap = max(0, min(overlap, limit - 1))
+                next_skip = skip + limit - overlap
     finally:
         _drop(pending)
 
