@@ -33,12 +33,12 @@ def _poll_until_done(client: Any, dataset_id: int, limit_s: float = 120.0) -> li
 def test_running_run_shows_rows_and_requests_growing(
     dc: Any, make_sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sandbox = make_sandbox(leads=20, activities_per_lead=60, latency_ms=700)  # ~6 requests, 4 s
+    sandbox = make_sandbox(leads=20, activities_per_lead=200, latency_ms=800)  # 12+ pages, several s
     monkeypatch.setattr(extract, "DEFAULT_BATCH_ROWS", 50)  # a batch per half page
     account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
     ds = dc.create_dataset("Calls", account=account.id, report="activities_call", method="replace")
     expected = len(sandbox.data.records("activity/call"))
-    assert expected > 200  # several pages of 100
+    assert expected > 1000  # more than ten pages of 100
 
     with make_client(dc) as client:
         token = client.get("/api/csrf").json()["csrf_token"]
@@ -48,8 +48,9 @@ def test_running_run_shows_rows_and_requests_growing(
         client.app.state.runs.wait(ds.id, 30)
 
     running = [s["run"] for s in seen if s["running"] and s["run"] and s["run"]["status"] == "running"]
-    assert any(r["rows"] > 0 for r in running), running  # rows arrived before the run finished
-    assert any(0 < r["rows"] < expected for r in running), running  # ... and grew while it ran
+    trace = [(r["rows"], r["requests"]) for r in running]
+    assert any(r["rows"] > 0 for r in running), trace  # rows arrived before the run finished
+    assert any(0 < r["rows"] < expected for r in running), trace  # ... and grew while it ran
     request_counts = [r["requests"] for r in running]
     assert request_counts == sorted(request_counts) and len(set(request_counts)) > 1  # growing
     final = seen[-1]["run"]
@@ -78,3 +79,53 @@ def test_run_progress_sums_reports_and_counts_live_requests() -> None:
     assert progress.snapshot()["rows"] == 25
     progress.watch(Client())
     assert progress.snapshot() == {"rows": 25, "requests": 9, "throttle_waits": 1, "retries": 2}
+
+
+class _Result:
+    def __init__(self, slug: str, rows: int, requests: int) -> None:
+        self.slug, self.rows, self.requests, self.throttle_waits, self.retries = slug, rows, requests, 0, 0
+
+
+def _wait_for(check: Any, limit_s: float = 10.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not check():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.02)
+
+
+def test_heartbeat_writes_progress_but_never_touches_a_finished_run(dc: Any, leads_dataset: Any) -> None:
+    from closesync.datacenter import history, leases
+
+    claim = dc._runner.claim(leads_dataset.id)
+    progress = RunProgress()
+    with leases.Heartbeat(dc.store, leads_dataset.id, claim.run_id, progress=progress, beat_s=0.05):
+        progress(_Result("leads", 7, 2))
+        _wait_for(lambda: dc.get_run(claim.run_id).rows == 7)
+        assert dc.get_run(claim.run_id).requests == 2 and dc.get_run(claim.run_id).status == "running"
+    with dc.store.write() as conn:
+        history.finish(conn, claim.run_id, status="success", rows=20, requests=4)
+        history.progress(conn, claim.run_id, {"rows": 3, "requests": 1})  # a late beat
+        leases.release(conn, leads_dataset.id, claim.run_id)
+    assert (dc.get_run(claim.run_id).rows, dc.get_run(claim.run_id).requests) == (20, 4)
+
+
+def test_a_broken_progress_snapshot_never_stops_the_lease_renewal(dc: Any, leads_dataset: Any) -> None:
+    from closesync.datacenter import leases
+
+    class Broken(RunProgress):
+        def snapshot(self) -> dict[str, int]:
+            raise RuntimeError("a client whose stats are not numbers")
+
+    claim = dc._runner.claim(leads_dataset.id)
+
+    def expires() -> str:
+        with dc.store.connect() as conn:
+            return str(leases.current(conn, leads_dataset.id)["expires_at"])
+
+    first = expires()
+    with leases.Heartbeat(dc.store, leads_dataset.id, claim.run_id, ttl_s=0.4, progress=Broken(), beat_s=0.05):
+        _wait_for(lambda: expires() != first)  # renewed (with this short ttl, to an earlier time)
+        renewed = expires()
+        _wait_for(lambda: expires() > renewed)  # and again, beat after beat
+    with dc.store.write() as conn:
+        leases.release(conn, leads_dataset.id, claim.run_id)

@@ -121,11 +121,20 @@ class Heartbeat:
         self._stop.set()
         self._thread.join()
 
+    def _counts(self) -> dict[str, int] | None:
+        """The progress to write; a failing snapshot must never stop the lease from being renewed."""
+        if self.progress is None:
+            return None
+        try:
+            return self.progress.snapshot()
+        except Exception:
+            return None
+
     def _loop(self) -> None:
         written: dict[str, int] | None = None
         renew_at = time.monotonic() + self.ttl_s / 4
         while not self._stop.wait(self.beat_s):
-            counts = self.progress.snapshot() if self.progress is not None else None
+            counts = self._counts()
             changed = counts is not None and counts != written
             if not changed and time.monotonic() < renew_at:
                 continue
