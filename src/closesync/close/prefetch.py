@@ -30,7 +30,8 @@ def fetch_pages(
     """Yield (skip, page) from skip 0 until a page says `has_more: false` or the next skip passes the cap.
 
     `get_page(skip)` does one request; `expected` is the caller's estimate of the record count (pages
-    beyond it are only asked for once the previous answer says there is more). If a page comes back
+    beyond it are only asked for once the previous answer says there is more). Without an estimate the
+    first page goes alone: most lists fit in one page, and a speculative second request would be wasted. If a page comes back
     shorter than `limit` while `has_more` is true (e.g. Close lowered `_limit`), pages in flight are
     dropped and paging continues from where that page ended, so no offset is ever skipped.
     `overlap` re-asks for that many records of the previous page: when records can leave the filter
@@ -38,6 +39,7 @@ def fetch_pages(
     """
     pending: deque[tuple[int, Future[Page] | None]] = deque()
     next_skip = 0
+    more_confirmed = expected is not None
     overlap = max(0, min(overlap, limit - 1))
 
     def allowed(skip: int) -> bool:
@@ -58,7 +60,8 @@ def fetch_pages(
                 submit(next_skip)
                 next_skip += limit - overlap
             while (
-                len(pending) < depth
+                more_confirmed
+                and len(pending) < depth
                 and allowed(next_skip)
                 and (expected is None or next_skip + limit <= expected)
             ):
@@ -70,6 +73,7 @@ def fetch_pages(
             data = page.get("data") or []
             if not page.get("has_more") or not data:
                 return
+            more_confirmed = True
             if len(data) != limit:
                 _drop(pending)
                 limit = len(data)
