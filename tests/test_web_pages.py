@@ -370,3 +370,34 @@ def test_unknown_dataset_is_a_404_page(client: Any) -> None:
 def test_api_reference_page_lists_endpoints(client: Any) -> None:
     html = client.get("/api").text
     assert "/api/datasets/{dataset_id}/run" in html and "/openapi.json" in html
+
+
+def test_a_database_password_never_reaches_a_page_or_the_api(client: Any, dc: Any, leads_dataset: Any) -> None:
+    secret_url = "postgres://bob:s3cret-pw@127.0.0.1:1/crm"  # nothing listens there: reads fail fast
+    with dc.store.write() as conn:
+        conn.execute("UPDATE datasets SET destination = ? WHERE id = ?", (secret_url, leads_dataset.id))
+    ds_id = leads_dataset.id
+    answers = [
+        client.get(f"/datasets/{ds_id}"),
+        client.get(f"/datasets/{ds_id}/edit"),
+        client.get("/datasets"),
+        client.get(f"/api/datasets/{ds_id}"),
+        client.get("/api/datasets"),
+        client.get(f"/api/datasets/{ds_id}/columns"),
+        client.get(f"/api/datasets/{ds_id}/preview"),
+        client.get(f"/datasets/{ds_id}/download.csv"),
+    ]
+    for answer in answers:
+        assert "s3cret-pw" not in answer.text, answer.request.url
+    assert "postgres://bob:***@127.0.0.1:1/crm" in answers[0].text
+    # saving the edit form with the masked destination untouched keeps the real one
+    shown = re.search(r'id="destination"[^>]*value="([^"]*)"', answers[1].text) or re.search(
+        r'value="([^"]*)"[^>]*id="destination"', answers[1].text
+    )
+    assert shown is not None and "***" in shown.group(1)
+    form = _dataset_form(
+        leads_dataset.account_id, name=leads_dataset.name, method="replace", description="kept",
+        destination=shown.group(1).replace("&#42;", "*"), table=leads_dataset.table, csrf_token=csrf(client),
+    )
+    assert client.post(f"/datasets/{ds_id}/edit", data=form).status_code == 303
+    assert dc.get_dataset(ds_id).destination == secret_url
