@@ -25,7 +25,7 @@ from closesync.close import CloseClient
 from closesync.close.errors import AuthenticationError, CloseError
 from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
 from closesync.sinks import open_sink
-from closesync.sinks.base import Sink
+from closesync.sinks.base import Sink, SinkError
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 DEFAULT_DESTINATION = "duckdb:data/close.duckdb"
@@ -163,6 +163,11 @@ def describe_error(exc: BaseException) -> tuple[str, int | None]:
         return f"{exc} Check the API key (Close: Settings → Developer → API Keys).", exc.status
     if isinstance(exc, CloseError):
         return str(exc), exc.status
+    if isinstance(exc, SinkError):
+        return f"Destination error: {exc}", None
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"Destination error: {exc.strerror}{where}", None
     return f"{type(exc).__name__}: {exc}", None
 
 
