@@ -4,7 +4,7 @@ Datasets come from the sandbox generator directly (no HTTP): activities in the s
 (calls, emails, threads, notes, status changes, custom activities; one table per report) and leads with
 their nested contacts (``leads`` + ``leads_contacts``). For each dataset:
 
-- ours: records in batches of 10,000 -> ``reports.shaping.Shaper.shape`` -> ``DuckDBSink.writer(...).write``,
+- ours: records in batches of 20,000 (as the pipeline) -> ``reports.shaping.Shaper.shape`` -> ``DuckDBSink.writer(...).write``,
   replace, commit. Only shaping and loading are timed (generating the records is not).
 - floor: the same records (same seed) materialised in a list -> ``pyarrow.Table.from_pylist`` -> DuckDB
   ``CREATE TABLE AS``, timed the same way. The floor does no typing or custom-field work, so it is a bound,
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BATCH = 10_000
+BATCH = 20_000  # records per shaping batch, as the pipeline reads (reports.extract.DEFAULT_BATCH_ROWS)
 SEED = 7
 ACTIVITIES_PER_LEAD = 20.0
 
@@ -49,7 +49,7 @@ def _chunks(items: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 def _plan(dataset: str, n: int) -> tuple[Any, list[tuple[Any, str]]]:
     """(sandbox data, [(report spec, sandbox collection)]) for a dataset of about n top-level records."""
-    from closesync.reports.catalog import get_report
+    from closesync.reports import get_report
     from closesync.sandbox.data import SandboxData
     from closesync.sandbox.layout import ACTIVITY_MIX
 
@@ -64,13 +64,13 @@ def _plan(dataset: str, n: int) -> tuple[Any, list[tuple[Any, str]]]:
 
 
 def _all_reports() -> tuple[Any, ...]:
-    from closesync.reports.catalog import REPORTS
+    from closesync.reports import REPORTS
 
     return REPORTS
 
 
 def _custom_fields(data: Any) -> list[Any]:
-    from closesync.reports.custom_fields import CustomField
+    from closesync.reports import CustomField
 
     out = []
     for kind in ("lead", "contact", "opportunity", "activity"):
@@ -83,17 +83,10 @@ def _custom_fields(data: Any) -> list[Any]:
 
 
 def _children(spec: Any, parents: list[dict]) -> list[dict]:
-    """Rows of a nested report (e.g. leads_contacts) from parent records: parent key columns + position."""
-    key = spec.nested.path[0]
-    rows = []
-    for parent in parents:
-        for position, child in enumerate(parent.get(key) or ()):
-            row = dict(child)
-            for column, source in spec.nested.parent_columns:
-                row[column] = parent.get(source)
-            row["position"] = position
-            rows.append(row)
-    return rows
+    """Rows of a nested report (e.g. leads_contacts) from parent records, as the pipeline builds them."""
+    from closesync.reports.nesting import nested_rows
+
+    return nested_rows(spec, parents)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -111,8 +104,7 @@ def _peak_mb() -> float:
 
 
 def case_ours(dataset: str, n: int, workdir: str) -> dict[str, Any]:
-    from closesync.reports.catalog import get_report
-    from closesync.reports.shaping import Shaper
+    from closesync.reports import Shaper, get_report
     from closesync.sinks.duckdb import DuckDBSink
 
     data, plan = _plan(dataset, n)
@@ -163,7 +155,7 @@ def case_floor(dataset: str, n: int, workdir: str) -> dict[str, Any]:
     import duckdb
     import pyarrow as pa
 
-    from closesync.reports.catalog import get_report
+    from closesync.reports import get_report
 
     data, plan = _plan(dataset, n)
     base = _rss_mb()
@@ -197,7 +189,7 @@ def case_sink(dataset: str, n: int, workdir: str) -> dict[str, Any]:
     import duckdb
     import pyarrow as pa
 
-    from closesync.reports.shaping import Shaper
+    from closesync.reports import Shaper
     from closesync.sinks.duckdb import DuckDBSink
 
     data, plan = _plan(dataset, n)
