@@ -9,6 +9,13 @@ pipeline only talks to this interface:
     w.rows                          # rows committed
 
 The writer publishes on a clean exit of the ``with`` block and aborts (target untouched) on an exception.
+
+Covered keys (upsert only): ``w.cover(keys)`` tells the writer that this load covers every target row with
+these key values (the upsert key: ``parent_key`` if given, else ``primary_key``), whether or not a staged
+row carries them. At commit, in the same transaction, rows of covered keys are deleted together with those
+of staged keys, then the staged rows are inserted. That is how an incremental load drops the children a
+re-read parent no longer has (cover every re-read parent's key) and records deleted in Close (cover their
+ids with no staged rows). ``replace`` and ``append`` ignore covered keys.
 Several writers of one sink may be open at once from different threads, so sinks keep per-writer state
 (cursor, staging table, temp file) in the writer and guard shared state with a lock.
 
@@ -273,6 +280,7 @@ class TableWriter(ABC):
         quote_ident(table)
         self.rows = 0  # rows committed (0 until commit)
         self.staged_rows = 0
+        self.covered_keys = 0  # key rows passed to cover() (before de-duplication)
         self._state = "new"  # new -> open -> committed | aborted
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -305,6 +313,28 @@ class TableWriter(ABC):
         self._write(batch)
         self.staged_rows += batch.num_rows
 
+    @property
+    def upsert_key(self) -> tuple[str, ...]:
+        """The columns an upsert deletes by: the parent key if given, else the primary key."""
+        return self.parent_key or self.primary_key
+
+    def cover(self, keys: pa.RecordBatch | pa.Table) -> None:
+        """Declare upsert-key values this load covers: their target rows are deleted at commit (see above).
+
+        ``keys`` must hold the ``upsert_key`` columns (others are ignored); a no-op for replace/append.
+        """
+        self.open()
+        if self.method != "upsert" or keys.num_rows == 0:
+            return
+        names = self.upsert_key
+        missing = [k for k in names if k not in keys.schema.names]
+        if missing:
+            raise SinkError(f"cover() keys lack column(s) {missing} of {self.table!r}")
+        schema = pa.schema([self.schema.field(k) for k in names])
+        batch = conform_batch(keys.select(list(names)), schema)
+        self._cover(batch)
+        self.covered_keys += batch.num_rows
+
     def commit(self) -> int:
         """Publish staged rows per ``method``; returns (and stores in .rows) the number of rows written."""
         self.open()
@@ -332,6 +362,10 @@ class TableWriter(ABC):
 
     @abstractmethod
     def _write(self, batch: pa.RecordBatch | pa.Table) -> None: ...
+
+    def _cover(self, keys: pa.RecordBatch | pa.Table) -> None:
+        """Stage covered keys (columns = ``upsert_key``, typed as in ``schema``) for deletion at commit."""
+        raise SinkError(f"{type(self).__name__} does not support covered keys")
 
     @abstractmethod
     def _commit(self) -> int: ...

@@ -6,7 +6,8 @@ How a writer loads (why it is shaped like this):
   no WAL copy) and memory stays flat however many rows arrive.
 - Publishing is a second, short transaction: ``replace`` drops the target and renames staging into its
   place; ``append`` inserts from staging; ``upsert`` deletes target rows whose key (parent_key if given,
-  else primary_key) appears in staging, then inserts. Delete + insert is used rather than
+  else primary_key) appears in staging or among the covered keys (``cover()``, staged in a second private
+  table ``_closesync_stage_<uuid>_keys``), then inserts. Delete + insert is used rather than
   ``INSERT OR REPLACE`` because the latter is orders of magnitude slower on nested columns.
   DuckDB's MVCC covers the catalog too, so a reader on another connection sees the old table or the new.
 - A writer that fails or is aborted rolls back; one killed between the two transactions leaves a
@@ -412,6 +413,9 @@ class DuckDBTableWriter(TableWriter):
         self._sink = sink
         self._db = sink._db
         self._stage = STAGE_PREFIX + uuid.uuid4().hex
+        self._keys_stage = self._stage + "_keys"
+        self._pending_keys: list[pa.RecordBatch | pa.Table] = []
+        self._keys_schema = pa.schema([schema.field(k) for k in self.upsert_key]) if method == "upsert" else None
         self._view = "_closesync_batch_" + uuid.uuid4().hex
         self._cur: duckdb.DuckDBPyConnection | None = None
         self._pending: list[pa.RecordBatch | pa.Table] = []
@@ -436,6 +440,9 @@ class DuckDBTableWriter(TableWriter):
             self._in_stage_tx = True
             cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in self._coldefs)
             self._sql(f"CREATE TABLE {quote_ident(self._stage)} ({cols})")
+            if self._keys_schema is not None:
+                keys = ", ".join(f"{quote_ident(f.name)} {duckdb_type(logical_type(f))}" for f in self._keys_schema)
+                self._sql(f"CREATE TABLE {quote_ident(self._keys_stage)} ({keys})")
         except duckdb.Error as e:
             self._abort()
             raise SinkError(f"cannot stage table {self.table!r}: {e}") from None
@@ -447,21 +454,29 @@ class DuckDBTableWriter(TableWriter):
         if self._pending_rows >= FLUSH_ROWS or self._pending_bytes >= FLUSH_BYTES:
             self._flush()
 
+    def _cover(self, keys: pa.RecordBatch | pa.Table) -> None:
+        """Covered keys ride along with the next insert (same cursor, same writer thread)."""
+        self._pending_keys.append(keys)
+        self._pending_bytes += keys.nbytes
+        if self._pending_bytes >= FLUSH_BYTES:
+            self._flush()
+
     def _flush(self) -> None:
         """Hand the buffered batches to the insert thread (waiting for the previous insert first).
 
         The INSERT runs in DuckDB without the GIL, so the next batch is shaped while this one loads; at most
         one insert is in flight, so memory stays bounded.
         """
-        if not self._pending:
+        if not self._pending and not self._pending_keys:
             return
         batches = [b for p in self._pending for b in (p.to_batches() if isinstance(p, pa.Table) else [p])]
-        self._pending = []
+        keys = [b for p in self._pending_keys for b in (p.to_batches() if isinstance(p, pa.Table) else [p])]
+        self._pending, self._pending_keys = [], []
         self._pending_rows = self._pending_bytes = 0
         self._drain()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closesync-duckdb")
-        self._inflight = self._executor.submit(self._insert, batches)
+        self._inflight = self._executor.submit(self._insert, batches, keys)
 
     def _drain(self) -> None:
         """Wait for the in-flight insert; its error (if any) surfaces here."""
@@ -469,8 +484,20 @@ class DuckDBTableWriter(TableWriter):
         if inflight is not None:
             inflight.result()
 
-    def _insert(self, batches: list[pa.RecordBatch]) -> None:
+    def _insert(self, batches: list[pa.RecordBatch], keys: list[pa.RecordBatch] | None = None) -> None:
         assert self._cur is not None
+        if keys:
+            assert self._keys_schema is not None
+            self._cur.register(self._view, pa.RecordBatchReader.from_batches(self._keys_schema, keys))
+            try:
+                self._sql(f"INSERT INTO {quote_ident(self._keys_stage)} SELECT * FROM {quote_ident(self._view)}")
+            except duckdb.Error as e:
+                raise SinkError(f"staging covered keys for {self.table!r} failed: {e}") from None
+            finally:
+                with contextlib.suppress(duckdb.Error):
+                    self._cur.unregister(self._view)
+        if not batches:
+            return
         # A reader, not the batches themselves: DuckDB keeps a registered Table/RecordBatch alive (zero-copy
         # strings) until the transaction commits, so memory would grow with the table; a reader is copied.
         self._cur.register(self._view, pa.RecordBatchReader.from_batches(self.schema, batches))
@@ -516,6 +543,9 @@ class DuckDBTableWriter(TableWriter):
         target = quote_ident(self.table)
         existing = self._existing_columns()
         dedupe = self.method == "upsert" and self._has_duplicate_keys()
+        keys_stage = quote_ident(self._keys_stage)
+        if self._keys_schema is not None and (self.method != "upsert" or existing is None):
+            self._sql(f"DROP TABLE {keys_stage}")  # nothing to delete from
         if self.method == "replace" or existing is None:
             if existing is not None:
                 self._sql(f"DROP TABLE {target}")
@@ -534,8 +564,10 @@ class DuckDBTableWriter(TableWriter):
             keys = ", ".join(quote_ident(k) for k in key)
             cond = " AND ".join(f"{target}.{quote_ident(k)} = __closesync_keys.{quote_ident(k)}" for k in key)
             self._sql(
-                f"DELETE FROM {target} USING (SELECT DISTINCT {keys} FROM {stage}) AS __closesync_keys WHERE {cond}"
+                f"DELETE FROM {target} USING (SELECT {keys} FROM {stage} UNION SELECT {keys} FROM {keys_stage})"
+                f" AS __closesync_keys WHERE {cond}"
             )
+            self._sql(f"DROP TABLE {keys_stage}")
         cols = ", ".join(quote_ident(n) for n, _ in self._coldefs)
         tail = self._dedupe_clause() if dedupe else ""
         count = self._sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage} {tail}").fetchone()
@@ -581,7 +613,8 @@ class DuckDBTableWriter(TableWriter):
             self._in_stage_tx = False
             with contextlib.suppress(duckdb.Error):  # else dropped at next open
                 self._sql(f"DROP TABLE IF EXISTS {quote_ident(self._stage)}")
-        self._pending = []
+                self._sql(f"DROP TABLE IF EXISTS {quote_ident(self._keys_stage)}")
+        self._pending, self._pending_keys = [], []
         self._close_cursor()
 
     def _close_cursor(self) -> None:

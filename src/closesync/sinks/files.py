@@ -14,8 +14,9 @@ read the same set and align columns by name.
 
 Methods: ``replace`` writes the staging file and ``os.replace``s it onto ``<t>.parquet`` (atomic on POSIX
 and Windows; readers see the old file or the new), then removes parts. ``append`` renames staging into a
-new part. ``upsert`` streams the current files minus rows whose key appears in staging, followed by the
-staged rows, into a new file and renames it into place. Caveat: while parts exist, a replace/upsert swaps
+new part. ``upsert`` streams the current files minus rows whose key appears in staging or among the
+covered keys (``cover()``; key columns only, held in memory like the staged keys of the merge), followed by
+the staged rows, into a new file and renames it into place. Caveat: while parts exist, a replace/upsert swaps
 the main file first and removes the parts right after, so a reader globbing in that instant can see the
 new table plus old parts; with replace-only or upsert-only use there are no parts and no window.
 
@@ -381,6 +382,7 @@ class FileTableWriter(TableWriter):
         encode_table(table)
         self._sink = sink
         self._stage: _FileWriter | None = None
+        self._covered: list[pa.Array] = []
 
     def _open(self) -> None:
         self._stage = self._sink._open_file_writer(self._sink._tmp_path(self.table), self.schema)
@@ -389,7 +391,11 @@ class FileTableWriter(TableWriter):
         assert self._stage is not None
         self._stage.write(batch)
 
+    def _cover(self, keys: pa.RecordBatch | pa.Table) -> None:
+        self._covered.append(_key_array(keys, self.upsert_key))
+
     def _abort(self) -> None:
+        self._covered = []
         if self._stage is not None:
             self._stage.discard()
             self._stage = None
@@ -427,7 +433,7 @@ class FileTableWriter(TableWriter):
         delete_key = self.parent_key or self.primary_key
 
         # Pass 1 over staging (key columns only): keys to delete and the last position of each record.
-        delete_keys: list[pa.Array] = []
+        delete_keys: list[pa.Array] = list(self._covered)
         pk_values: list[pa.Array] = []
         for batch in self._staged_batches(staged_files):
             delete_keys.append(_key_array(batch, delete_key))

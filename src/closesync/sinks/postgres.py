@@ -15,7 +15,9 @@ Why it looks like this:
 - append/upsert: COPY into a TEMP staging table (invisible, no locks on the target while loading), then one
   short transaction adds new columns (ALTER TABLE ADD COLUMN) and moves the rows: append = INSERT SELECT,
   upsert = DELETE by parent key (if given) + `INSERT … ON CONFLICT (primary key) DO UPDATE` backed by a
-  unique index the sink creates. Staged duplicates are collapsed (last one wins).
+  unique index the sink creates. Staged duplicates are collapsed (last one wins). Covered keys (`cover()`)
+  are COPYed into a second TEMP table between row COPYs (buffered up to COVER_FLUSH_ROWS) and their target
+  rows deleted in the same transaction, before the insert.
 - Identifiers are always composed with psycopg.sql.Identifier. Names longer than PostgreSQL's 63-byte
   limit (or containing NUL) are cut deterministically and suffixed with a hash of the full name; the full
   name is kept in the column comment and restored by columns()/preview()/iter_batches().
@@ -65,7 +67,8 @@ NAME_COMMENT_PREFIX = "closesync original name: "
 SEQ_COLUMN = "_closesync_seq"
 INTERNAL_PREFIX = "_closesync"
 STAGING_PREFIXES = (f"{INTERNAL_PREFIX}_new_", f"{INTERNAL_PREFIX}_stage_")
-INDEX_COMMENT = "closesync upsert key"  # marks unique indexes the sink created (and may drop for append)
+INDEX_COMMENT = "closesync upsert key"
+COVER_FLUSH_ROWS = 50_000  # covered keys buffered before their COPY (each ends the rows' COPY once)  # marks unique indexes the sink created (and may drop for append)
 
 _SCALAR_PG = {
     "timestamp": "timestamptz",
@@ -609,6 +612,13 @@ class PostgresTableWriter(TableWriter):
         self._stage_name = (
             f"{INTERNAL_PREFIX}_{'new' if method == 'replace' else 'stage'}_{uuid.uuid4().hex[:12]}"
         )
+        by_name = {c.name: c for c in self.columns}
+        self._key_columns = [by_name[k] for k in self.upsert_key] if method == "upsert" else []
+        self._key_encoders = [_encoder(schema.field(k)) for k in self.upsert_key] if method == "upsert" else []
+        self._keys_stage = sql.Identifier(f"{self._stage_name}_keys")
+        self._pending_keys: list[pa.RecordBatch | pa.Table] = []
+        self._pending_key_rows = 0
+        self._has_keys = False
 
     # -- helpers -------------------------------------------------------------------------------------
     def _target(self) -> sql.Composed:
@@ -664,6 +674,16 @@ class PostgresTableWriter(TableWriter):
                             "CREATE TEMP TABLE {} ({}, {} bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DROP"
                         ).format(self._stage, self._column_defs(), sql.Identifier(SEQ_COLUMN))
                     )
+                    if self._key_columns:
+                        cur.execute(
+                            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                                self._keys_stage,
+                                sql.SQL(", ").join(
+                                    sql.SQL("{} {}").format(sql.Identifier(c.ident), sql.SQL(c.pg_type))
+                                    for c in self._key_columns
+                                ),
+                            )
+                        )
         except psycopg.Error as e:
             err = self._fail("preparing", e)
             self._close_conn()
@@ -688,6 +708,32 @@ class PostgresTableWriter(TableWriter):
         except psycopg.Error as e:
             raise self._fail("loading", e) from e
 
+    def _cover(self, keys: pa.RecordBatch | pa.Table) -> None:
+        self._pending_keys.append(keys)
+        self._pending_key_rows += keys.num_rows
+        if self._pending_key_rows >= COVER_FLUSH_ROWS:
+            self._flush_keys()
+
+    def _flush_keys(self) -> None:
+        """COPY buffered covered keys into their TEMP table (ending the rows' COPY; the next write restarts it)."""
+        if not self._pending_keys:
+            return
+        assert self._conn is not None
+        pending, self._pending_keys, self._pending_key_rows = self._pending_keys, [], 0
+        try:
+            self._finish_copy()
+            with self._conn.cursor() as cur:
+                copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+                    self._keys_stage, sql.SQL(", ").join(sql.Identifier(c.ident) for c in self._key_columns)
+                )
+                with cur.copy(copy_sql) as copy:
+                    for keys in pending:
+                        if keys.num_rows:
+                            copy.write(encode_csv(keys, self._key_encoders))
+        except psycopg.Error as e:
+            raise self._fail("loading", e) from e
+        self._has_keys = True
+
     def _finish_copy(self, error: BaseException | None = None) -> None:
         """End the COPY: on success wait for the server to take every row; with `error` cancel it."""
         cm, self._copy_cm, self._copy = self._copy_cm, None, None
@@ -706,6 +752,7 @@ class PostgresTableWriter(TableWriter):
         assert self._conn is not None
         try:
             self._finish_copy()
+            self._flush_keys()
             with self._conn.cursor() as cur:
                 cur.execute(
                     "SELECT pg_advisory_xact_lock(%s)", (_advisory_key(self.sink.schema, self.ident),)
@@ -844,6 +891,16 @@ class PostgresTableWriter(TableWriter):
         target = self._target()
         pk = [pg_ident(k) for k in self.primary_key]
         pk_ids = sql.SQL(", ").join(sql.Identifier(k) for k in pk)
+        if self._has_keys:  # covered keys: their rows go whether or not a staged row carries the key
+            cover = [c.ident for c in self._key_columns]
+            cur.execute(
+                sql.SQL("DELETE FROM {} t USING (SELECT DISTINCT {} FROM {}) s WHERE {}").format(
+                    target,
+                    sql.SQL(", ").join(sql.Identifier(k) for k in cover),
+                    self._keys_stage,
+                    sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in cover),
+                )
+            )
         if self.parent_key:
             parent = [pg_ident(k) for k in self.parent_key]
             cur.execute(
