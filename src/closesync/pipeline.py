@@ -5,6 +5,11 @@ sources run concurrently on one client, whose pacer keeps each endpoint group in
 report's table is published only when its whole read succeeded, so a failure leaves the previous table as it
 was; one source failing never stops the others.
 
+Incremental loads upsert, and the read says which target rows each load covers (`SourceRead.changes()`):
+the children of every re-read parent and the records Close's event log reports deleted. Those keys go to
+the writer (`TableWriter.cover`), which deletes their rows in the same transaction as the upsert, so
+nested tables lose stale children and deleted records disappear without a full refresh.
+
 Cursors are saved after the tables they describe are published: a run killed in between re-reads that
 window next time, which upsert absorbs (append may then repeat those rows, by its nature).
 """
@@ -24,6 +29,7 @@ import pyarrow as pa
 from closesync.close import CloseClient
 from closesync.close.errors import AuthenticationError, CloseError
 from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
+from closesync.reports.extract import COVER
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink, SinkError
 
@@ -287,7 +293,10 @@ class _SourceRunner:
                             parent_key=spec.parent_key if incremental else (),
                         )
                     )
-                for slug, batch in read.batches():
+                for slug, kind, batch in read.changes():
+                    if kind == COVER:
+                        writers[slug].cover(batch)
+                        continue
                     writers[slug].write(batch)
                     result = by_slug[slug]
                     result.rows += batch.num_rows
@@ -299,8 +308,9 @@ class _SourceRunner:
             if read.custom_fields:
                 self._save_custom_fields(read.custom_fields)
             finished = datetime.now(UTC)
+            deleted = [f"{read.deleted} deletion(s) from Close's event log applied"] if read.deleted else []
             for r in results:
-                r.notes = list(read.notes)
+                r.notes = list(read.notes) + deleted
                 r.status, r.finished_at = "success", finished
                 self._count(r, client)
         except Exception as exc:

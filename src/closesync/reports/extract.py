@@ -8,6 +8,11 @@ buffer for every report of the source (a lead buffer feeds leads and its four ne
 Incremental state is one dict per report slug: ``{"field": "date_updated", "cursor": "<iso UTC>"}``. A read
 starts at the oldest cursor of its reports (activities minus a look-back, to catch edits), and the new
 cursor is the newest value seen, never later than the moment the read started.
+
+Incremental reads also say which target rows they cover (`SourceRead.changes()` yields "cover" batches of
+upsert-key values next to the rows): every re-read parent's key for its nested reports, so children a
+parent no longer has go, and the ids Close's event log reports deleted since the cursor (minus the
+look-back), for the report and for the nested rows of deleted parents. One event-log walk per source.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from closesync.close.errors import CloseError
+from closesync.close.errors import CloseError, NotFoundError, PermissionDeniedError
 from closesync.reports import timeparse
 from closesync.reports.catalog import ReportParams, ReportSpec
 from closesync.reports.columns import Column
@@ -38,6 +43,25 @@ DEFAULT_LOOKBACK = timedelta(hours=24)
 # (a lead with its contacts, opportunities and tasks is several times an activity's size).
 BATCH_ROWS = {"search": 5_000}
 DEFAULT_BATCH_ROWS = 20_000
+# Close's event-log object_type per source (`GET event/?object_type=…&action=deleted`). A trailing "." means
+# every subtype (tasks log as task.lead, task.email_followup, …): those are walked unfiltered by type and
+# matched here, since the event log takes one object_type per request.
+EVENT_OBJECT_TYPES = {
+    "lead": "lead",
+    "contact": "contact",
+    "opportunity": "opportunity",
+    "task": "task.",
+    "activity/call": "activity.call",
+    "activity/email": "activity.email",
+    "activity/emailthread": "activity.emailthread",
+    "activity/note": "activity.note",
+    "activity/status_change/lead": "activity.status_change_lead",
+    "activity/status_change/opportunity": "activity.status_change_opportunity",
+    "activity/custom": "activity.custom",
+}
+EVENT_LOG_RETENTION = timedelta(days=30)  # Close keeps 30 days of events
+DELETED_CHUNK = 5_000  # deleted ids per cover batch
+ROWS, COVER = "rows", "cover"
 
 
 @dataclass
@@ -54,11 +78,30 @@ class SourceRead:
     _records: Callable[[], Iterator[Record]] | None = field(repr=False, default=None)
     _shapers: dict[str, Shaper] = field(repr=False, default_factory=dict)
     _plan: _Plan | None = field(repr=False, default=None)
+    _deleted: Callable[[], Iterator[str]] | None = field(repr=False, default=None)
+    deleted: int = 0  # ids Close's event log reported deleted (valid after the read)
 
     def batches(self) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Yield (slug, RecordBatch) until the source is exhausted; then `new_states` is final."""
+        for slug, kind, batch in self.changes():
+            if kind == ROWS:
+                yield slug, batch
+
+    def changes(self) -> Iterator[tuple[str, str, pa.RecordBatch]]:
+        """Yield (slug, "rows" | "cover", batch): rows to upsert, and upsert-key values this load covers
+        (pass them to `TableWriter.cover`); covers come only for incremental reports. Memory stays flat:
+        parent keys go per buffer, deleted ids in chunks."""
         plan, records = self._plan, self._records
         assert plan is not None and records is not None, "SourceRead comes from open_read()"
+        if self._deleted is not None:
+            chunk: list[str] = []
+            for record_id in self._deleted():
+                chunk.append(record_id)
+                if len(chunk) >= DELETED_CHUNK:
+                    yield from self._deletion_covers(chunk)
+                    chunk = []
+            if chunk:
+                yield from self._deletion_covers(chunk)
         limit = plan.batch_rows
         buffer: list[Record] = []
         for record in records():
@@ -70,15 +113,60 @@ class SourceRead:
             yield from self._flush(buffer)
         self._finish()
 
-    def _flush(self, parents: list[Record]) -> Iterator[tuple[str, pa.RecordBatch]]:
+    def _flush(self, parents: list[Record]) -> Iterator[tuple[str, str, pa.RecordBatch]]:
         plan = self._plan
         assert plan is not None
         if plan.cursor_field:
             plan.observe(parents)
         for spec in self.specs:
+            if spec.nested is not None and self.incremental.get(spec.slug):
+                covered = self._parent_keys(spec, parents)
+                if covered is not None:
+                    yield spec.slug, COVER, covered
             rows = parents if spec.nested is None else nested_rows(spec, parents, self.notes)
             if rows:
-                yield spec.slug, self._shapers[spec.slug].shape(rows)
+                yield spec.slug, ROWS, self._shapers[spec.slug].shape(rows)
+
+    def _parent_keys(self, spec: ReportSpec, parents: list[Record]) -> pa.RecordBatch | None:
+        """The parent key of every re-read parent that carries the nested array (even empty): all of its
+        current children are in this read, so any other row of that parent is stale."""
+        nested = spec.nested
+        assert nested is not None
+        source = dict(nested.parent_columns)
+        if not spec.parent_key or any(k not in source for k in spec.parent_key):
+            return None
+        arrays = (nested.path[0], *nested.fallback[:1])
+        read = [p for p in parents if isinstance(p, dict) and any(a in p for a in arrays)]
+        if not read:
+            return None
+        schema = pa.schema([self.schemas[spec.slug].field(k) for k in spec.parent_key])
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.array([p.get(source[k]) for p in read], f.type)
+                for k, f in zip(spec.parent_key, schema, strict=True)
+            ],
+            schema=schema,
+        )
+
+    def _deletion_covers(self, ids: list[str]) -> Iterator[tuple[str, str, pa.RecordBatch]]:
+        """Deleted records go from their report (by id) and from nested reports (by parent id)."""
+        self.deleted += len(ids)
+        for spec in self.specs:
+            if not self.incremental.get(spec.slug):
+                continue
+            if spec.nested is None:
+                columns = spec.primary_key if spec.primary_key == ("id",) else ()
+            else:
+                columns = tuple(c for c, key in spec.nested.parent_columns if key == "id")
+                columns = columns if columns == spec.parent_key else ()
+            if columns:
+                schema = pa.schema([self.schemas[spec.slug].field(c) for c in columns])
+                values = pa.array(ids, pa.string())
+                yield (
+                    spec.slug,
+                    COVER,
+                    pa.RecordBatch.from_arrays([values.cast(f.type) for f in schema], schema=schema),
+                )
 
     def _finish(self) -> None:
         plan = self._plan
@@ -199,7 +287,36 @@ def open_read(
         _plan=plan,
     )
     read._records = lambda: _records(client, specs, params, plan, organization_id, metrics, shapers)
+    event_type = EVENT_OBJECT_TYPES.get(first.source)
+    if previous is not None and event_type is not None:
+        since = previous - lookback
+        if since < started - EVENT_LOG_RETENTION:
+            notes.append(
+                f"records deleted in Close before {(started - EVENT_LOG_RETENTION).date().isoformat()} are no "
+                "longer in its event log (30 days); a full refresh removes them"
+            )
+        read._deleted = lambda: _deleted_ids(client, event_type, since, notes)
     return read
+
+
+def _deleted_ids(client: CloseClient, event_type: str, since: datetime, notes: list[str]) -> Iterator[str]:
+    """Ids of `event_type` objects deleted since `since`, from one walk of Close's event log; an account
+    whose key may not read the log (403/404) gets a note and no deletions."""
+    params: dict[str, Any] = {"action": "deleted", "date_updated__gte": _iso(since)}
+    prefix = event_type.endswith(".")
+    if not prefix:
+        params["object_type"] = event_type
+    try:
+        for event in client.events(params):
+            if not isinstance(event, dict) or event.get("action", "deleted") != "deleted":
+                continue
+            kind = str(event.get("object_type") or "")
+            if (kind.startswith(event_type) if prefix else kind == event_type) and event.get("object_id"):
+                yield str(event["object_id"])
+    except (PermissionDeniedError, NotFoundError) as exc:
+        notes.append(
+            f"Close's event log is unavailable ({exc.message}); records deleted in Close stay until a full refresh"
+        )
 
 
 def default_organization_id(client: CloseClient) -> str:

@@ -415,7 +415,9 @@ class DuckDBTableWriter(TableWriter):
         self._stage = STAGE_PREFIX + uuid.uuid4().hex
         self._keys_stage = self._stage + "_keys"
         self._pending_keys: list[pa.RecordBatch | pa.Table] = []
-        self._keys_schema = pa.schema([schema.field(k) for k in self.upsert_key]) if method == "upsert" else None
+        self._keys_schema = (
+            pa.schema([schema.field(k) for k in self.upsert_key]) if method == "upsert" else None
+        )
         self._view = "_closesync_batch_" + uuid.uuid4().hex
         self._cur: duckdb.DuckDBPyConnection | None = None
         self._pending: list[pa.RecordBatch | pa.Table] = []
@@ -441,7 +443,9 @@ class DuckDBTableWriter(TableWriter):
             cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in self._coldefs)
             self._sql(f"CREATE TABLE {quote_ident(self._stage)} ({cols})")
             if self._keys_schema is not None:
-                keys = ", ".join(f"{quote_ident(f.name)} {duckdb_type(logical_type(f))}" for f in self._keys_schema)
+                keys = ", ".join(
+                    f"{quote_ident(f.name)} {duckdb_type(logical_type(f))}" for f in self._keys_schema
+                )
                 self._sql(f"CREATE TABLE {quote_ident(self._keys_stage)} ({keys})")
         except duckdb.Error as e:
             self._abort()
@@ -490,7 +494,9 @@ class DuckDBTableWriter(TableWriter):
             assert self._keys_schema is not None
             self._cur.register(self._view, pa.RecordBatchReader.from_batches(self._keys_schema, keys))
             try:
-                self._sql(f"INSERT INTO {quote_ident(self._keys_stage)} SELECT * FROM {quote_ident(self._view)}")
+                self._sql(
+                    f"INSERT INTO {quote_ident(self._keys_stage)} SELECT * FROM {quote_ident(self._view)}"
+                )
             except duckdb.Error as e:
                 raise SinkError(f"staging covered keys for {self.table!r} failed: {e}") from None
             finally:

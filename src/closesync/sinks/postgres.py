@@ -614,7 +614,9 @@ class PostgresTableWriter(TableWriter):
         )
         by_name = {c.name: c for c in self.columns}
         self._key_columns = [by_name[k] for k in self.upsert_key] if method == "upsert" else []
-        self._key_encoders = [_encoder(schema.field(k)) for k in self.upsert_key] if method == "upsert" else []
+        self._key_encoders = (
+            [_encoder(schema.field(k)) for k in self.upsert_key] if method == "upsert" else []
+        )
         self._keys_stage = sql.Identifier(f"{self._stage_name}_keys")
         self._pending_keys: list[pa.RecordBatch | pa.Table] = []
         self._pending_key_rows = 0

@@ -1,0 +1,165 @@
+"""Incremental (upsert) syncs drop what Close no longer has, end to end over HTTP into real destinations.
+
+Two gaps closed here: a re-read parent with fewer children (or none) must lose the stale nested rows, and
+records deleted in Close (seen through its event log) must leave their table and their children's tables.
+Each test runs a full sync, mutates the sandbox, runs an incremental sync and compares every table with the
+sandbox's data, for DuckDB, PostgreSQL and Parquet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import closesync
+from closesync.sandbox import Sandbox
+from closesync.sinks import open_sink
+from closesync.sinks.base import Sink
+
+REPORTS = [
+    "leads",
+    "leads_addresses",
+    "leads_contacts",
+    "leads_opportunities",
+    "leads_tasks",
+    "contacts",
+    "contacts_emails",
+    "contacts_phones",
+    "contacts_urls",
+    "opportunities",
+    "tasks",
+    "activities_call",
+]
+TOP = {"leads": "lead", "contacts": "contact", "opportunities": "opportunity", "tasks": "task",
+       "activities_call": "activity/call"}  # fmt: skip
+BY_ID = {"leads_contacts": "contacts", "leads_opportunities": "opportunities", "leads_tasks": "tasks"}
+BY_POSITION = {  # report -> (parent collection, nested array, parent key column)
+    "leads_addresses": ("lead", "addresses", "lead_id"),
+    "contacts_emails": ("contact", "emails", "contact_id"),
+    "contacts_phones": ("contact", "phones", "contact_id"),
+    "contacts_urls": ("contact", "urls", "contact_id"),
+}
+
+
+@pytest.fixture(params=["duckdb", "postgres", "parquet"])
+def destination(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "postgres":
+        yield request.getfixturevalue("pg_sink_url")
+    elif request.param == "duckdb":
+        yield f"duckdb:{tmp_path / 'close.duckdb'}"
+    else:
+        yield f"parquet:{tmp_path / 'files'}"
+
+
+def sync(sb: Sandbox, destination: str, reports: list[str] = REPORTS) -> closesync.SyncResult:
+    result = closesync.sync(reports, api_key=sb.api_key, base_url=sb.base_url, destination=destination)
+    assert result.ok, [r.error for r in result.failed]
+    return result
+
+
+def expected(sb: Sandbox, slug: str) -> list:
+    data = sb.data
+    if slug in TOP:
+        return sorted(r["id"] for r in data.records(TOP[slug]))
+    if slug in BY_ID:
+        return sorted(i["id"] for lead in data.records("lead") for i in lead.get(BY_ID[slug]) or [])
+    parent, key, _ = BY_POSITION[slug]
+    return sorted((r["id"], i) for r in data.records(parent) for i, _ in enumerate(r.get(key) or []))
+
+
+def actual(sink: Sink, slug: str) -> list:
+    rows = [r for b in sink.iter_batches(slug) for r in b.to_pylist()]
+    if slug in BY_POSITION:
+        column = BY_POSITION[slug][2]
+        return sorted((r[column], r["position"]) for r in rows)
+    return sorted(r["id"] for r in rows)
+
+
+def assert_matches_sandbox(sb: Sandbox, destination: str) -> None:
+    sink = open_sink(destination)
+    try:
+        for slug in REPORTS:
+            assert actual(sink, slug) == expected(sb, slug), slug
+    finally:
+        sink.close()
+
+
+def test_reread_parents_lose_children_they_no_longer_have(sandbox: Sandbox, destination: str) -> None:
+    sync(sandbox, destination)
+    data = sandbox.data
+    leads = data.records("lead")
+    with_address = next(lead for lead in leads if lead.get("addresses"))
+    with_contacts = next(lead for lead in leads if len(lead.get("contacts") or []) >= 2)
+    with_opps = next(lead for lead in leads if lead.get("opportunities"))
+    with_tasks = next(lead for lead in leads if lead.get("tasks"))
+    data.update("lead", with_address["id"], addresses=[])  # its last address removed
+    kept = with_contacts["contacts"][:1]
+    data.update("lead", with_contacts["id"], contacts=kept, contact_ids=[c["id"] for c in kept])
+    data.update("lead", with_opps["id"], opportunities=[])
+    data.update("lead", with_tasks["id"], tasks=with_tasks["tasks"][1:])
+    contacts = data.records("contact")
+    with_emails = next(c for c in contacts if len(c.get("emails") or []) >= 2)
+    with_phones = next(c for c in contacts if c.get("phones"))
+    data.update("contact", with_emails["id"], emails=with_emails["emails"][1:])
+    data.update("contact", with_phones["id"], phones=[])
+
+    second = sync(sandbox, destination)
+    assert all(r.incremental for r in second.reports)
+    assert_matches_sandbox(sandbox, destination)
+
+
+def test_records_deleted_in_close_leave_every_table(sandbox: Sandbox, destination: str) -> None:
+    sync(sandbox, destination)
+    data = sandbox.data
+    lead = next(
+        lead
+        for lead in data.records("lead")
+        if lead.get("addresses") and lead.get("contacts") and lead.get("opportunities")
+    )
+    contact = next(c for c in data.records("contact") if c.get("emails") and c.get("lead_id") != lead["id"])
+    data.delete("lead", lead["id"])
+    data.delete("contact", contact["id"])
+    data.delete("opportunity", data.records("opportunity")[0]["id"])
+    data.delete("task", data.records("task")[-1]["id"])
+    data.delete("activity/call", data.records("activity/call")[2]["id"])
+    data.add("activity/call")  # a change alongside the deletions
+    sandbox.reset_stats()
+
+    second = sync(sandbox, destination)
+    assert all(r.incremental for r in second.reports)
+    # one event-log walk per source: leads, contacts, opportunities, tasks, calls
+    assert sandbox.stats()["requests"]["by_group"]["GET event"] == 5
+    assert_matches_sandbox(sandbox, destination)
+    sink = open_sink(destination)
+    try:
+        for slug in ("leads_addresses", "leads_contacts", "leads_opportunities", "leads_tasks"):
+            assert lead["id"] not in {r["lead_id"] for b in sink.iter_batches(slug) for r in b.to_pylist()}
+    finally:
+        sink.close()
+    by_slug = {r.slug: r for r in second.reports}
+    assert any("event log applied" in n for n in by_slug["leads"].notes)
+
+    # A third run sees the same deletions again (look-back) and changes nothing.
+    sync(sandbox, destination)
+    assert_matches_sandbox(sandbox, destination)
+
+
+def test_unavailable_event_log_is_a_note_not_a_failure(sandbox: Sandbox, tmp_path: Path) -> None:
+    destination = f"duckdb:{tmp_path / 'close.duckdb'}"
+    sync(sandbox, destination, ["opportunities", "leads", "leads_addresses"])
+    sandbox.data.update("lead", sandbox.data.records("lead")[0]["id"], addresses=[])
+    sandbox.add_fault("403", path="event/", count=10)
+
+    second = sync(sandbox, destination, ["opportunities", "leads", "leads_addresses"])
+    for report in second.reports:
+        assert report.incremental and report.status == "success"
+        assert any("event log is unavailable" in n for n in report.notes), report.notes
+        assert sandbox.api_key not in " ".join(report.notes)
+    sink = open_sink(destination)
+    try:
+        for slug in ("leads", "leads_addresses", "opportunities"):
+            assert actual(sink, slug) == expected(sandbox, slug), slug
+    finally:
+        sink.close()
