@@ -163,3 +163,34 @@ def test_unavailable_event_log_is_a_note_not_a_failure(sandbox: Sandbox, tmp_pat
             assert actual(sink, slug) == expected(sandbox, slug), slug
     finally:
         sink.close()
+
+
+def test_covers_come_only_from_incremental_reads(sandbox: Sandbox) -> None:
+    """A full read covers nothing and never asks the event log; an incremental one covers every re-read
+    parent (one with no children left included) and the deleted ids, in one event-log walk."""
+    from closesync.close import CloseClient
+    from closesync.reports import REPORTS, open_read
+    from closesync.reports.extract import COVER
+
+    specs = [s for s in REPORTS if s.source == "lead"]
+    with CloseClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+        sandbox.reset_stats()
+        full = open_read(client, specs, states={})
+        assert all(kind != COVER for _, kind, _ in full.changes())
+        assert "GET event" not in sandbox.stats()["requests"]["by_group"]
+
+        data = sandbox.data
+        emptied, gone = data.records("lead")[1], data.records("lead")[2]
+        data.update("lead", emptied["id"], addresses=[], contacts=[], opportunities=[], tasks=[])
+        data.delete("lead", gone["id"])
+        sandbox.reset_stats()
+        read = open_read(client, specs, states=full.new_states)
+        covered: dict[str, set[str]] = {s.slug: set() for s in specs}
+        for slug, kind, batch in read.changes():
+            if kind == COVER:
+                covered[slug].update(batch.column(0).to_pylist())
+        assert sandbox.stats()["requests"]["by_group"]["GET event"] == 1
+    assert read.deleted == 1
+    assert covered["leads"] == {gone["id"]}
+    for slug in ("leads_addresses", "leads_contacts", "leads_opportunities", "leads_tasks"):
+        assert {emptied["id"], gone["id"]} <= covered[slug], slug
