@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from closesync.close.errors import CloseError, NotFoundError, PermissionDeniedError
+from closesync.close.events import EVENT_OBJECT_TYPES
 from closesync.reports import timeparse
 from closesync.reports.catalog import ReportParams, ReportSpec
 from closesync.reports.columns import Column
@@ -46,19 +47,6 @@ DEFAULT_BATCH_ROWS = 20_000
 # Close's event-log object_type per source (`GET event/?object_type=…&action=deleted`). A trailing "." means
 # every subtype (tasks log as task.lead, task.email_followup, …): those are walked unfiltered by type and
 # matched here, since the event log takes one object_type per request.
-EVENT_OBJECT_TYPES = {
-    "lead": "lead",
-    "contact": "contact",
-    "opportunity": "opportunity",
-    "task": "task.",
-    "activity/call": "activity.call",
-    "activity/email": "activity.email",
-    "activity/emailthread": "activity.emailthread",
-    "activity/note": "activity.note",
-    "activity/status_change/lead": "activity.status_change_lead",
-    "activity/status_change/opportunity": "activity.status_change_opportunity",
-    "activity/custom": "activity.custom",
-}
 EVENT_LOG_RETENTION = timedelta(days=30)  # Close keeps 30 days of events
 DELETED_CHUNK = 5_000  # deleted ids per cover batch
 ROWS, COVER = "rows", "cover"

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from closesync.close.events import event_object_type
 from closesync.sandbox.catalog import Catalog
 from closesync.sandbox.collection import Collection
 from closesync.sandbox.layout import ACTIVITY_MIX, Layout
@@ -26,8 +27,6 @@ Record = dict[str, Any]
 START_MS = ms_of(__import__("datetime").datetime(2021, 1, 4, 9, 30))
 END_MS = ms_of(__import__("datetime").datetime(2026, 1, 2, 18, 0))
 LEAD_SCALED = ["lead", "contact", "opportunity", "task", *ACTIVITY_MIX]
-EVENT_OBJECT_TYPES = {"lead": "lead", "contact": "contact", "opportunity": "opportunity", "task": "task.lead",
-                      **{k: k.replace("activity/", "activity.").replace("/", "_") for k in ACTIVITY_MIX}}
 ID_PREFIX = {"lead": "lead_", "contact": "cont_", "opportunity": "oppo_", "task": "task_", "user": "user_",
              "email_template": "tmpl_", "saved_search": "save_", "bulk_action/email": "bulkemail_",
              "export": "expo_", "event": "ev_"}
@@ -218,13 +217,14 @@ class SandboxData:
         self._log(name, "deleted", record, [])
 
     def _log(self, name: str, action: str, record: Record, changed: list[str]) -> None:
-        if name not in EVENT_OBJECT_TYPES:
+        object_type = event_object_type(name, record)
+        if object_type is None:
             return
         events = self._collections["event"]
         when = self.now()
         lead_id = record.get("id") if name == "lead" else record.get("lead_id")
         event = self._event(make_id("ev_", self.seed, "event:m", len(events), 22), action,
-                            EVENT_OBJECT_TYPES[name], record.get("id", ""), lead_id, iso(when),
+                            object_type, record.get("id", ""), lead_id, iso(when),
                             {} if action == "deleted" else {k: record.get(k) for k in ("id", "date_updated")},
                             changed, record.get("updated_by"))
         events.add(event, when)
