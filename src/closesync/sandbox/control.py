@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from closesync.sandbox.faults import Fault
+from closesync.sandbox.faults import make_fault
 
 Record = dict[str, Any]
 
@@ -36,22 +36,12 @@ def handle(app: Any, method: str, path: str, body: bytes) -> tuple[int, Record]:
         if route == ("GET", "_sandbox/config"):
             return 200, config(app)
         if route == ("POST", "_sandbox/config"):
-            if "skip_cap" in payload:
-                app.skip_cap = int(payload["skip_cap"])
-            if "rate_limit" in payload:
-                rate = payload["rate_limit"]
-                app.limiter.rate = None if rate is None else (int(rate[0]), float(rate[1]))
-            if "latency_ms" in payload:
-                app.latency_ms = float(payload["latency_ms"])
-            if "gzip" in payload:
-                app.gzip = bool(payload["gzip"])
-            return 200, config(app)
+            return 200, configure(app, payload)
         if route == ("POST", "_sandbox/faults"):
             probability = payload.get("probability")
-            app.faults.add(Fault(str(payload["kind"]), payload.get("path"),
-                                 count=None if probability is not None else int(payload.get("count", 1)),
-                                 probability=1.0 if probability is None else float(probability),
-                                 delay=float(payload.get("delay", 2.0)), reset=float(payload.get("reset", 1.0))))
+            app.faults.add(make_fault(str(payload["kind"]), payload.get("path"), int(payload.get("count", 1)),
+                                      delay=float(payload.get("delay", 2.0)), reset=float(payload.get("reset", 1.0)),
+                                      probability=None if probability is None else float(probability)))
             return 200, {"pending": len(app.faults.pending())}
         if route == ("DELETE", "_sandbox/faults"):
             app.faults.clear()
@@ -62,6 +52,21 @@ def handle(app: Any, method: str, path: str, body: bytes) -> tuple[int, Record]:
 
 
 def config(app: Any) -> Record:
+    """The run-time knobs of `app` (the body of GET /_sandbox/config)."""
     rate = app.limiter.rate
     return {"skip_cap": app.skip_cap, "rate_limit": list(rate) if rate else None, "latency_ms": app.latency_ms,
             "gzip": app.gzip}
+
+
+def configure(app: Any, changes: Record) -> Record:
+    """Apply any of the config keys to `app` (POST /_sandbox/config and `Sandbox`'s knobs); the new config."""
+    if "skip_cap" in changes:
+        app.skip_cap = int(changes["skip_cap"])
+    if "rate_limit" in changes:
+        rate = changes["rate_limit"]
+        app.limiter.rate = None if rate is None else (int(rate[0]), float(rate[1]))
+    if "latency_ms" in changes:
+        app.latency_ms = float(changes["latency_ms"])
+    if "gzip" in changes:
+        app.gzip = bool(changes["gzip"])
+    return config(app)

@@ -33,6 +33,14 @@ class Fault:
         return self.path is None or path.startswith(self.path.strip("/"))
 
 
+def make_fault(kind: str, path: str | None = None, count: int = 1, *, delay: float = 2.0, reset: float = 1.0,
+               probability: float | None = None) -> Fault:
+    """A fault for the next `count` requests under `path`, or for random ones when `probability` is given."""
+    if probability is not None:
+        return Fault(str(kind), path, count=None, probability=probability, delay=delay, reset=reset)
+    return Fault(str(kind), path, count=count, delay=delay, reset=reset)
+
+
 def _check_kind(kind: str) -> str:
     kind = str(kind).lower()
     if kind not in KINDS:

@@ -16,9 +16,10 @@ from typing import Any
 
 from closesync.sandbox.data import SandboxData
 from closesync.sandbox.service import DEFAULT_API_KEY
+from closesync.sandbox.surface import SandboxSurface
 
 
-class SandboxProcess:
+class SandboxProcess(SandboxSurface):
     """`closesync sandbox` in a subprocess; `start()` returns once it accepts connections."""
 
     def __init__(self, seed: int = 1, leads: int = 20, api_key: str = DEFAULT_API_KEY, *,
@@ -65,24 +66,6 @@ class SandboxProcess:
                 proc.kill()
                 proc.wait()
 
-    def __enter__(self) -> SandboxProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self._port}/api/v1/"
-
-    @property
-    def stats_url(self) -> str:
-        return f"http://{self.host}:{self._port}/_sandbox/stats"
-
     @property
     def data(self) -> SandboxData:
         if self._data is None:
@@ -92,7 +75,7 @@ class SandboxProcess:
     # -- control over HTTP ---------------------------------------------------------------------------------
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         body = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(f"http://{self.host}:{self._port}/_sandbox/{path}", data=body, method=method,
+        req = urllib.request.Request(f"{self._root_url}_sandbox/{path}", data=body, method=method,
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
@@ -113,36 +96,3 @@ class SandboxProcess:
 
     def _config(self, **changes: Any) -> dict[str, Any]:
         return self._call("POST", "config", changes) if changes else self._call("GET", "config")
-
-    @property
-    def skip_cap(self) -> int:
-        return int(self._config()["skip_cap"])
-
-    @skip_cap.setter
-    def skip_cap(self, value: int) -> None:
-        self._config(skip_cap=int(value))
-
-    @property
-    def rate_limit(self) -> tuple[int, float] | None:
-        rate = self._config()["rate_limit"]
-        return (int(rate[0]), float(rate[1])) if rate else None
-
-    @rate_limit.setter
-    def rate_limit(self, value: tuple[int, float] | None) -> None:
-        self._config(rate_limit=list(value) if value else None)
-
-    @property
-    def latency_ms(self) -> float:
-        return float(self._config()["latency_ms"])
-
-    @latency_ms.setter
-    def latency_ms(self, value: float) -> None:
-        self._config(latency_ms=float(value))
-
-    @property
-    def gzip(self) -> bool:
-        return bool(self._config()["gzip"])
-
-    @gzip.setter
-    def gzip(self, value: bool) -> None:
-        self._config(gzip=bool(value))

@@ -6,15 +6,17 @@ import threading
 from typing import Any
 
 from closesync.sandbox.app import SandboxApp
+from closesync.sandbox.control import configure
 from closesync.sandbox.data import SandboxData
-from closesync.sandbox.faults import Fault, FaultPlan, parse_spec
+from closesync.sandbox.faults import Fault, FaultPlan, make_fault, parse_spec
 from closesync.sandbox.ratelimit import RateLimiter
+from closesync.sandbox.surface import SandboxSurface
 from closesync.sandbox.transport import SandboxHTTPServer
 
 DEFAULT_API_KEY = "api_sandbox_0123456789abcdefABCDEF"
 
 
-class Sandbox:
+class Sandbox(SandboxSurface):
     """A seeded fake Close account served over HTTP on `host:port` (port 0 = a free one)."""
 
     def __init__(self, seed: int = 1, leads: int = 20, api_key: str = DEFAULT_API_KEY, *,
@@ -66,66 +68,13 @@ class Sandbox:
         finally:
             self.stop()
 
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- addresses -----------------------------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self._port}/api/v1/"
-
-    @property
-    def stats_url(self) -> str:
-        return f"http://{self.host}:{self._port}/_sandbox/stats"
-
-    # -- knobs ---------------------------------------------------------------------------------------------
-    @property
-    def skip_cap(self) -> int:
-        return self.app.skip_cap
-
-    @skip_cap.setter
-    def skip_cap(self, value: int) -> None:
-        self.app.skip_cap = int(value)
-
-    @property
-    def rate_limit(self) -> tuple[int, float] | None:
-        return self.app.limiter.rate
-
-    @rate_limit.setter
-    def rate_limit(self, value: tuple[int, float] | None) -> None:
-        self.app.limiter.rate = value
-
-    @property
-    def latency_ms(self) -> float:
-        return self.app.latency_ms
-
-    @latency_ms.setter
-    def latency_ms(self, value: float) -> None:
-        self.app.latency_ms = float(value)
-
-    @property
-    def gzip(self) -> bool:
-        return self.app.gzip
-
-    @gzip.setter
-    def gzip(self, value: bool) -> None:
-        self.app.gzip = bool(value)
+    def _config(self, **changes: Any) -> dict[str, Any]:
+        return configure(self.app, changes)
 
     def add_fault(self, kind: str, path: str | None = None, count: int = 1, *, delay: float = 2.0,
                   reset: float = 1.0, probability: float | None = None) -> None:
         """Script a fault for the next `count` requests under `path` (or random ones with `probability`)."""
-        if probability is not None:
-            self.app.faults.add(Fault(str(kind), path, count=None, probability=probability, delay=delay,
-                                      reset=reset))
-        else:
-            self.app.faults.add(Fault(str(kind), path, count=count, delay=delay, reset=reset))
+        self.app.faults.add(make_fault(kind, path, count, delay=delay, reset=reset, probability=probability))
 
     def clear_faults(self) -> None:
         self.app.faults.clear()

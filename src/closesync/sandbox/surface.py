@@ -1,0 +1,83 @@
+"""What `Sandbox` and `SandboxProcess` share: addresses, the context manager and the run-time knobs.
+
+Each subclass only says how to start and stop, and how to read or change its config (the same dict as
+GET/POST `/_sandbox/config`): in-process it touches the app, in a child process it goes over HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+
+class SandboxSurface:
+    """The common surface of a running sandbox on `host:_port`."""
+
+    host: str
+    _port: int
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _config(self, **changes: Any) -> dict[str, Any]:
+        """The current config after applying `changes` (none: just read it)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def _root_url(self) -> str:
+        return f"http://{self.host}:{self._port}/"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self._root_url}api/v1/"
+
+    @property
+    def stats_url(self) -> str:
+        return f"{self._root_url}_sandbox/stats"
+
+    # -- knobs ---------------------------------------------------------------------------------------------
+    @property
+    def skip_cap(self) -> int:
+        return int(self._config()["skip_cap"])
+
+    @skip_cap.setter
+    def skip_cap(self, value: int) -> None:
+        self._config(skip_cap=int(value))
+
+    @property
+    def rate_limit(self) -> tuple[int, float] | None:
+        rate = self._config()["rate_limit"]
+        return (int(rate[0]), float(rate[1])) if rate else None
+
+    @rate_limit.setter
+    def rate_limit(self, value: tuple[int, float] | None) -> None:
+        self._config(rate_limit=list(value) if value else None)
+
+    @property
+    def latency_ms(self) -> float:
+        return float(self._config()["latency_ms"])
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self._config(latency_ms=float(value))
+
+    @property
+    def gzip(self) -> bool:
+        return bool(self._config()["gzip"])
+
+    @gzip.setter
+    def gzip(self, value: bool) -> None:
+        self._config(gzip=bool(value))
