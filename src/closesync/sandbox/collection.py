@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
-from closesync.sandbox.timefmt import parse_us
+from closesync.sandbox.timefmt import ms_or_none
 
 Record = dict[str, Any]
 
@@ -71,13 +71,7 @@ class Collection:
         if fast is not None and i < self.base_count and i not in self.replaced:
             return fast(i)
         rec = self.get(i)
-        value = rec.get(field) if rec is not None else None
-        if not isinstance(value, str) or not value:
-            return None
-        try:
-            return parse_us(value) // 1000
-        except ValueError:
-            return None
+        return ms_or_none(rec.get(field)) if rec is not None else None
 
     def has_fast_timestamp(self, field: str) -> bool:
         return field in self._timestamps

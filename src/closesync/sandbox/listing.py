@@ -8,7 +8,7 @@ from typing import Any
 
 from closesync.sandbox.collection import Collection
 from closesync.sandbox.errors import ApiError
-from closesync.sandbox.timefmt import ms_range, parse_us
+from closesync.sandbox.timefmt import ms_or_none, ms_range, parse_us
 
 Record = dict[str, Any]
 Params = dict[str, str]
@@ -91,15 +91,6 @@ def _date_bounds(params: Params, name: str) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-def _ms_of_value(value: Any) -> int | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_us(value) // 1000
-    except ValueError:
-        return None
-
-
 def build_predicates(spec: ListSpec, params: Params, coll: Collection | None = None
                      ) -> tuple[tuple[int | None, int | None], list[Predicate], tuple, list[Callable[[int], bool]]]:
     """(date_created ms range, record predicates, a hashable cache key, index predicates).
@@ -151,7 +142,7 @@ def build_predicates(spec: ListSpec, params: Params, coll: Collection | None = N
             continue
 
         def in_range(r: Record, f: str = name, lo: int | None = lo, hi: int | None = hi) -> bool:
-            ms = _ms_of_value(r.get(f))
+            ms = ms_or_none(r.get(f))
             return ms is not None and (lo is None or ms >= lo) and (hi is None or ms < hi)
 
         preds.append(in_range)

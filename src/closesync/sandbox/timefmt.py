@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import Any
 
 UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -79,6 +80,16 @@ def parse_us(value: str) -> int:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return (parsed - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def ms_or_none(value: Any) -> int | None:
+    """A record's timestamp field in epoch ms; None when it is missing or not a timestamp."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_us(value) // 1000
+    except ValueError:
+        return None
 
 
 def ms_range(op: str, us: int) -> tuple[int | None, int | None]:
