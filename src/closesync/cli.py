@@ -44,15 +44,14 @@ def resolve_api_key(api_key: str | None, api_key_env: str | None) -> str:
 
 def parse_date_option(value: str | None, option: str):
     """`2024-01-31` or a full ISO timestamp, read as UTC when it has no offset."""
-    from datetime import UTC, datetime
+    from closesync.close.paging import parse_timestamp
 
     if not value:
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2024-01-31.", param_hint=option) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise click.BadParameter(f"{value!r} is not a date like 2024-01-31.", param_hint=option)
+    return parsed
 
 
 @cli.command("sync")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,20 +49,15 @@ def report_spec(report: str) -> Any:
 
 
 def parse_since(value: str | date | datetime | None) -> datetime | None:
+    """A dataset's `since`: a date or ISO timestamp, read as UTC when it has no offset."""
+    from closesync.close.paging import parse_timestamp
+
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValidationError(
-                f"{value!r} is not a date: write 2024-01-31 or 2024-01-31T08:00:00Z.", field="since"
-            ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise ValidationError(f"{value!r} is not a date: write 2024-01-31 or 2024-01-31T08:00:00Z.", field="since")
+    return parsed
 
 
 def normalize_destination(destination: str) -> str:

@@ -8,19 +8,13 @@ from typing import Any
 
 from jinja2 import Environment
 
+from closesync.close.paging import parse_timestamp
+
 
 def _as_datetime(value: Any) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    if isinstance(value, (int, float)):
+    if isinstance(value, int | float):
         return dt.datetime.fromtimestamp(value, tz=dt.UTC)
-    try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return parse_timestamp(value)
 
 
 def when(value: Any) -> str:
