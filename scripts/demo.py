@@ -65,9 +65,9 @@ def main() -> int:
                 table.add_row(*(str(v) for v in row))
             console.print(table)
             console.print(f"[dim]{' '.join(sql.split())}[/]\n")
-    console.print(
-        f"Try it yourself: [bold]duckdb {DB}[/] (or python -c 'import duckdb; …'), e.g. SHOW TABLES;"
-    )
+    console.print("Try your own queries:", style="bold")
+    command = f"import duckdb; duckdb.connect('{DB}').sql('SHOW TABLES').show()"
+    console.print(f'  .venv/bin/python -c "{command}"', markup=False, soft_wrap=True)
     return 0
 
 
