@@ -83,8 +83,19 @@ def ceil_to_second(value: datetime) -> datetime:
     return floored if floored == value else floored + SECOND
 
 
-def _limit_from(client: CloseClient, page_size: int | None, default: int = DEFAULT_PAGE_SIZE) -> int:
-    return max(1, int(page_size or default))
+def _limit_from(page_size: int | None) -> int:
+    return max(1, int(page_size or DEFAULT_PAGE_SIZE))
+
+
+def _unseen(records: list[Any], seen: set[str]) -> Iterator[Record]:
+    """The records whose id is not in `seen` yet, adding theirs: pages that shift or overlap repeat none."""
+    for record in records:
+        rid = record.get("id") if isinstance(record, dict) else None
+        if rid is not None:
+            if rid in seen:
+                continue
+            seen.add(rid)
+        yield record
 
 
 def _get_page(client: CloseClient, path: str, params: dict[str, Any], box: list[int]) -> dict[str, Any]:
@@ -110,7 +121,7 @@ def paginate(
 ) -> Iterator[Record]:
     """Walk `_skip` pages until `has_more` is false. Past the resource's skip cap Close answers 400
     (BadRequestError with `.max_skip`); collections that can grow that big need `paginate_by_date`."""
-    box = [_limit_from(client, page_size)]
+    box = [_limit_from(page_size)]
     base = dict(params or {})
     seen: set[str] = set()
     pages = fetch_pages(
@@ -120,14 +131,8 @@ def paginate(
         depth=client.prefetch,
         cap=lambda: None,
     )
-    for _skip, page in pages:
-        for record in page.get("data") or []:
-            rid = record.get("id") if isinstance(record, dict) else None
-            if rid is not None:
-                if rid in seen:  # a record inserted before our position shifted the pages
-                    continue
-                seen.add(rid)
-            yield record
+    for _skip, page in pages:  # a record inserted before our position shifts the pages: skip repeats
+        yield from _unseen(page.get("data") or [], seen)
 
 
 # -- date windows ----------------------------------------------------------------------------------------
@@ -194,7 +199,7 @@ class _DateWalk:
         self.base = {
             k: v for k, v in (params or {}).items() if not k.startswith(f"{field}__") and k != "_skip"
         }
-        self.box = [_limit_from(client, page_size)]
+        self.box = [_limit_from(page_size)]
         self.spans: list[tuple[datetime | None, datetime | None]] = [(start, end)]
         self.length: timedelta | None = None
         self.density: float | None = None  # records per second in the last window read
@@ -449,13 +454,7 @@ def search(
             body["_fields"] = fields
         page = client.post("data/search/", body)
         data = page.get("data") or []
-        for record in data:
-            rid = record.get("id")
-            if rid is not None:
-                if rid in seen:
-                    continue
-                seen.add(rid)
-            yield record
+        yield from _unseen(data, seen)
         cursor = page.get("cursor")
         if not cursor or not data:
             return
@@ -593,13 +592,7 @@ def events(client: CloseClient, params: dict[str, Any] | None = None) -> Iterato
     while True:
         page = client.get("event/", {**base, "_cursor": cursor} if cursor else base)
         data = page.get("data") or []
-        for record in data:
-            rid = record.get("id")
-            if rid is not None:
-                if rid in seen:
-                    continue
-                seen.add(rid)
-            yield record
+        yield from _unseen(data, seen)
         cursor = page.get("cursor_next")
         if not cursor or not data:
             return
