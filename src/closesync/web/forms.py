@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from closesync.datacenter.schedule import format_duration
+
 WEEKDAYS = [
     ("mon", "Monday"),
     ("tue", "Tuesday"),
@@ -167,12 +169,9 @@ def split_schedule(spec: str) -> dict[str, str]:
 
 
 def split_delay(seconds: int) -> dict[str, str]:
-    """Show a retry delay in the largest whole unit."""
-    if seconds and seconds % 3600 == 0:
-        return {"retry_delay_n": str(seconds // 3600), "retry_delay_unit": "h"}
-    if seconds and seconds % 60 == 0:
-        return {"retry_delay_n": str(seconds // 60), "retry_delay_unit": "m"}
-    return {"retry_delay_n": str(seconds), "retry_delay_unit": "s"}
+    """Show a retry delay in the largest whole unit (the DataCenter's own short form, split in two)."""
+    text = format_duration(seconds)
+    return {"retry_delay_n": text[:-1], "retry_delay_unit": text[-1]}
 
 
 def schedule_spec(form: DatasetForm) -> str | None:
@@ -213,9 +212,8 @@ def _positive_int(form: DatasetForm, name: str, error_field: str, minimum: int =
     try:
         value = int(text)
     except ValueError:
-        form.error(error_field, f"Enter a whole number (at least {minimum}).")
-        return None
-    if value < minimum:
+        value = None
+    if value is None or value < minimum:
         form.error(error_field, f"Enter a whole number (at least {minimum}).")
         return None
     return value
