@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from closesync import __version__
+from closesync.close import DEFAULT_BASE_URL
 from closesync.datacenter.commands import accounts, datasets, scheduler
 from closesync.sandbox.cli import sandbox_command
 
@@ -58,7 +59,7 @@ def parse_date_option(value: str | None, option: str):
 @click.argument("reports", nargs=-1)
 @click.option("--api-key", help="Close API key (prefer --api-key-env: keys on command lines end up in history).")
 @click.option("--api-key-env", metavar="VAR", help="Name of the environment variable holding the API key.")
-@click.option("--base-url", default="https://api.close.com/api/v1/", show_default=True, help="Close API base URL.")
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Close API base URL.")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), help="DuckDB file [default: HOME/close.duckdb].")
 @click.option(
     "--destination",

@@ -26,27 +26,15 @@ from typing import Literal, Protocol
 
 import pyarrow as pa
 
-from closesync.close import CloseClient
+from closesync.close import DEFAULT_BASE_URL, CloseClient
 from closesync.close.errors import AuthenticationError, CloseError
 from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
 from closesync.reports.extract import COVER
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink, SinkError
 
-DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 DEFAULT_DESTINATION = "duckdb:data/close.duckdb"
 CUSTOM_FIELDS_TABLE = "_closesync_custom_fields"
-CUSTOM_FIELDS_SCHEMA = pa.schema(
-    [
-        (name, pa.string())
-        for name in ("report", "column", "field_id", "field_name", "object_type", "field_type")
-    ]
-    + [
-        ("accepts_multiple_values", pa.bool_()),
-        ("column_type", pa.string()),
-        ("custom_activity_type_id", pa.string()),
-    ]
-)
 Method = Literal["replace", "append", "upsert"]
 METHODS: tuple[Method, ...] = ("replace", "append", "upsert")
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from closesync.close import DEFAULT_BASE_URL
 from closesync.datacenter.errors import (
     AccountKeyError,
     ConflictError,
@@ -25,7 +26,6 @@ from closesync.datacenter.models import Account, AccountCheck, Choice, ReportCho
 from closesync.datacenter.secrets import Secrets, key_hint, redact
 from closesync.datacenter.store import Store, from_iso, to_iso
 
-DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 ClientFactory = Callable[[str, str], Any]  # (api_key, base_url) -> CloseClient
 Clock = Callable[[], datetime]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from closesync.close import DEFAULT_BASE_URL
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError
 from closesync.datacenter.schedule import SCHEDULE_FORMS, format_duration
 
@@ -91,7 +92,7 @@ def accounts() -> None:
 @click.argument("name")
 @click.option("--api-key", help="The Close API key (it is checked with Close, then stored encrypted).")
 @click.option("--api-key-env", metavar="VAR", help="Store only this variable's name; the key is read at run time.")
-@click.option("--base-url", help="Close API base URL [default: https://api.close.com/api/v1/].")
+@click.option("--base-url", help=f"Close API base URL [default: {DEFAULT_BASE_URL}].")
 @click.pass_context
 def accounts_add(ctx: click.Context, name: str, api_key: str | None, api_key_env: str | None, base_url: str | None) -> None:
     """Add account NAME after checking its key with Close (GET /me/)."""
