@@ -95,17 +95,11 @@ class Catalog:
     def _id(self, prefix: str, kind: str, i: int, length: int = 43) -> str:
         return make_id(prefix, self.seed, kind, i, length)
 
-    def _ts(self, d: Draw, lo: int, hi: int, *, micros: bool = True) -> str:
-        return iso(d.between(lo, hi) // 1000 * 1000 if not micros else d.between(lo, hi), micros=micros)
-
     def user_name(self, user_id: str | None) -> str | None:
         return self._names.get(user_id) if user_id else None
 
     def user_for(self, d: Draw) -> str:
         return d.pick(self.active_user_ids)
-
-    def fields_by_id(self) -> dict[str, Record]:
-        return {f["id"]: f for defs in self.custom_fields.values() for f in defs}
 
     # -- construction --------------------------------------------------------------------------------------
     def _build(self) -> None:

@@ -96,12 +96,6 @@ class Collection:
         rec = self.replaced.get(i)
         return rec if rec is not None else self._build(i)
 
-    def id_of(self, i: int) -> str:
-        if i >= self.base_count:
-            return self.added[i - self.base_count]["id"]
-        rec = self.replaced.get(i)
-        return rec["id"] if rec is not None else self._make_id(i)
-
     def index_of(self, record_id: str) -> int | None:
         with self.lock:
             if self._ids is None:
