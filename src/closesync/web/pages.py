@@ -43,11 +43,9 @@ def _form_text(form: Any, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-async def _dataset_or_404(request: Request, dataset_id: int) -> Any:
-    try:
-        return await run_in_threadpool(_dc(request).get_dataset, dataset_id)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
+async def _dataset(request: Request, dataset_id: int) -> Any:
+    """The dataset; an unknown id raises NotFoundError, which app.py renders as the 404 page."""
+    return await run_in_threadpool(_dc(request).get_dataset, dataset_id)
 
 
 # ---------------------------------------------------------------- login
@@ -183,8 +181,8 @@ async def add_account(request: Request) -> Response:
 async def check_account(request: Request, account_id: int) -> Response:
     try:
         result = await run_in_threadpool(_dc(request).check_account, account_id)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
+    except NotFoundError:
+        raise  # app.py renders the 404 page
     except DataCenterError as exc:
         flash(request, "error", str(exc))
         return _redirect("/accounts")
@@ -199,8 +197,8 @@ async def rename_account(request: Request, account_id: int) -> Response:
     try:
         old = await run_in_threadpool(_dc(request).get_account, account_id)
         new = await run_in_threadpool(_dc(request).rename_account, account_id, _form_text(form, "name"))
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
+    except NotFoundError:
+        raise  # app.py renders the 404 page
     except DataCenterError as exc:  # empty, too long, or taken: the message says which
         flash(request, "error", str(exc))
         return _redirect("/accounts")
@@ -216,8 +214,8 @@ async def remove_account(request: Request, account_id: int) -> Response:
     try:
         account = await run_in_threadpool(_dc(request).get_account, account_id)
         removed = await run_in_threadpool(_dc(request).remove_account, account_id, force=force)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
+    except NotFoundError:
+        raise  # app.py renders the 404 page
     except DataCenterError as exc:
         flash(request, "error", str(exc))
         return _redirect("/accounts")
@@ -338,7 +336,7 @@ async def create_dataset(request: Request) -> Response:
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 async def dataset_page(request: Request, dataset_id: int) -> Response:
     dc = _dc(request)
-    ds = await _dataset_or_404(request, dataset_id)
+    ds = await _dataset(request, dataset_id)
     runs = await run_in_threadpool(dc.history, dataset_id, limit=50)
     preview = None
     preview_error = None
@@ -372,7 +370,7 @@ async def dataset_page(request: Request, dataset_id: int) -> Response:
 
 @router.get("/datasets/{dataset_id}/edit", response_class=HTMLResponse)
 async def edit_dataset_page(request: Request, dataset_id: int) -> Response:
-    ds = await _dataset_or_404(request, dataset_id)
+    ds = await _dataset(request, dataset_id)
     form = forms.from_dataset(ds)
     ctx = await _form_context(request, form, section="datasets", mode="edit", dataset_id=dataset_id)
     return render(request, "dataset_form.html", ctx)
@@ -380,14 +378,14 @@ async def edit_dataset_page(request: Request, dataset_id: int) -> Response:
 
 @router.post("/datasets/{dataset_id}/edit", response_class=HTMLResponse)
 async def edit_dataset(request: Request, dataset_id: int) -> Response:
-    await _dataset_or_404(request, dataset_id)
+    await _dataset(request, dataset_id)
     return await _save(request, dataset_id)
 
 
 @router.post("/datasets/{dataset_id}/run")
 async def run_dataset(request: Request, dataset_id: int) -> Response:
     """Fallback for browsers without JavaScript: start the run and come back to the page."""
-    ds = await _dataset_or_404(request, dataset_id)
+    ds = await _dataset(request, dataset_id)
     try:
         request.app.state.runs.start(_dc(request), ds.id, busy=ds.running)
         flash(request, "info", f"Run of “{ds.name}” started.")
@@ -399,7 +397,7 @@ async def run_dataset(request: Request, dataset_id: int) -> Response:
 @router.post("/datasets/{dataset_id}/delete")
 async def delete_dataset(request: Request, dataset_id: int) -> Response:
     form = await request.form()
-    ds = await _dataset_or_404(request, dataset_id)
+    ds = await _dataset(request, dataset_id)
     try:
         await run_in_threadpool(
             _dc(request).delete_dataset, dataset_id, drop_table=form.get("drop_table") == "1"
