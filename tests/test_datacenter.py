@@ -23,12 +23,6 @@ WRONG_KEY = "api_0000000000wrongWRONGwrong0000"
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CLOSESYNC_SECRET_KEY", raising=False)
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def dc(home: Path) -> DataCenter:
     return make_dc(home)
 

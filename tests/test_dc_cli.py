@@ -16,12 +16,6 @@ REVOKED = "api_revokedREVOKEDrevoked000000000"
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CLOSESYNC_SECRET_KEY", raising=False)
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def run(home: Path) -> Any:
 
     def invoke(*args: str) -> Any:

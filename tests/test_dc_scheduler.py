@@ -18,12 +18,6 @@ from dc_helpers import FakeClock, add_account, make_dc
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CLOSESYNC_SECRET_KEY", raising=False)
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 26, 10, 7, tzinfo=UTC))
 
