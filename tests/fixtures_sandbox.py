@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from closesync.sandbox import Sandbox
@@ -30,3 +31,8 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     yield make
     for sb in started:
         sb.stop()
+
+
+def sandbox_client(sb: Sandbox, key: str | None = None) -> httpx.Client:
+    """A plain httpx client for `sb`'s API (its own key unless `key` is given), for raw HTTP tests."""
+    return httpx.Client(base_url=sb.base_url, auth=(key or sb.api_key, ""), timeout=10)

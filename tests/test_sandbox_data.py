@@ -10,12 +10,9 @@ import httpx
 
 from closesync.sandbox import Sandbox, SandboxData
 from closesync.sandbox.timefmt import parse_us
+from fixtures_sandbox import sandbox_client
 
 EXAMPLES = Path(__file__).parent / "data" / "close_examples"  # Close's documented payloads
-
-
-def client(sb: Sandbox) -> httpx.Client:
-    return httpx.Client(base_url=sb.base_url, auth=(sb.api_key, ""), timeout=10)
 
 
 def test_same_seed_same_data_other_seed_other_data() -> None:
@@ -98,7 +95,7 @@ def test_nested_lead_children_are_consistent() -> None:
 
 
 def test_mutations_move_date_updated_and_reach_http(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     data = sandbox.data
     lead = data.records("lead")[4]
     changed = data.update("lead", lead["id"], name="Renamed", display_name="Renamed")
@@ -131,7 +128,7 @@ def _search(c: httpx.Client, body: dict) -> list[dict]:
 
 
 def test_search_cursor_fields_and_moment_range(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     leads = sandbox.data.records("lead")
     pivot = sorted(lead["date_updated"] for lead in leads)[len(leads) // 2]
     query = {"type": "and", "queries": [
@@ -154,7 +151,7 @@ def test_search_cursor_fields_and_moment_range(sandbox: Sandbox) -> None:
 
 
 def test_search_depth_is_capped(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     sandbox.skip_cap = 10
     body = {"query": {"type": "object_type", "object_type": "contact"}, "_limit": 5}
     cursor, seen = None, 0
@@ -173,7 +170,7 @@ def test_search_depth_is_capped(sandbox: Sandbox) -> None:
 
 def test_event_cursor(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(leads=120)
-    c = client(sb)
+    c = sandbox_client(sb)
     assert c.get("event/", params={"_limit": 51}).status_code == 400
     out, cursor = [], None
     while True:
@@ -222,7 +219,7 @@ def test_creation_times_never_decrease_with_the_index() -> None:
 
 
 def test_export_api(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     job = c.post("export/lead/", json={"type": "leads", "format": "json"}).json()
     assert job["status"] == "created" and job["id"].startswith("expo_")
     done = c.get(f"export/{job['id']}/").json()

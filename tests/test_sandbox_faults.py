@@ -10,15 +10,12 @@ import httpx
 import pytest
 
 from closesync.sandbox import Sandbox, parse_spec
-
-
-def client(sb: Sandbox) -> httpx.Client:
-    return httpx.Client(base_url=sb.base_url, auth=(sb.api_key, ""), timeout=10)
+from fixtures_sandbox import sandbox_client
 
 
 def test_ratelimit_header_and_429(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(rate_limit=(3, 30.0))
-    c = client(sb)
+    c = sandbox_client(sb)
     remaining = []
     for _ in range(3):
         r = c.get("activity/call/")
@@ -43,7 +40,7 @@ def test_ratelimit_header_and_429(make_sandbox: Callable[..., Sandbox]) -> None:
 
 def test_waiting_for_reset_is_not_an_early_retry(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(rate_limit=(2, 1.0))
-    c = client(sb)
+    c = sandbox_client(sb)
     r = next(r for r in (c.get("lead/") for _ in range(50)) if r.status_code == 429)
     reset = float(dict(p.strip().split("=") for p in r.headers["RateLimit"].split(","))["reset"])
     assert 0 < reset <= 1.0
@@ -54,18 +51,18 @@ def test_waiting_for_reset_is_not_an_early_retry(make_sandbox: Callable[..., San
 
 def test_rate_limit_is_per_key(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(rate_limit=(1, 30.0), extra_api_keys=("api_second",))
-    assert client(sb).get("lead/").status_code == 200
-    assert client(sb).get("lead/").status_code == 429
+    assert sandbox_client(sb).get("lead/").status_code == 200
+    assert sandbox_client(sb).get("lead/").status_code == 429
     other = httpx.Client(base_url=sb.base_url, auth=("api_second", ""))
     assert other.get("lead/").status_code == 200
     sb.rate_limit = None
-    assert client(sb).get("lead/").status_code == 200  # a new limit starts afresh
-    assert "RateLimit" not in client(sb).get("lead/").headers
+    assert sandbox_client(sb).get("lead/").status_code == 200  # a new limit starts afresh
+    assert "RateLimit" not in sandbox_client(sb).get("lead/").headers
 
 
 def test_scripted_429_locks_out(sandbox: Sandbox) -> None:
     sandbox.add_fault("429", path="activity/note/", count=1, reset=1.5)
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     assert c.get("activity/call/").status_code == 200
     r = c.get("activity/note/")
     assert r.status_code == 429 and r.headers["Retry-After"] == "2"
@@ -81,7 +78,7 @@ def test_scripted_429_locks_out(sandbox: Sandbox) -> None:
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 400, 401, 403, 404])
 def test_server_errors(sandbox: Sandbox, status: int) -> None:
     sandbox.add_fault(str(status), count=2)
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     assert [c.get("lead/").status_code for _ in range(3)] == [status, status, 200]
     assert sandbox.stats()["faults"] == {str(status): 2}
 
@@ -92,13 +89,13 @@ def test_slow_response(sandbox: Sandbox) -> None:
     with pytest.raises(httpx.ReadTimeout):
         httpx.get(sandbox.base_url + "lead/", auth=(sandbox.api_key, ""), timeout=0.1)
     sandbox.add_fault("slow", delay=0.2)
-    r = client(sandbox).get("lead/")
+    r = sandbox_client(sandbox).get("lead/")
     assert r.status_code == 200 and time.monotonic() - started >= 0.2
 
 
 def test_cut_body(sandbox: Sandbox) -> None:
     sandbox.add_fault("cut", path="activity/email/")
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     with pytest.raises(httpx.RemoteProtocolError):
         c.get("activity/email/")
     assert c.get("activity/email/").status_code == 200
@@ -122,7 +119,7 @@ def test_cut_body_at_socket_level(sandbox: Sandbox) -> None:
 
 def test_dropped_connection(sandbox: Sandbox) -> None:
     sandbox.add_fault("drop", path="lead/")
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         c.get("lead/")
     assert c.get("lead/").status_code == 200
@@ -131,7 +128,7 @@ def test_dropped_connection(sandbox: Sandbox) -> None:
 
 def test_bad_json(sandbox: Sandbox) -> None:
     sandbox.add_fault("badjson")
-    r = client(sandbox).get("activity/call/")
+    r = sandbox_client(sandbox).get("activity/call/")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     with pytest.raises(ValueError):
         r.json()
@@ -139,7 +136,7 @@ def test_bad_json(sandbox: Sandbox) -> None:
 
 def test_random_faults_from_spec(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(faults="500:0.5,502*1@user/")
-    c = client(sb)
+    c = sandbox_client(sb)
     codes = [c.get("lead/").status_code for _ in range(40)]
     assert 500 in codes and 200 in codes
     assert c.get("user/").status_code == 502
@@ -149,7 +146,7 @@ def test_random_faults_from_spec(make_sandbox: Callable[..., Sandbox]) -> None:
 
 
 def test_stats_endpoint_and_reset(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     c.get("activity/call/")
     c.get("activity/call/")
     c.post("data/search/", json={"query": {"type": "object_type", "object_type": "lead"}})
@@ -164,7 +161,7 @@ def test_stats_endpoint_and_reset(sandbox: Sandbox) -> None:
 def test_latency_knob(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(latency_ms=50)
     started = time.monotonic()
-    client(sb).get("status/lead/")
+    sandbox_client(sb).get("status/lead/")
     assert time.monotonic() - started >= 0.05
     sb.latency_ms = 0
 
@@ -175,7 +172,7 @@ def test_control_endpoints(sandbox: Sandbox) -> None:
         "skip_cap": 5, "rate_limit": [2, 10.0], "latency_ms": 0.0, "gzip": True}
     assert sandbox.skip_cap == 5 and sandbox.rate_limit == (2, 10.0)
     httpx.post(base + "faults", json={"kind": "503", "path": "user/", "count": 1})
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     assert c.get("user/").status_code == 503
     httpx.post(base + "faults", json={"kind": "502"})
     httpx.delete(base + "faults")
@@ -190,7 +187,7 @@ def test_sandbox_in_a_child_process() -> None:
     from closesync.sandbox import SandboxProcess
 
     with SandboxProcess(leads=10, rate_limit=(50, 1.0)) as sb:
-        c = client(sb)  # type: ignore[arg-type]
+        c = sandbox_client(sb)  # type: ignore[arg-type]
         first = c.get("lead/", params={"_limit": 1})
         assert first.json()["data"][0] == sb.data.records("lead")[-1]
         assert "limit=50" in first.headers["RateLimit"]
@@ -207,10 +204,10 @@ def test_requests_in_flight_are_not_early_retries(make_sandbox: Callable[..., Sa
     import threading
 
     sb = make_sandbox(rate_limit=(1, 30.0), latency_ms=300)
-    c = client(sb)
+    c = sandbox_client(sb)
     assert c.get("lead/").status_code == 200
     codes: list[int] = []
-    threads = [threading.Thread(target=lambda: codes.append(client(sb).get("lead/").status_code))
+    threads = [threading.Thread(target=lambda: codes.append(sandbox_client(sb).get("lead/").status_code))
                for _ in range(2)]
     for t in threads:
         t.start()

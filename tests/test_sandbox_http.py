@@ -6,13 +6,10 @@ import httpx
 import pytest
 
 from closesync.sandbox import Sandbox
+from fixtures_sandbox import sandbox_client
 
 MAX_SKIP = "The skip you set is larger than the maximum skip for this resource (max_skip = {}). " \
            "Please refine your search query."
-
-
-def client(sb: Sandbox, key: str | None = None) -> httpx.Client:
-    return httpx.Client(base_url=sb.base_url, auth=(key or sb.api_key, ""), timeout=10)
 
 
 def read_all(c: httpx.Client, path: str, params: dict | None = None, limit: int = 7) -> list[dict]:
@@ -26,7 +23,7 @@ def read_all(c: httpx.Client, path: str, params: dict | None = None, limit: int 
 
 
 def test_wrong_key_gets_401_with_close_body(sandbox: Sandbox) -> None:
-    r = client(sandbox, "api_wrong").get("me/")
+    r = sandbox_client(sandbox, "api_wrong").get("me/")
     assert r.status_code == 401
     assert "could not verify that you are authorized" in r.json()["error"]
     assert httpx.get(sandbox.base_url + "lead/").status_code == 401
@@ -34,7 +31,7 @@ def test_wrong_key_gets_401_with_close_body(sandbox: Sandbox) -> None:
 
 
 def test_me_and_organization(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     me = c.get("me/").json()
     for key in ("email_accounts", "memberships", "organizations", "phone_numbers", "email_signatures",
                 "sip_numbers"):
@@ -52,7 +49,7 @@ def test_me_and_organization(sandbox: Sandbox) -> None:
                                   "activity/custom/", "user/", "email_template/", "bulk_action/email/",
                                   "export/"])
 def test_paging_reads_every_record_once_newest_first(sandbox: Sandbox, path: str) -> None:
-    records = read_all(client(sandbox), path)
+    records = read_all(sandbox_client(sandbox), path)
     ids = [r["id"] for r in records]
     assert ids and len(ids) == len(set(ids))
     created = [r["date_created"] for r in records]
@@ -66,7 +63,7 @@ def test_paging_reads_every_record_once_newest_first(sandbox: Sandbox, path: str
 
 
 def test_limit_and_skip_errors(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     r = c.get("activity/call/", params={"_limit": 101})
     assert r.status_code == 400
     assert r.json() == {"error": "The limit you set is larger than the maximum limit for this resource "
@@ -84,7 +81,7 @@ def test_limit_and_skip_errors(sandbox: Sandbox) -> None:
 
 
 def test_total_results_and_opportunity_aggregates(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     leads = c.get("lead/", params={"_limit": 0}).json()
     assert leads["total_results"] == 20 and leads["data"] == []
     opps = c.get("opportunity/").json()
@@ -95,7 +92,7 @@ def test_total_results_and_opportunity_aggregates(sandbox: Sandbox) -> None:
 
 
 def test_date_filters_are_exact(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     calls = sandbox.data.records("activity/call")
     pivot = calls[len(calls) // 2]["date_created"]
     gte = read_all(c, "activity/call/", {"date_created__gte": pivot}, limit=100)
@@ -109,7 +106,7 @@ def test_date_filters_are_exact(sandbox: Sandbox) -> None:
 
 
 def test_lead_user_and_type_filters(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     call = sandbox.data.records("activity/call")[0]
     by_lead = read_all(c, "activity/call/", {"lead_id": call["lead_id"]})
     assert by_lead and all(r["lead_id"] == call["lead_id"] for r in by_lead)
@@ -120,7 +117,7 @@ def test_lead_user_and_type_filters(sandbox: Sandbox) -> None:
 
 
 def test_task_and_smart_view_defaults(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     default = read_all(c, "task/")
     every = read_all(c, "task/", {"_type": "all"})
     assert {t["_type"] for t in default} == {"lead"}
@@ -135,7 +132,7 @@ def test_task_and_smart_view_defaults(sandbox: Sandbox) -> None:
 def test_order_by_and_date_updated_filters(sandbox: Sandbox) -> None:
     from closesync.sandbox.timefmt import parse_us
 
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     opps = read_all(c, "opportunity/", {"_order_by": "date_updated"})
     stamps = [parse_us(o["date_updated"]) for o in opps]
     assert stamps == sorted(stamps)
@@ -148,7 +145,7 @@ def test_order_by_and_date_updated_filters(sandbox: Sandbox) -> None:
 
 
 def test_fields_projection_and_custom_fields(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     leads = c.get("lead/", params={"_fields": "id,display_name,custom"}).json()["data"]
     keys = set().union(*(set(lead) for lead in leads))
     assert {"id", "display_name"} <= keys and all(k in ("id", "display_name") or k.startswith("custom.")
@@ -163,7 +160,7 @@ def test_fields_projection_and_custom_fields(sandbox: Sandbox) -> None:
 
 
 def test_get_single_objects_and_404(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     lead = sandbox.data.records("lead")[3]
     assert c.get(f"lead/{lead['id']}/").json() == lead
     r = c.get("lead/lead_doesnotexistAAAAAAAAAA/")
@@ -172,7 +169,7 @@ def test_get_single_objects_and_404(sandbox: Sandbox) -> None:
 
 
 def test_reports(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     org_id = sandbox.data.catalog.org_id
     metrics = [m["key"] for m in c.get("report/activity/metrics/").json()["data"]]
     body = {"type": "overview", "metrics": metrics[:3],
@@ -195,12 +192,12 @@ def test_escaping_and_unicode_are_in_the_data(sandbox: Sandbox) -> None:
 
 
 def test_gzip_when_accepted(sandbox: Sandbox) -> None:
-    r = client(sandbox).get("activity/email/", headers={"Accept-Encoding": "gzip"})
+    r = sandbox_client(sandbox).get("activity/email/", headers={"Accept-Encoding": "gzip"})
     assert r.headers["content-encoding"] == "gzip" and r.json()["data"]
 
 
 def test_statuses_keep_their_order_and_method_override(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     labels = [s["label"] for s in c.get("status/lead/").json()["data"]]
     assert labels == [s["label"] for s in sandbox.data.catalog.lead_statuses]
     call = sandbox.data.records("activity/call")[0]
@@ -213,7 +210,7 @@ def test_statuses_keep_their_order_and_method_override(sandbox: Sandbox) -> None
 def test_mixed_activity_feed(sandbox: Sandbox) -> None:
     from closesync.sandbox.timefmt import parse_us
 
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     feed = read_all(c, "activity/", limit=100)
     total = sum(sandbox.data.count(n) for n in sandbox.data.names if n.startswith("activity/"))
     assert len(feed) == len({a["id"] for a in feed}) == total
@@ -225,7 +222,7 @@ def test_mixed_activity_feed(sandbox: Sandbox) -> None:
 
 
 def test_user_order_by_names(sandbox: Sandbox) -> None:
-    c = client(sandbox)
+    c = sandbox_client(sandbox)
     users = c.get("user/", params={"_order_by": "last_name,first_name"}).json()["data"]
     keys = [(u["last_name"].lower(), u["first_name"].lower()) for u in users]
     assert keys == sorted(keys) and len(users) == 8
