@@ -17,6 +17,7 @@ import closesync
 from closesync.sandbox import Sandbox
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink
+from sandbox_expect import NESTED_BY_POSITION, expected_ids, expected_positions
 
 REPORTS = [
     "leads",
@@ -32,17 +33,6 @@ REPORTS = [
     "tasks",
     "activities_call",
 ]
-TOP = {"leads": "lead", "contacts": "contact", "opportunities": "opportunity", "tasks": "task",
-       "activities_call": "activity/call"}  # fmt: skip
-BY_ID = {"leads_contacts": "contacts", "leads_opportunities": "opportunities", "leads_tasks": "tasks"}
-BY_POSITION = {  # report -> (parent collection, nested array, parent key column)
-    "leads_addresses": ("lead", "addresses", "lead_id"),
-    "contacts_emails": ("contact", "emails", "contact_id"),
-    "contacts_phones": ("contact", "phones", "contact_id"),
-    "contacts_urls": ("contact", "urls", "contact_id"),
-}
-
-
 @pytest.fixture(params=["duckdb", "postgres", "parquet"])
 def destination(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "postgres":
@@ -60,19 +50,15 @@ def sync(sb: Sandbox, destination: str, reports: list[str] = REPORTS) -> closesy
 
 
 def expected(sb: Sandbox, slug: str) -> list:
-    data = sb.data
-    if slug in TOP:
-        return sorted(r["id"] for r in data.records(TOP[slug]))
-    if slug in BY_ID:
-        return sorted(i["id"] for lead in data.records("lead") for i in lead.get(BY_ID[slug]) or [])
-    parent, key, _ = BY_POSITION[slug]
-    return sorted((r["id"], i) for r in data.records(parent) for i, _ in enumerate(r.get(key) or []))
+    if slug in NESTED_BY_POSITION:
+        return sorted(expected_positions(sb, slug))
+    return sorted(expected_ids(sb, slug))
 
 
 def actual(sink: Sink, slug: str) -> list:
     rows = [r for b in sink.iter_batches(slug) for r in b.to_pylist()]
-    if slug in BY_POSITION:
-        column = BY_POSITION[slug][2]
+    if slug in NESTED_BY_POSITION:
+        column = NESTED_BY_POSITION[slug][2]
         return sorted((r[column], r["position"]) for r in rows)
     return sorted(r["id"] for r in rows)
 
