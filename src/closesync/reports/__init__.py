@@ -5,6 +5,7 @@ read = open_read(client, specs, params, states, full_refresh=False)
 read.schemas / read.incremental / read.custom_fields / read.notes
 for slug, batch in read.batches(): ...
 read.new_states
+read_records(specs, lambda: records, custom_fields)  # same buffering and shaping, records at hand
 """
 
 from closesync.reports.catalog import (
@@ -19,7 +20,13 @@ from closesync.reports.catalog import (
 )
 from closesync.reports.columns import Column
 from closesync.reports.custom_fields import CustomField
-from closesync.reports.extract import DEFAULT_LOOKBACK, SourceRead, default_organization_id, open_read
+from closesync.reports.extract import (
+    DEFAULT_LOOKBACK,
+    SourceRead,
+    default_organization_id,
+    open_read,
+    read_records,
+)
 from closesync.reports.shaping import EXTRA, POSITION, Shaper
 
 __all__ = [
@@ -40,4 +47,5 @@ __all__ = [
     "get_report",
     "group_by_source",
     "open_read",
+    "read_records",
 ]
