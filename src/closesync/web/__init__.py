@@ -13,7 +13,7 @@ Modules:
     pages.py     server-rendered pages (Accounts with rename, DataSets, New/Edit panes, one DataSet, login)
     api.py       /api/... JSON, same DataCenter calls; OpenAPI at /openapi.json, a reference page at /api
     forms.py     the New/Edit DataSet form plumbing; filters.py: Jinja filters (dates, durations, counts)
-    service.py   opening the DataCenter, its scheduler thread, and "Run now" threads (RunTracker)
+    runs.py      "Run now" threads (RunTracker); app.py opens the DataCenter and runs its scheduler thread
     static/, templates/  CSS/JS written here (no CDN); CRM text is escaped / set with textContent only
 
 Live runs: the dataset page polls GET /api/datasets/{id}/status once a second while a run goes on; the

@@ -24,8 +24,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from closesync import __version__
-from closesync.datacenter import DataCenterError
+from closesync.datacenter import DataCenter, DataCenterError
 from closesync.web import filters, security
+from closesync.web.runs import RunTracker
 from closesync.web.security import CsrfFailed, LoginRequired, csrf_token, guard
 
 log = logging.getLogger("closesync.web")
@@ -120,21 +121,23 @@ def create_app(
     `run_scheduler` starts the datacenter's scheduler with the app and stops it on shutdown.
     `session_secret` signs the session cookie; by default it is read from (or created in) the home.
     """
-    from closesync.web import service
-
-    dc = datacenter if datacenter is not None else service.open_datacenter(home)
+    dc = datacenter if datacenter is not None else DataCenter(home)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        handle = service.start_scheduler(dc) if run_scheduler else None
-        app.state.scheduler = handle
+        sched = dc.scheduler() if run_scheduler else None
+        if sched is not None:
+            sched.start()  # in-flight runs finish on stop, or are recovered on the next start
+            log.info("scheduler started")
+        app.state.scheduler = sched
         try:
             yield
         finally:
-            if handle is not None:
-                service.stop_scheduler(handle)
+            if sched is not None:
+                sched.stop()
+                log.info("scheduler stopped")
                 app.state.scheduler = None
-            service.close_datacenter(dc)
+            dc.close()
 
     app = FastAPI(
         title="closesync Data Center API",
@@ -153,7 +156,7 @@ def create_app(
     app.state.dc = dc
     app.state.password = password or None
     app.state.templates = _templates()
-    app.state.runs = service.RunTracker()
+    app.state.runs = RunTracker()
     app.state.scheduler = None
     app.state.login_failures = collections.deque(maxlen=1000)
 

@@ -1,46 +1,13 @@
-"""The web app's one doorway to `closesync.datacenter`, plus what only a web server needs.
-
-Accounts, datasets, runs, schedules, previews, column types and downloads are the DataCenter's job (the web
-never opens a destination itself); this module just opens it, starts its scheduler and runs "Run now" in a
-background thread (DataCenter.run_dataset blocks).
-"""
+"""The "Run now" button: DataCenter.run_dataset blocks, so each web-started run gets its own thread."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
-from typing import Any
 
 from closesync.datacenter import DataCenter, DatasetBusyError
 
 log = logging.getLogger("closesync.web")
-
-
-def open_datacenter(home: str | Path | None) -> DataCenter:
-    """The DataCenter for `home` (the CLI passes CLOSESYNC_HOME / --home)."""
-    return DataCenter(str(home) if home is not None else "./data")
-
-
-def close_datacenter(dc: Any) -> None:
-    """Release the DataCenter if it holds anything open (it opens short connections per call)."""
-    closer = getattr(dc, "close", None)
-    if callable(closer):
-        closer()
-
-
-def start_scheduler(dc: DataCenter) -> Any:
-    """Run the DataCenter's scheduler in this process's background thread."""
-    sched = dc.scheduler()
-    sched.start()
-    log.info("scheduler started")
-    return sched
-
-
-def stop_scheduler(sched: Any) -> None:
-    """Stop the background scheduler; in-flight runs finish or are recovered on next start."""
-    sched.stop()
-    log.info("scheduler stopped")
 
 
 class RunTracker:
