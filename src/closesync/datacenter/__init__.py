@@ -58,6 +58,7 @@ Datasets:
 Schedules (validate a form field before saving; the message lists the accepted forms):
     dc.validate_schedule(spec) -> ScheduleInfo(spec, description, next_runs: list[datetime])
     closesync.datacenter.schedule.SCHEDULE_FORMS  # the accepted forms, for help texts
+    closesync.datacenter.schedule.format_duration(seconds) -> "5m"  # how retry delays are written
     Forms: manual | every N minutes/hours/days | hourly | daily | daily at HH:MM | weekly on mon[,fri] at HH:MM
     | 5-field cron; times UTC unless followed by an IANA zone ("daily at 06:00 Europe/Berlin").
 

@@ -169,6 +169,7 @@ def parse_duration(value: str | int | float | None, *, default: int = 300) -> in
 
 
 def format_duration(seconds: float) -> str:
+    """The shortest whole-unit form parse_duration reads back ("2h", "5m", "45s"): CLI output and web forms."""
     seconds = int(round(seconds))
     if seconds and seconds % 3600 == 0:
         return f"{seconds // 3600}h"
