@@ -18,13 +18,12 @@ from closesync.datacenter.errors import (
     AccountKeyError,
     ConflictError,
     DatasetBusyError,
-    NotFoundError,
     SecretKeyError,
     ValidationError,
 )
 from closesync.datacenter.models import Account, AccountCheck, Choice, ReportChoices
 from closesync.datacenter.secrets import Secrets, key_hint, redact
-from closesync.datacenter.store import Store, from_iso, to_iso
+from closesync.datacenter.store import Store, from_iso, row_by_name_or_id, to_iso
 
 ClientFactory = Callable[[str, str], Any]  # (api_key, base_url) -> CloseClient
 Clock = Callable[[], datetime]
@@ -81,15 +80,7 @@ class Accounts:
 
     # -- reading -----------------------------------------------------------------------------------------
     def _row(self, conn: sqlite3.Connection, name_or_id: str | int) -> sqlite3.Row:
-        ref = str(name_or_id).strip()
-        row = None
-        if ref.isdigit():
-            row = conn.execute(f"{_SELECT} WHERE a.id = ?", (int(ref),)).fetchone()
-        if row is None:
-            row = conn.execute(f"{_SELECT} WHERE a.name = ?", (ref,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"No account named {ref!r}. See `closesync accounts list`.")
-        return row
+        return row_by_name_or_id(conn, _SELECT, "a", "account", name_or_id)
 
     @staticmethod
     def _to_account(row: sqlite3.Row) -> Account:

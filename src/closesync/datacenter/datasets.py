@@ -15,11 +15,11 @@ from typing import Any
 
 from closesync.datacenter import history, leases
 from closesync.datacenter.accounts import Accounts, check_name
-from closesync.datacenter.errors import ConflictError, DatasetBusyError, NotFoundError, ValidationError
+from closesync.datacenter.errors import ConflictError, DatasetBusyError, ValidationError
 from closesync.datacenter.models import Account, Choice, Dataset, Run
 from closesync.datacenter.schedule import ScheduleError, parse_duration, parse_schedule
 from closesync.datacenter.state import DatasetState
-from closesync.datacenter.store import Store, from_iso, to_iso
+from closesync.datacenter.store import Store, from_iso, row_by_name_or_id, to_iso
 
 METHODS = ("replace", "append", "upsert")
 DEFAULT_METHOD = "upsert"
@@ -94,15 +94,7 @@ class Datasets:
 
     # -- reading ---------------------------------------------------------------------------------------------
     def _row(self, conn: sqlite3.Connection, name_or_id: str | int) -> sqlite3.Row:
-        ref = str(name_or_id).strip()
-        row = None
-        if ref.isdigit():
-            row = conn.execute(f"{_SELECT} WHERE d.id = ?", (int(ref),)).fetchone()
-        if row is None:
-            row = conn.execute(f"{_SELECT} WHERE d.name = ?", (ref,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"No dataset named {ref!r}. See `closesync datasets list`.")
-        return row
+        return row_by_name_or_id(conn, _SELECT, "d", "dataset", name_or_id)
 
     @staticmethod
     def _to_dataset(row: sqlite3.Row, last_run: Run | None) -> Dataset:

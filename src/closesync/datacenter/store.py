@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from closesync.datacenter.errors import NotFoundError
 from closesync.datacenter.migrations import migrate
 
 DB_NAME = "closesync.sqlite"
@@ -33,6 +34,20 @@ def from_iso(value: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def row_by_name_or_id(conn: sqlite3.Connection, select: str, alias: str, what: str,
+                      name_or_id: str | int) -> sqlite3.Row:
+    """The row of `select` (aliased `alias`) by numeric id, else by name; NotFoundError naming `what`."""
+    ref = str(name_or_id).strip()
+    row = None
+    if ref.isdigit():
+        row = conn.execute(f"{select} WHERE {alias}.id = ?", (int(ref),)).fetchone()
+    if row is None:
+        row = conn.execute(f"{select} WHERE {alias}.name = ?", (ref,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"No {what} named {ref!r}. See `closesync {what}s list`.")
+    return row
 
 
 class Store:
