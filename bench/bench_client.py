@@ -3,9 +3,11 @@
 The sandbox runs in its own process (no shared GIL) at 20 requests/s per endpoint group with 20 ms
 latency. The bound for reading one group is rate x page size (20 x 100 = 2,000 records/s); reading
 k groups in parallel multiplies it by k. Scenarios:
-  single_group     activity/call only (100,000 records; quick 20,000)
+  single_group     activity/call only (100,000 records; quick 8,000)
   parallel_groups  activity/call + activity/email at once on scoped children (2 x that)
   small_skip_cap   activity/call again with the skip cap at 5% of the collection, so windows must split
+ratio = the fastest time the rate limit allows ((windows - 1) x window for the minimum number of
+requests) over the time taken, so short runs are not flattered by never waiting out their last window.
 Goal: ratio >= 0.95 with fewer than 0.5 % of requests answered 429 (and no early retries).
 """
 
@@ -61,12 +63,21 @@ def _scenario(name: str, sb: SandboxProcess, paths: list[str], expected: int) ->
     bound = RATE / WINDOW * PAGE * len(paths)
     rate = records / seconds
     minimum = sum(-(-expected // len(paths) // PAGE) for _ in paths)
+    # Honest ratio over whole windows: a group's R requests need ceil(R / RATE) windows and the last one may
+    # start the moment its window opens, so no client can finish before (windows - 1) x WINDOW. Plain
+    # records/s over the bound overstates short runs (their unused tail of the last window is never paid).
+    windows = -(-(minimum // len(paths)) // RATE)
+    fastest = max(windows - 1, 0) * WINDOW + LATENCY_MS / 1000  # the last request still takes its latency
+    ratio = fastest / seconds if fastest else rate / bound
     result = {
         "name": f"client_{name}",
         "value": round(rate, 1),
         "unit": "records/s",
-        "ratio": round(rate / bound, 4),
+        "ratio": round(ratio, 4),
+        "ratio_basis": "fastest possible time ((windows - 1) x window + latency, at the minimum request count) / time taken",
         "bound": bound,
+        "ratio_rate_bound": round(rate / bound, 4),
+        "fastest_seconds": fastest,
         "records": records,
         "seconds": round(seconds, 3),
         "requests": requests,
@@ -75,13 +86,10 @@ def _scenario(name: str, sb: SandboxProcess, paths: list[str], expected: int) ->
         "throttled_share": round(throttled / max(1, requests), 5),
         "early_retries": stats["early_retries"],
         "groups": len(paths),
-        # Stricter view for short runs: the last window need not be waited out, so the tightest possible
-        # time is (windows - 1) x window length; a ratio near 1 here means no window went unused.
-        "ratio_windows": round(((-(-(minimum // len(paths)) // RATE)) - 1) * WINDOW / seconds, 4),
     }
     print(
         f"   {name}: {records:,} records in {seconds:.2f}s = {rate:,.0f}/s (bound {bound:,.0f}/s, "
-        f"ratio {rate / bound:.3f}); {requests} requests (min {minimum}), {throttled} x 429 "
+        f"fastest possible {fastest:.2f}s: ratio {ratio:.3f}); {requests} requests (min {minimum}), {throttled} x 429 "
         f"({100 * throttled / max(1, requests):.2f} %), early retries {stats['early_retries']}",
         flush=True,
     )
@@ -89,7 +97,7 @@ def _scenario(name: str, sb: SandboxProcess, paths: list[str], expected: int) ->
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    calls = 20_000 if quick else 100_000
+    calls = 8_000 if quick else 100_000
     leads = round(calls / (PER_LEAD * CALL_SHARE))
     results = []
     with SandboxProcess(seed=1, leads=leads, activities_per_lead=PER_LEAD, rate_limit=(RATE, WINDOW),
