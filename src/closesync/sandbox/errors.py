@@ -28,6 +28,12 @@ def not_found(kind: str) -> ApiError:
     return ApiError.message(404, f"Empty query: {kind} matching query does not exist.")
 
 
+def skip_too_large(skip_cap: int) -> ApiError:
+    """Close's 400 for a `_skip` (or a search cursor's depth) past the resource's cap."""
+    return ApiError.message(400, "The skip you set is larger than the maximum skip for this resource "
+                                 f"(max_skip = {skip_cap}). Please refine your search query.")
+
+
 UNAUTHORIZED = (
     "The server could not verify that you are authorized to access the URL requested. You either supplied the "
     "wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from closesync.sandbox.collection import Collection
-from closesync.sandbox.errors import ApiError
+from closesync.sandbox.errors import ApiError, skip_too_large
 from closesync.sandbox.timefmt import ms_or_none, ms_range, parse_us
 
 Record = dict[str, Any]
@@ -53,9 +53,7 @@ def paging(params: Params, max_limit: int, skip_cap: int, default_limit: int = 1
         raise ApiError.message(
             400, f"The limit you set is larger than the maximum limit for this resource (max_limit = {max_limit}).")
     if skip > skip_cap:
-        raise ApiError.message(
-            400, "The skip you set is larger than the maximum skip for this resource "
-                 f"(max_skip = {skip_cap}). Please refine your search query.")
+        raise skip_too_large(skip_cap)
     return skip, limit
 
 

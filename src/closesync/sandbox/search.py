@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from closesync.sandbox.collection import Collection
-from closesync.sandbox.errors import ApiError
+from closesync.sandbox.errors import ApiError, skip_too_large
 from closesync.sandbox.timefmt import parse_us
 
 Record = dict[str, Any]
@@ -186,9 +186,7 @@ def search(req: Any) -> Record:
         except (ValueError, KeyError, TypeError):
             raise ApiError.validation(field_errors={"cursor": "Invalid cursor for this query."}) from None
     if offset > req.skip_cap:
-        raise ApiError.message(
-            400, "The skip you set is larger than the maximum skip for this resource "
-                 f"(max_skip = {req.skip_cap}). Please refine your search query.")
+        raise skip_too_large(req.skip_cap)
     coll = req.data.collection(object_type)
 
     def compute() -> list[int]:
