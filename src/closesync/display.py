@@ -1,4 +1,4 @@
-"""Rich renderings of sync results, shared by `closesync sync` and `closesync datasets run`."""
+"""Rich renderings of a sync: the live table while reports run and the summary after (`closesync sync`)."""
 
 from __future__ import annotations
 
