@@ -179,7 +179,7 @@ class Catalog:
                 self.custom_fields["activity"].append(f)
                 n += 1
 
-        self._build_account_objects(d, owner, org_created)
+        self._build_account_objects(owner, org_created)
 
     def _field(self, object_type: str, n: int, spec: tuple[str, str, bool, list[str] | None], owner: str,
                org_created: int) -> Record:
@@ -195,7 +195,7 @@ class Catalog:
             "organization_id": self.org_id, "type": ftype, "updated_by": owner,
         }
 
-    def _build_account_objects(self, d: Draw, owner: str, org_created: int) -> None:
+    def _build_account_objects(self, owner: str, org_created: int) -> None:
         s, org, users = self.seed, self.org_id, self.active_user_ids
         span = self.end_ms - self.start_ms
         for i, (name, subject) in enumerate([

@@ -135,7 +135,7 @@ class _Evaluator:
         raise _bad(f"Unsupported condition type {ctype!r} in the sandbox.")
 
 
-def _order(coll: Collection, sort: list[Any], object_type: str) -> tuple[list[int] | range, bool]:
+def _order(coll: Collection, sort: list[Any]) -> tuple[list[int] | range, bool]:
     """Indexes in the requested order (default: newest first by date_created)."""
     if not sort:
         return range(len(coll) - 1, -1, -1), False
@@ -191,7 +191,7 @@ def search(req: Any) -> Record:
 
     def compute() -> list[int]:
         predicate = _Evaluator(coll, object_type).compile(query)
-        ordered, _ = _order(coll, sort, object_type)
+        ordered, _ = _order(coll, sort)
         return [i for i in ordered if i not in coll.deleted and predicate(i)]
 
     matches = coll.cached(("search", key), compute)
