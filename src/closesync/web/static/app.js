@@ -163,7 +163,7 @@
         row.replaceChildren(...historyCells(run));
       } else if (historyFor !== run.id) {
         historyFor = run.id;
-        api("GET", `/api/datasets/${id}/runs?limit=50`).then((d) => renderHistory(d.runs || [])).catch(() => {});
+        loadHistory();
       }
     };
 
@@ -180,6 +180,10 @@
       if (count) count.textContent = String(runs.length) + (runs.length >= 50 ? "+" : "");
       document.getElementById("history-empty")?.classList.add("hidden");
       document.getElementById("history")?.classList.remove("hidden");
+    };
+
+    const loadHistory = () => {
+      api("GET", `/api/datasets/${id}/runs?limit=50`).then((d) => renderHistory(d.runs || [])).catch(() => {});
     };
 
     const renderPreview = (pv) => {
@@ -222,7 +226,7 @@
 
     const refreshAfterRun = () => {
       api("GET", `/api/datasets/${id}/columns`).then(renderColumns).catch(() => {});
-      api("GET", `/api/datasets/${id}/runs?limit=50`).then((d) => renderHistory(d.runs || [])).catch(() => {});
+      loadHistory();
       api("GET", `/api/datasets/${id}/preview?limit=100`).then(renderPreview).catch(() => {});
     };
 
