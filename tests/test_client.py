@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from closesync.close import CloseClient, errors
-from closesync.close.paging import parse_timestamp
+from closesync.close.timestamps import parse_timestamp
 from closesync.sandbox import Sandbox
 
 SECRET = "api_client_test_SECRET_0123456789"

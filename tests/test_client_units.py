@@ -9,16 +9,10 @@ import pytest
 
 from closesync.close import errors
 from closesync.close.pacing import Pacer
-from closesync.close.paging import (
-    choose_cut,
-    floor_to,
-    format_timestamp,
-    moment_range_query,
-    parse_timestamp,
-    plan_next_length,
-)
+from closesync.close.paging import choose_cut, floor_to, moment_range_query, plan_next_length
 from closesync.close.ratelimit import RateLimitInfo, parse_ratelimit, throttle_wait
 from closesync.close.stats import ClientStats
+from closesync.close.timestamps import format_timestamp, parse_timestamp
 
 # -- RateLimit header and 429 waits ----------------------------------------------------------------
 

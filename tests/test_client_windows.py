@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from closesync.close import CloseClient
-from closesync.close.paging import parse_timestamp
+from closesync.close.timestamps import parse_timestamp
 
 Order = Callable[[list[dict]], list[dict]]
 ORDERS: dict[str, Order] = {

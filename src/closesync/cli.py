@@ -45,7 +45,7 @@ def resolve_api_key(api_key: str | None, api_key_env: str | None) -> str:
 
 def parse_date_option(value: str | None, option: str):
     """`2024-01-31` or a full ISO timestamp, read as UTC when it has no offset."""
-    from closesync.close.paging import parse_timestamp
+    from closesync.close.timestamps import parse_timestamp
 
     if not value:
         return None

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from closesync.close.errors import BadRequestError, CloseError
 from closesync.close.prefetch import fetch_pages
+from closesync.close.timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from closesync.close.client import CloseClient
@@ -38,24 +39,6 @@ Record = dict[str, Any]
 # -- small helpers --------------------------------------------------------------------------------------
 
 
-def parse_timestamp(value: Any) -> datetime | None:
-    """Close timestamps come with or without offset/microseconds, sometimes as a bare date: read all as UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 def _as_utc(value: datetime | str | None) -> datetime | None:
     if value is None:
         return None
@@ -63,11 +46,6 @@ def _as_utc(value: datetime | str | None) -> datetime | None:
     if parsed is None:
         raise ValueError(f"not a timestamp: {value!r}")
     return parsed
-
-
-def format_timestamp(value: datetime) -> str:
-    """ISO-8601 in UTC with an explicit offset, the form every Close date filter accepts."""
-    return value.astimezone(UTC).isoformat()
 
 
 def floor_to(value: datetime, step: timedelta) -> datetime:

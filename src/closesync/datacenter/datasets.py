@@ -50,7 +50,7 @@ def report_spec(report: str) -> Any:
 
 def parse_since(value: str | date | datetime | None) -> datetime | None:
     """A dataset's `since`: a date or ISO timestamp, read as UTC when it has no offset."""
-    from closesync.close.paging import parse_timestamp
+    from closesync.close.timestamps import parse_timestamp
 
     if value is None or value == "":
         return None

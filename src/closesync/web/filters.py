@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from closesync.close.paging import parse_timestamp
+from closesync.close.timestamps import parse_timestamp
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
