@@ -40,9 +40,10 @@ class Builders(ActivityBuilders):
 
     def __init__(self, catalog: Catalog, layout: Layout) -> None:
         self.cat, self.lay, self.seed = catalog, layout, catalog.seed
-        # Activities refer to leads and contacts over and over: remember their ids.
-        self._lead_ids = lru_cache(maxsize=1 << 18)(lambda i: make_id("lead_", self.seed, "lead", i))
-        self._contact_ids = lru_cache(maxsize=1 << 18)(lambda g: make_id("cont_", self.seed, "contact", g))
+        # Activities refer to leads and contacts over and over: remember recent ids (bounded small, so a
+        # million-record walk does not keep ~100 MB of ids).
+        self._lead_ids = lru_cache(maxsize=1 << 14)(lambda i: make_id("lead_", self.seed, "lead", i))
+        self._contact_ids = lru_cache(maxsize=1 << 14)(lambda g: make_id("cont_", self.seed, "contact", g))
         self.fast = ActivityFactory(self.seed, layout, self.activity_detailed, self.lead_id, self.contact_id)
         self.org = catalog.org_id
         self._k_lead_name = stream_key(self.seed, "leadname")
