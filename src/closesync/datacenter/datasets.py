@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from closesync.datacenter import history, leases
-from closesync.datacenter.accounts import Accounts, check_name
+from closesync.datacenter.accounts import Accounts, Clock, check_name
 from closesync.datacenter.errors import ConflictError, DatasetBusyError, ValidationError
 from closesync.datacenter.models import Account, Choice, Dataset, Run
 from closesync.datacenter.schedule import ScheduleError, parse_duration, parse_schedule
@@ -86,7 +85,7 @@ def _check_choice(value: str | None, choices: list[Choice], what: str, field: st
 class Datasets:
     """Dataset records in the store and their validation."""
 
-    def __init__(self, store: Store, accounts: Accounts, clock: Callable[[], datetime], home: Path) -> None:
+    def __init__(self, store: Store, accounts: Accounts, clock: Clock, home: Path) -> None:
         self.store = store
         self.accounts = accounts
         self.clock = clock

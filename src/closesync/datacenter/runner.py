@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from closesync.datacenter import destlock, history, leases
-from closesync.datacenter.accounts import Accounts
+from closesync.datacenter.accounts import Accounts, ClientFactory, Clock
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFoundError
 from closesync.datacenter.models import Dataset, Run
@@ -48,8 +47,8 @@ class Runner:
         store: Store,
         accounts: Accounts,
         datasets: Datasets,
-        clock: Callable[[], datetime],
-        client_factory: Callable[[str, str], Any],
+        clock: Clock,
+        client_factory: ClientFactory,
         owner: str,
         home: Path,
     ) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from closesync.datacenter import history
-from closesync.datacenter.accounts import Accounts
+from closesync.datacenter.accounts import Accounts, ClientFactory, Clock
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import NotFoundError, ValidationError
 from closesync.datacenter.leases import new_owner
@@ -31,8 +30,6 @@ from closesync.datacenter.secrets import Secrets
 from closesync.datacenter.store import Store
 from closesync.datacenter.tables import Export, Tables
 
-Clock = Callable[[], datetime]
-
 
 def default_home() -> Path:
     return Path(os.environ.get("CLOSESYNC_HOME") or "./data")
@@ -51,7 +48,7 @@ class DataCenter:
         *,
         clock: Clock | None = None,
         client_options: dict[str, Any] | None = None,
-        client_factory: Callable[[str, str], Any] | None = None,
+        client_factory: ClientFactory | None = None,
     ) -> None:
         self.home = Path(home if home is not None else default_home()).expanduser().absolute()
         self.clock: Clock = clock or _utcnow
