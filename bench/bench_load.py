@@ -4,8 +4,9 @@ Datasets come from the sandbox generator directly (no HTTP): activities in the s
 (calls, emails, threads, notes, status changes, custom activities; one table per report) and leads with
 their nested contacts (``leads`` + ``leads_contacts``). For each dataset:
 
-- ours: records in batches of 20,000 (as the pipeline) -> ``reports.shaping.Shaper.shape`` -> ``DuckDBSink.writer(...).write``,
-  replace, commit. Only shaping and loading are timed (generating the records is not).
+- ours: the pipeline's path: ``reports.read_records`` (``open_read``'s buffering sized by shaped bytes,
+  shaping and nested reports, fed from the generator instead of HTTP) -> ``DuckDBSink.writer(...).write``
+  with the sink's defaults, replace, commit. Only shaping and loading are timed (generating is not).
 - floor: the same records (same seed) materialised in a list -> ``pyarrow.Table.from_pylist`` -> DuckDB
   ``CREATE TABLE AS``, timed the same way. The floor does no typing or custom-field work, so it is a bound,
   not a peer; the goal is ours/floor >= 0.7.
@@ -14,7 +15,8 @@ their nested contacts (``leads`` + ``leads_contacts``). For each dataset:
 
 Every case runs in its own subprocess so each peak RSS (``ru_maxrss``, the kernel's exact high-water mark;
 psutil gives the baseline after imports) is independent. Memory must stay flat as the size grows: peak RSS
-is reported at two sizes (full: 100k and 1M activities, 10k and 100k leads; quick: 10k and 50k activities, 2k and 10k leads).
+is reported at two sizes (full: 100k and 1M activities, 10k and 100k leads; quick: 10k and 50k
+activities, 2k and 10k leads) as ``load.duckdb.<dataset>_<size>.peak_rss`` (MB), ratio = peak / smaller peak.
 """
 
 from __future__ import annotations
