@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from closesync.datacenter import DatasetBusyError, NotFoundError, ValidationError
-from closesync.datacenter.models import mask_destination
 from closesync.sinks import open_sink
+from closesync.sinks.base import redact_destination
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "closesync" / "web"
 
@@ -106,7 +106,7 @@ def test_reads_say_busy_while_another_process_writes_the_file(dc: Any, leads_dat
     ],
 )
 def test_destination_passwords_are_masked(destination: str, shown: str | None) -> None:
-    masked = mask_destination(destination)
+    masked = redact_destination(destination)
     if shown is not None:
         assert masked == shown
     for secret in ("s3cret", "p@ss", "w@rd"):

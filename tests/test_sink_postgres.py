@@ -15,8 +15,9 @@ import pytest
 from psycopg import sql
 
 from closesync.sinks import SinkError, TableNotFoundError, json_field, open_sink
+from closesync.sinks.base import redact_destination
 from closesync.sinks.pg_testserver import PgServerError, PgTestServer
-from closesync.sinks.postgres import PostgresSink, encode_csv, pg_ident, redact_url, split_destination
+from closesync.sinks.postgres import PostgresSink, encode_csv, pg_ident, split_destination
 
 pytestmark = pytest.mark.postgres
 
@@ -105,11 +106,11 @@ def test_destination_parsing_and_redaction() -> None:
     )
     assert split_destination("postgresql://u@h/db?schema=a", schema="b")[1] == "b"
     assert split_destination("postgresql://u@h/db?schema=a&schema=b")[1] == "b"
-    assert "pw" not in redact_url("postgres://u:pw@h:5/db") and "u:***@h:5" in redact_url(
+    assert "pw" not in redact_destination("postgres://u:pw@h:5/db") and "u:***@h:5" in redact_destination(
         "postgres://u:pw@h:5/db"
     )
-    assert "qpw" not in redact_url("postgres://u@h/db?password=qpw&schema=x")
-    assert redact_url("postgres://u@h/db?schema=x") == "postgres://u@h/db?schema=x"
+    assert "qpw" not in redact_destination("postgres://u@h/db?password=qpw&schema=x")
+    assert redact_destination("postgres://u@h/db?schema=x") == "postgres://u@h/db?schema=x"
     sink = PostgresSink("postgres://u:secretpw@127.0.0.1:1/db")
     assert "secretpw" not in repr(sink) and "secretpw" not in str(sink.destination)
 

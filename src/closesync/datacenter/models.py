@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-
-def mask_destination(destination: str) -> str:
-    """A destination as shown to people: any password of a postgres:// URL replaced by ***.
-
-    The userinfo ends at the LAST "@" before the query, so a password holding "@" or "/" is hidden whole
-    (erring on the side of hiding); a `password=` query parameter (libpq accepts one) is hidden too.
-    """
-    scheme, sep, rest = destination.partition("://")
-    if not sep:
-        return destination
-    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-    at = rest.rfind("@", 0, end)
-    if at >= 0 and ":" in rest[:at]:
-        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
-    masked = f"{scheme}://{rest}"
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
+from closesync.sinks.base import redact_destination
 
 
 def _jsonable(value: Any) -> Any:
@@ -162,7 +146,7 @@ class Dataset(_ToDict):
     @property
     def destination_display(self) -> str:
         """The destination fit to show (a PostgreSQL password masked): what pages and the CLI print."""
-        return mask_destination(self.destination)
+        return redact_destination(self.destination)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe, with any password in a destination URL masked (front ends show this dict)."""

@@ -25,6 +25,7 @@ destination-string parsing and batch conformance, so DuckDB, PostgreSQL and the 
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -110,6 +111,23 @@ def parse_destination(destination: str) -> Destination:
     raise UnknownDestinationError(
         f"unknown destination {scheme!r}; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
     )
+
+
+def redact_destination(destination: str) -> str:
+    """A destination as shown to people and logs: any password of a postgres:// URL replaced by ***.
+
+    The userinfo ends at the LAST "@" before the query, so a password holding "@" or "/" is hidden whole
+    (erring on the side of hiding); a `password=` query parameter (libpq accepts one) is hidden too.
+    """
+    scheme, sep, rest = destination.partition("://")
+    if not sep:
+        return destination
+    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, end)
+    if at >= 0 and ":" in rest[:at]:
+        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
+    masked = f"{scheme}://{rest}"
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from closesync.sinks.base import (
     TableNotFoundError,
     TableWriter,
     logical_type,
+    redact_destination,
 )
 
 log = logging.getLogger(__name__)
@@ -132,18 +133,6 @@ def split_destination(url: str, schema: str | None = None) -> tuple[str, str]:
     conninfo = _unsplit(parts._replace(query=urlencode(rest)))
     chosen = schema or url_schema or "public"
     return conninfo, chosen
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (user:pw@ or ?password=), for messages, repr and `destination`."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rsplit("@", 1)[-1]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(k == "password" for k, _ in query):
-        parts = parts._replace(query=urlencode([(k, "***" if k == "password" else v) for k, v in query]))
-    return _unsplit(parts)
 
 
 def _unsplit(parts: SplitResult) -> str:
@@ -288,7 +277,7 @@ class PostgresSink(Sink):
             raise SinkError("invalid PostgreSQL schema name")
         self.schema = pg_ident(self.schema)
         self._connect_timeout = connect_timeout
-        self.destination = Destination("postgres", redact_url(url))
+        self.destination = Destination("postgres", redact_destination(url))
         self._meta: psycopg.Connection | None = None
         self._schema_ready = False
         self._closed = False
