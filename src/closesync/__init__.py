@@ -1,27 +1,68 @@
 """closesync: sync Close CRM data into DuckDB, PostgreSQL, Parquet or CSV.
 
-Python API: `closesync.sync(...)` (the pipeline, closesync.pipeline.sync) and `closesync.run_dataset(name_or_id)`
-(a saved Data Center dataset); both return result objects.
+The Python API, in full::
+
+    import closesync
+    result = closesync.sync(["leads"], api_key=..., destination="duckdb:close.duckdb")  # -> SyncResult
+    run = closesync.run_dataset("calls")                      # a saved Data Center dataset -> Run
+    dc = closesync.DataCenter("./data")                       # accounts, datasets, history, scheduler
+    except closesync.ClosesyncError as error: print(error)    # the root of every error closesync raises
+
+Names are imported on first use, so ``import closesync`` (and ``closesync --help``) stays light.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from typing import Any
+from closesync.errors import ClosesyncError
 
 __version__ = "0.1.0"
 
+if _TYPE_CHECKING:
+    from closesync.datacenter import DataCenter, Dataset, Run
+    from closesync.datacenter.service import run_dataset
+    from closesync.datacenter.spec import DatasetSpec
+    from closesync.pipeline import ReportResult, SyncResult, sync
+    from closesync.reports import REPORTS, ReportSpec
 
-def run_dataset(name_or_id: str | int, *, home: str | None = None, full_refresh: bool = False) -> Any:
-    """Run a saved dataset now (home: CLOSESYNC_HOME or ./data); returns its Run (see closesync.datacenter)."""
-    from closesync.datacenter.service import run_dataset as _run_dataset
+#: Where each lazily imported public name lives.
+_LAZY = {
+    "sync": "closesync.pipeline",
+    "SyncResult": "closesync.pipeline",
+    "ReportResult": "closesync.pipeline",
+    "run_dataset": "closesync.datacenter.service",
+    "DataCenter": "closesync.datacenter",
+    "Dataset": "closesync.datacenter",
+    "DatasetSpec": "closesync.datacenter.spec",
+    "Run": "closesync.datacenter",
+    "REPORTS": "closesync.reports",
+    "ReportSpec": "closesync.reports",
+}
 
-    return _run_dataset(name_or_id, home=home, full_refresh=full_refresh)
+__all__ = [
+    "REPORTS",
+    "ClosesyncError",
+    "DataCenter",
+    "Dataset",
+    "DatasetSpec",
+    "ReportResult",
+    "ReportSpec",
+    "Run",
+    "SyncResult",
+    "__version__",
+    "run_dataset",
+    "sync",
+]
 
 
-def __getattr__(name: str) -> Any:
-    # `closesync.sync` is imported on first use so that `import closesync` stays light.
-    if name == "sync":
-        from closesync.pipeline import sync
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'closesync' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return sync
-    raise AttributeError(f"module 'closesync' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from closesync.errors import ClosesyncError
+
 _MAX_SKIP = re.compile(r"max_skip\s*=\s*(\d+)")
 _MAX_LIMIT = re.compile(r"max_limit\s*=\s*(\d+)")
 
 
-class CloseError(Exception):
+class CloseError(ClosesyncError):
     """Base class: anything that went wrong talking to Close.
 
     `status` is the HTTP status (None for transport failures), `message` Close's own text,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from closesync.errors import ClosesyncError
 
-class DataCenterError(Exception):
+
+class DataCenterError(ClosesyncError):
     """Base class: catch this in a front end and show str(error)."""
 
 

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from closesync.errors import ClosesyncError
+
 SCHEDULE_FORMS = (
     "manual  (only when run by hand; the default)",
     "every 15 minutes | every 2 hours | every 1 day",
@@ -33,7 +35,7 @@ _WEEKLY = re.compile(r"^weekly\s+on\s+([a-z,\s]+?)\s+at\s+(\d{1,2}):(\d{2})$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)?(?![a-z])")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(ClosesyncError, ValueError):
     """A schedule or duration that cannot be understood; the message lists the accepted forms."""
 
 

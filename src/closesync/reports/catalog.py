@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from closesync.close.groups import endpoint_group
+from closesync.errors import ClosesyncError
 from closesync.reports.columns import Column, cols
 
 
-class UnknownReportError(KeyError):
+class UnknownReportError(ClosesyncError, KeyError):
     """Raised by `get_report` for a name or slug that is not in the catalog."""
 
     def __str__(self) -> str:

@@ -25,18 +25,28 @@ destination-string parsing and batch conformance, so DuckDB, PostgreSQL and the 
 
 from __future__ import annotations
 
-import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
-Method = Literal["replace", "append", "upsert"]
-METHODS: tuple[str, ...] = ("replace", "append", "upsert")
+from closesync.sinks.destination import (  # noqa: F401  (re-exported: sinks.base was their home)
+    METHODS,
+    Destination,
+    Method,
+    parse_destination,
+    redact_destination,
+)
+from closesync.sinks.errors import (  # noqa: F401
+    SinkError,
+    SinkLockedError,
+    TableNotFoundError,
+    UnknownDestinationError,
+)
 
 #: Field metadata key/value that marks a string column as JSON text (sinks store it as JSON / JSONB).
 JSON_META_KEY = b"closesync.type"
@@ -44,90 +54,6 @@ JSON_META_VALUE = b"json"
 
 #: Table holding per-report incremental state inside a database sink.
 STATE_TABLE = "_closesync_state"
-
-
-class SinkError(Exception):
-    """A destination could not be opened, read or written. Messages are safe to show to users."""
-
-
-class SinkLockedError(SinkError):
-    """The destination is held by another process (e.g. a DuckDB file opened read-write elsewhere)."""
-
-
-class UnknownDestinationError(SinkError, ValueError):
-    """The destination string names no known sink kind."""
-
-
-class TableNotFoundError(SinkError, KeyError):
-    """A read asked for a table the sink does not have."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else "table not found"
-
-
-# --------------------------------------------------------------------------------------------------
-# Destinations
-
-
-@dataclass(frozen=True)
-class Destination:
-    """A parsed destination string: ``kind`` is duckdb | postgres | parquet | csv.
-
-    ``target`` is the file/folder path for duckdb/parquet/csv and the full URL for postgres.
-    """
-
-    kind: str
-    target: str
-
-    def __str__(self) -> str:
-        return self.target if self.kind == "postgres" else f"{self.kind}:{self.target}"
-
-
-def parse_destination(destination: str) -> Destination:
-    """Parse ``duckdb:PATH``, ``postgres://…``/``postgresql://…``, ``parquet:DIR`` or ``csv:DIR``.
-
-    A bare path ending in ``.duckdb``/``.db`` is accepted as DuckDB, because that is what users type.
-    """
-    text = destination.strip()
-    if not text:
-        raise UnknownDestinationError(
-            "empty destination; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
-        )
-    lower = text.lower()
-    if lower.startswith(("postgres://", "postgresql://")):
-        return Destination("postgres", text)
-    for kind in ("duckdb", "parquet", "csv"):
-        prefix = kind + ":"
-        if lower.startswith(prefix):
-            target = text[len(prefix) :]
-            if target.startswith("//"):  # tolerate duckdb:///abs/path and duckdb://rel
-                target = target[2:]
-            if not target:
-                raise UnknownDestinationError(f"destination {kind}: needs a path, e.g. {kind}:./data")
-            return Destination(kind, target)
-    if lower.endswith((".duckdb", ".db")) and "://" not in lower:
-        return Destination("duckdb", text)
-    scheme = text.split(":", 1)[0] if ":" in text else text
-    raise UnknownDestinationError(
-        f"unknown destination {scheme!r}; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
-    )
-
-
-def redact_destination(destination: str) -> str:
-    """A destination as shown to people and logs: any password of a postgres:// URL replaced by ***.
-
-    The userinfo ends at the LAST "@" before the query, so a password holding "@" or "/" is hidden whole
-    (erring on the side of hiding); a `password=` query parameter (libpq accepts one) is hidden too.
-    """
-    scheme, sep, rest = destination.partition("://")
-    if not sep:
-        return destination
-    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-    at = rest.rfind("@", 0, end)
-    if at >= 0 and ":" in rest[:at]:
-        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
-    masked = f"{scheme}://{rest}"
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""Where and how a table is written: destination strings and update methods (no pyarrow, no drivers).
+
+The Data Center's models, forms and the CLI read these without loading any sink, so this module imports
+nothing heavier than the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from closesync.sinks.errors import UnknownDestinationError
+
+#: How a load changes its table: swap it whole, add rows, or merge by primary key.
+Method = Literal["replace", "append", "upsert"]
+METHODS: tuple[Method, ...] = get_args(Method)
+DEFAULT_METHOD: Method = "upsert"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A parsed destination string: ``kind`` is duckdb | postgres | parquet | csv.
+
+    ``target`` is the file/folder path for duckdb/parquet/csv and the full URL for postgres.
+    """
+
+    kind: str
+    target: str
+
+    def __str__(self) -> str:
+        return self.target if self.kind == "postgres" else f"{self.kind}:{self.target}"
+
+
+def parse_destination(destination: str) -> Destination:
+    """Parse ``duckdb:PATH``, ``postgres://…``/``postgresql://…``, ``parquet:DIR`` or ``csv:DIR``.
+
+    A bare path ending in ``.duckdb``/``.db`` is accepted as DuckDB, because that is what users type.
+    """
+    text = destination.strip()
+    if not text:
+        raise UnknownDestinationError(
+            "empty destination; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
+        )
+    lower = text.lower()
+    if lower.startswith(("postgres://", "postgresql://")):
+        return Destination("postgres", text)
+    for kind in ("duckdb", "parquet", "csv"):
+        prefix = kind + ":"
+        if lower.startswith(prefix):
+            target = text[len(prefix) :]
+            if target.startswith("//"):  # tolerate duckdb:///abs/path and duckdb://rel
+                target = target[2:]
+            if not target:
+                raise UnknownDestinationError(f"destination {kind}: needs a path, e.g. {kind}:./data")
+            return Destination(kind, target)
+    if lower.endswith((".duckdb", ".db")) and "://" not in lower:
+        return Destination("duckdb", text)
+    scheme = text.split(":", 1)[0] if ":" in text else text
+    raise UnknownDestinationError(
+        f"unknown destination {scheme!r}; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
+    )
+
+
+def redact_destination(destination: str) -> str:
+    """A destination as shown to people and logs: any password of a postgres:// URL replaced by ***.
+
+    The userinfo ends at the LAST "@" before the query, so a password holding "@" or "/" is hidden whole
+    (erring on the side of hiding); a `password=` query parameter (libpq accepts one) is hidden too.
+    """
+    scheme, sep, rest = destination.partition("://")
+    if not sep:
+        return destination
+    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, end)
+    if at >= 0 and ":" in rest[:at]:
+        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
+    masked = f"{scheme}://{rest}"
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
