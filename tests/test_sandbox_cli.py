@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from closesync.cli import cli
-from closesync.sandbox.cli import parse_rate
+from closesync.cli.sandbox import parse_rate
 
 
 def test_parse_rate() -> None:

@@ -1,0 +1,296 @@
+"""Everything the commands print with rich: the live sync table and summary, and the Data Center's tables.
+
+Commands import this module when they run (rich is not needed for `closesync --help`).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from closesync.datacenter.schedule import format_duration
+
+if TYPE_CHECKING:
+    from closesync.datacenter import Account, Dataset, Preview, Run
+    from closesync.pipeline import ReportResult, SyncResult
+    from closesync.reports import ReportSpec
+
+_SYNC_STYLE = {"pending": "dim", "running": "cyan", "success": "green", "failed": "bold red"}
+_RUN_COLOUR = {"success": "green", "failed": "red", "running": "yellow"}
+
+
+def console() -> Console:
+    """Rich output; piped output gets a wide page so tables stay one row per line for grep and logs."""
+    return Console() if sys.stdout.isatty() else Console(width=220)
+
+
+def table(title: str | None, columns: Sequence[str]) -> Table:
+    """A table whose long cells fold rather than being cut (ids, errors)."""
+    result = Table(title=title, header_style="bold", title_justify="left")
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    return result
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+
+
+def status(name: str | None) -> str:
+    """A run status in its colour (markup)."""
+    colour = _RUN_COLOUR.get(name or "", "")
+    return f"[{colour}]{name}[/{colour}]" if colour and name else (name or "-")
+
+
+def _labelled(out: Console, pairs: Iterable[tuple[str, object]]) -> None:
+    for label, value in pairs:
+        out.print(f"[bold]{label}:[/bold] {value}", highlight=False)
+
+
+# -- sync ---------------------------------------------------------------------------------------------------
+def results_table(results: Iterable[ReportResult], title: str | None = None) -> Table:
+    """One row per report, named by its table (the name users query): what it loaded and what it cost."""
+    result = Table(title=title, title_justify="left", header_style="bold")
+    result.add_column("Table")
+    result.add_column("Status")
+    result.add_column("Rows", justify="right")
+    result.add_column("Requests", justify="right")
+    result.add_column("429 waits", justify="right")
+    result.add_column("Time", justify="right")
+    result.add_column("Note", overflow="fold", max_width=50)
+    for r in results:
+        style = _SYNC_STYLE.get(r.status, "")
+        label = r.status + (" (incremental)" if r.incremental and r.status == "success" else "")
+        result.add_row(
+            r.table,
+            f"[{style}]{label}[/]",
+            f"{r.rows:,}",
+            f"{r.requests:,}",
+            f"{r.throttle_waits:,}",
+            f"{r.duration_s:.1f}s" if r.started_at else "",
+            "see below" if r.error else "; ".join(r.notes),
+        )
+    return result
+
+
+class LiveProgress:
+    """A live table of running reports; pass `.update` as the sync's progress callback."""
+
+    def __init__(self, out: Console, results: list[ReportResult] | None = None) -> None:
+        self._results: dict[str, ReportResult] = {r.slug: r for r in results or []}
+        self._lock = threading.Lock()
+        self._live = Live(console=out, refresh_per_second=4, transient=True)
+        self._last = 0.0
+
+    def __enter__(self) -> LiveProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def update(self, result: ReportResult) -> None:
+        with self._lock:
+            self._results[result.slug] = result
+            now = time.monotonic()
+            if now - self._last < 0.2 and result.status == "running":
+                return
+            self._last = now
+            running = [r for r in self._results.values() if r.status in ("running", "pending")]
+            done = len(self._results) - len(running)
+            self._live.update(
+                results_table(running, title=f"Syncing… {done}/{len(self._results)} reports done")
+            )
+
+
+def print_summary(out: Console, result: SyncResult) -> None:
+    """The end-of-sync table, then each failure named with its reason."""
+    out.print(results_table(result.reports, title="Sync summary"))
+    ok = sum(r.status == "success" for r in result.reports)
+    out.print(
+        f"{ok}/{len(result.reports)} reports succeeded, {result.rows:,} rows, {result.requests:,} requests."
+    )
+    for r in result.failed:
+        http = f" (HTTP {r.http_status})" if r.http_status else ""
+        out.print(f"[bold red]✗ {r.name}{http}:[/] {r.error}")
+
+
+def print_reports(reports: Sequence[ReportSpec]) -> None:
+    """The catalog: name, slug, what each report reads, its key and incremental cursor."""
+    result = Table(title=f"{len(reports)} reports")
+    for header in ("Report", "Slug", "Source", "Key", "Incremental"):
+        result.add_column(header, overflow="fold")
+    for spec in reports:
+        result.add_row(
+            spec.name, spec.slug, spec.source_label, ", ".join(spec.primary_key), spec.incremental_label
+        )
+    Console().print(result)
+
+
+# -- accounts -----------------------------------------------------------------------------------------------
+def print_accounts(accounts: Sequence[Account]) -> None:
+    result = table(None, ["Name", "Key", "User", "Organizations", "Status", "Datasets", "Checked"])
+    for a in accounts:
+        key = a.key_hint if a.key_source == "stored" else f"${a.key_env} ({a.key_hint})"
+        result.add_row(
+            a.name,
+            key,
+            a.user_email or "-",
+            ", ".join(c.label for c in a.organizations),
+            "[green]ok[/green]" if a.status == "ok" else f"[red]{a.status}[/red]",
+            str(a.dataset_count),
+            when(a.last_checked_at),
+        )
+    console().print(
+        result if accounts else "No accounts yet: `closesync accounts add NAME --api-key-env VAR`."
+    )
+
+
+def print_account(a: Account) -> None:
+    out = console()
+    key = a.key_hint if a.key_source == "stored" else f"from ${a.key_env} ({a.key_hint})"
+    _labelled(
+        out,
+        (
+            ("Name", a.name),
+            ("Id", a.id),
+            ("Key", key),
+            ("Base URL", a.base_url),
+            ("User", f"{a.user_name or '-'} <{a.user_email or '-'}> ({a.user_id})"),
+            ("Status", a.status + (f": {a.last_error}" if a.last_error else "")),
+            ("Checked", when(a.last_checked_at)),
+            ("Datasets", a.dataset_count),
+        ),
+    )
+    # plain lines, not a table: ids must never be folded, users copy them into --organization-id / --user-id
+    out.print("[bold]Organizations[/bold] (--organization-id):")
+    for c in a.organizations:
+        click.echo(f"  {c.id}  {c.label}")
+    out.print("[bold]Users[/bold] (--user-id):")
+    for c in a.users:
+        click.echo(f"  {c.id}  {c.label}")
+
+
+# -- datasets -----------------------------------------------------------------------------------------------
+def _last_run(d: Dataset) -> str:
+    run = d.last_run
+    if run is None:
+        return "never"
+    return f"{status(run.status)} {when(run.started_at)} ({run.rows} rows)"
+
+
+def print_datasets(datasets: Sequence[Dataset]) -> None:
+    result = table(None, ["Name", "Report", "Account", "Schedule", "Method", "Last run", "Next run"])
+    for d in datasets:
+        schedule = d.schedule if d.enabled else f"{d.schedule} (paused)"
+        nxt = "running" if d.running else when(d.next_run_at)
+        result.add_row(d.name, d.report_name, d.account_name, schedule, d.method, _last_run(d), nxt)
+    console().print(
+        result if datasets else "No datasets yet: `closesync datasets create NAME --account A --report R`."
+    )
+
+
+def print_dataset(d: Dataset) -> None:
+    retry = f"{d.retries} after {format_duration(d.retry_delay_s)}" if d.retries else "none"
+    _labelled(
+        console(),
+        (
+            ("Name", d.name),
+            ("Id", d.id),
+            ("Description", d.description or "-"),
+            ("Account", d.account_name),
+            ("Report", f"{d.report_name} ({d.report})"),
+            ("Organization ID", d.organization_id or "default"),
+            ("User ID", d.user_id or "-"),
+            ("Since", when(d.since)),
+            ("Method", d.method),
+            ("Schedule", d.schedule + ("" if d.enabled else " (paused)")),
+            ("Retries", retry),
+            ("Destination", d.destination_display),
+            ("Table", d.table),
+            ("Next run", "running now" if d.running else when(d.next_run_at)),
+            ("Last run", _last_run(d)),
+        ),
+    )
+
+
+def print_run(run: Run) -> None:
+    """One finished run in a line (and its error on the next)."""
+    line = f"Run {run.id} of {run.dataset_name!r}: {status(run.status)}, {run.rows} rows, {run.requests} requests"
+    line += f", {run.throttle_waits} throttle waits, {run.duration_s or 0:.1f}s."
+    if run.error:
+        where = f" in {run.error_report}" if run.error_report else ""
+        http = f" (HTTP {run.http_status})" if run.http_status else ""
+        line += f"\nError{where}{http}: {run.error}"
+    console().print(line, highlight=False)
+
+
+def print_history(name: str, runs: Sequence[Run]) -> None:
+    result = table(
+        f"Runs of {name}",
+        [
+            "Run",
+            "Status",
+            "Started",
+            "Duration",
+            "Rows",
+            "Requests",
+            "Throttle waits",
+            "Attempt",
+            "Trigger",
+            "Error",
+        ],
+    )
+    for r in runs:
+        error = ""
+        if r.error:
+            http = f"HTTP {r.http_status} " if r.http_status else ""
+            error = f"{r.error_report + ': ' if r.error_report else ''}{http}{r.error}"
+        duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
+        result.add_row(
+            str(r.id),
+            status(r.status),
+            when(r.started_at),
+            duration,
+            str(r.rows),
+            str(r.requests),
+            str(r.throttle_waits),
+            str(r.attempt),
+            r.trigger,
+            error,
+        )
+    console().print(result if runs else f"Dataset {name!r} has not run yet.")
+
+
+def print_preview(preview: Preview, shown: Sequence[str], expanded: bool, chosen: bool) -> None:
+    """The `shown` columns of a preview: one table (cells cut at 60 characters) or one block per row.
+
+    ``chosen`` says the user picked the columns, so no "more columns" hint is printed.
+    """
+    index = [preview.columns.index(c) for c in shown]
+    out = console()
+    title = f"{preview.table} (first {len(preview.rows)} rows)"
+    if expanded:
+        out.print(title, highlight=False)
+        for n, row in enumerate(preview.rows, 1):
+            block = table(f"row {n}", ["Column", "Value"])
+            for c, i in zip(shown, index, strict=True):
+                block.add_row(c, "" if row[i] is None else str(row[i]))
+            out.print(block)
+        return
+    result = table(title, shown)
+    for row in preview.rows:
+        result.add_row(*("" if row[i] is None else str(row[i])[:60] for i in index))
+    out.print(result)
+    hidden = len(preview.columns) - len(shown)
+    if hidden > 0 and not chosen:
+        out.print(f"({hidden} more columns: use --columns A,B or --expanded)", highlight=False)

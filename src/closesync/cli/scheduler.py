@@ -1,0 +1,37 @@
+"""`closesync scheduler`: run due datasets until stopped (or one pass with --once, for cron)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from closesync.cli.common import pass_data_center
+
+if TYPE_CHECKING:
+    from closesync.datacenter import DataCenter
+
+
+@click.command("scheduler")
+@click.option("--max-workers", default=4, show_default=True, type=click.IntRange(1, 64), help="Runs at once.")
+@click.option(
+    "--poll", "poll_seconds", default=5.0, show_default=True, type=float, help="Seconds between passes."
+)
+@click.option("--once", is_flag=True, help="One pass: start what is due, wait for it, exit.")
+@pass_data_center
+def scheduler(dc: DataCenter, max_workers: int, poll_seconds: float, once: bool) -> None:
+    """Run datasets when they are due, until stopped (Ctrl-C / SIGTERM let running runs finish)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    sched = dc.scheduler(max_workers=max_workers, poll_seconds=poll_seconds)
+    if once:
+        sched.tick(wait=True)
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sched.request_stop())
+    try:
+        sched.run_forever()
+    except KeyboardInterrupt:
+        click.echo("Stopping: waiting for running runs to finish…", err=True)
+        sched.stop(wait=True)

@@ -1,0 +1,119 @@
+"""`closesync sync` (reports straight from Close into a destination) and `closesync reports` (the catalog)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from closesync.cli.common import LateHelpOption, default_base_url, home_of, resolve_api_key
+from closesync.sinks.destination import DEFAULT_METHOD, METHODS
+
+
+@click.command("sync")
+@click.argument("reports", nargs=-1)
+@click.option(
+    "--api-key", help="Close API key (prefer --api-key-env: keys on command lines end up in history)."
+)
+@click.option("--api-key-env", metavar="VAR", help="Name of the environment variable holding the API key.")
+@click.option(
+    "--base-url", cls=LateHelpOption, default=default_base_url, show_default=True, help="Close API base URL."
+)
+@click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False), help="DuckDB file [default: HOME/close.duckdb]."
+)
+@click.option(
+    "--destination",
+    help="Where to load instead of --db: duckdb:PATH, postgres://user@host/db, parquet:DIR or csv:DIR.",
+)
+@click.option("--schema", help="PostgreSQL schema (same as ?schema= in the URL).")
+@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True)
+@click.option("--organization-id", help="Organization to read [default: the key owner's first].")
+@click.option("--user-id", help="Only this user's activities, opportunities, tasks and reporting rows.")
+@click.option("--since", help="Only records created (or, for reporting, dated) on or after this date.")
+@click.option("--until", help="Only records before this date.")
+@click.option("--full-refresh", is_flag=True, help="Ignore saved cursors and read everything.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
+@click.pass_context
+def sync_command(
+    ctx: click.Context,
+    reports: tuple[str, ...],
+    api_key: str | None,
+    api_key_env: str | None,
+    base_url: str,
+    db_path: str | None,
+    destination: str | None,
+    schema: str | None,
+    method: str,
+    organization_id: str | None,
+    user_id: str | None,
+    since: str | None,
+    until: str | None,
+    full_refresh: bool,
+    as_json: bool,
+) -> None:
+    """Sync REPORTS (names or slugs; all 38 when none are given) into a database."""
+    from rich.console import Console
+
+    from closesync.cli.render import LiveProgress, print_summary
+    from closesync.close.timestamps import parse_timestamp
+    from closesync.pipeline import resolve_reports, sync
+    from closesync.reports import UnknownReportError
+
+    key = resolve_api_key(api_key, api_key_env)
+    try:
+        specs = resolve_reports(reports)
+    except UnknownReportError as exc:
+        raise click.UsageError(str(exc)) from None
+    if destination and db_path:
+        raise click.UsageError("Give either --db or --destination, not both.")
+    if not destination:
+        path = Path(db_path) if db_path else Path(home_of(ctx)) / "close.duckdb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        destination = f"duckdb:{path}"
+    if schema:
+        if not destination.startswith(("postgres://", "postgresql://")):
+            raise click.UsageError("--schema applies to PostgreSQL destinations only.")
+        destination += ("&" if "?" in destination else "?") + f"schema={schema}"
+    since_at, until_at = (parse_timestamp(text) if text else None for text in (since, until))
+    for option, text, moment in (("--since", since, since_at), ("--until", until, until_at)):
+        if text and moment is None:  # `2024-01-31` or a full ISO timestamp, read as UTC without an offset
+            raise click.BadParameter(f"{text!r} is not a date like 2024-01-31.", param_hint=option)
+
+    console = Console(stderr=as_json)
+    options = dict(
+        api_key=key,
+        base_url=base_url,
+        destination=destination,
+        method=method,
+        organization_id=organization_id,
+        user_id=user_id,
+        since=since_at,
+        until=until_at,
+        full_refresh=full_refresh,
+    )
+    try:
+        if as_json:
+            result = sync([s.slug for s in specs], **options)
+            click.echo(json.dumps(result.to_dict(), indent=2))
+        else:
+            with LiveProgress(console) as live:
+                result = sync([s.slug for s in specs], progress=live.update, **options)
+            print_summary(console, result)
+    except ValueError as exc:  # bad parameters (e.g. --since after --until), before anything is written
+        raise click.UsageError(str(exc)) from None
+    ctx.exit(0 if result.ok else 1)
+
+
+@click.command("reports")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as a JSON list.")
+def reports_command(as_json: bool) -> None:
+    """List the 38 reports: name, slug, what they read, key, incremental cursor."""
+    from closesync.cli.render import print_reports
+    from closesync.reports import REPORTS, describe
+
+    if as_json:
+        click.echo(json.dumps([describe(spec) for spec in REPORTS], indent=2))
+        return
+    print_reports(REPORTS)
