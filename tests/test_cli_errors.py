@@ -72,8 +72,13 @@ def test_unknown_dataset_is_exit_2_without_traceback(run: Any) -> None:
 
 
 def test_bad_schedule_names_the_option(run: Any, sandbox: Any) -> None:
-    assert run("accounts", "add", "acme", "--api-key", sandbox.api_key, "--base-url", sandbox.base_url).exit_code == 0
-    result = run("datasets", "create", "u", "--account", "acme", "--report", "Users", "--schedule", "now and then")
+    assert (
+        run("accounts", "add", "acme", "--api-key", sandbox.api_key, "--base-url", sandbox.base_url).exit_code
+        == 0
+    )
+    result = run(
+        "datasets", "create", "u", "--account", "acme", "--report", "Users", "--schedule", "now and then"
+    )
     assert result.exit_code == EXIT_INPUT
     assert result.stderr.startswith("Error: --schedule: ") and "daily at 06:00" in result.stderr
     bad_method = run("datasets", "create", "u", "--account", "acme", "--report", "Users", "--method", "merge")
@@ -84,7 +89,10 @@ def test_sync_refuses_a_bad_destination_before_reading(run: Any) -> None:
     result = run("sync", "users", "--api-key", "api_x", "--destination", "mysql://db")
     assert result.exit_code == EXIT_INPUT and "unknown destination 'mysql'" in result.output
     bad_method = run("sync", "users", "--api-key", "api_x", "--method", "merge")
-    assert bad_method.exit_code == EXIT_INPUT and "'merge' is not one of 'replace', 'append', 'upsert'" in bad_method.output
+    assert (
+        bad_method.exit_code == EXIT_INPUT
+        and "'merge' is not one of 'replace', 'append', 'upsert'" in bad_method.output
+    )
 
 
 def test_dataset_options_cover_every_spec_field() -> None:

@@ -32,9 +32,14 @@ def imported_modules(*args: str) -> set[str]:
     """The modules `python -m closesync ARGS` imports, read from `-X importtime` (stderr)."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "closesync", *args],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
-    return {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    return {
+        line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")
+    }
 
 
 @pytest.mark.parametrize("args", [["--help"], ["datasets", "--help"], ["accounts", "--help"]])
