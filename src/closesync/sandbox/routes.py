@@ -156,6 +156,7 @@ _COLLECTIONS = "|".join(re.escape(k) for k in sorted(LIST_SPECS, key=len, revers
 _MUTABLE = "|".join(re.escape(k) for k in ("lead", "contact", "opportunity", "task", *ACTIVITY_MIX))
 
 
+@functools.cache  # compiled once, on first use
 def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
     from closesync.sandbox import events, exports, reports, search
 
@@ -181,11 +182,6 @@ def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
     return [(m, re.compile(p + r"\Z"), h) for m, p, h in table]
 
 
-@functools.cache
-def _table() -> list[tuple[str, re.Pattern[str], Handler]]:
-    return _routes()
-
-
 def endpoint_group(method: str, path: str) -> str:
     """The rate-limit bucket of a call, e.g. `GET activity/call` for GET `activity/call/?_skip=100`.
 
@@ -194,7 +190,7 @@ def endpoint_group(method: str, path: str) -> str:
     `GET lead`). Paths it does not serve are a group of their own.
     """
     path = path.split("?", 1)[0].strip("/")
-    for _, pattern, _ in _table():
+    for _, pattern, _ in _routes():
         m = pattern.match(path)
         if m is not None:
             object_id = m.groupdict().get("id")
@@ -206,7 +202,7 @@ def endpoint_group(method: str, path: str) -> str:
 def dispatch(req: Request) -> Any:
     """Find and run the handler for `req`; 404/405 with Close's generic error body otherwise."""
     methods = []
-    for method, pattern, handler in _table():
+    for method, pattern, handler in _routes():
         m = pattern.match(req.path)
         if m is None:
             continue
