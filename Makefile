@@ -23,6 +23,7 @@ test-deps:
 
 test: $(STAMP) test-deps
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -31,10 +31,11 @@ Close compresses; on loopback it only costs CPU on both sides).
 
 Observations: `sb.stats()` == GET /_sandbox/stats (no auth) ->
 `{"requests": {"total", "by_group", "by_status"}, "throttled", "throttled_by_group", "early_retries",
-"faults": {kind: n}, "unauthorized"}`; `sb.reset_stats()`. Groups come from
-`closesync.close.groups.endpoint_group`. `early_retries` counts requests that arrived while their
-(key, group) was still locked out by a 429 they were served: arrival is taken before the latency knob
-sleeps, and only after that 429 was written, so requests already in flight are not blamed.
+"faults": {kind: n}, "unauthorized"}`; `sb.reset_stats()`. Groups are the sandbox's own model of Close's
+endpoint groups (`routes.endpoint_group`: the method and the route, without the object id). `early_retries`
+counts requests that arrived while their (key, group) was still locked out by a 429 they were served: arrival
+is taken before the latency knob sleeps, and only after that 429 was written, so requests already in flight
+are not blamed.
 
 Data (`sb.data`, a `SandboxData`; usable without a server as `SandboxData(seed, leads, activities_per_lead)`):
 - collections: "lead", "contact", "opportunity", "task", "activity/call", "activity/email",

@@ -17,14 +17,13 @@ from functools import partial
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from closesync.close.groups import endpoint_group
 from closesync.sandbox import control
 from closesync.sandbox.data import SandboxData
 from closesync.sandbox.errors import UNAUTHORIZED, ApiError
 from closesync.sandbox.exports import ExportFiles
 from closesync.sandbox.faults import Fault, FaultPlan
 from closesync.sandbox.ratelimit import Decision, RateLimiter
-from closesync.sandbox.routes import Request, dispatch
+from closesync.sandbox.routes import Request, dispatch, endpoint_group
 from closesync.sandbox.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -93,7 +92,7 @@ class SandboxApp:
         if not path.startswith(API_PREFIX):
             return json_reply(404, {"error": "The requested URL was not found on the server."})
         rel = path[len(API_PREFIX):].strip("/")
-        group = endpoint_group(method, path)
+        group = endpoint_group(method, rel)
         self.stats.request(group)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from closesync.close.events import event_object_type
+from closesync.sandbox import event_types
 from closesync.sandbox.catalog import Catalog
 from closesync.sandbox.collection import Collection
 from closesync.sandbox.layout import ACTIVITY_MIX, Layout
@@ -217,7 +217,7 @@ class SandboxData:
         self._log(name, "deleted", record, [])
 
     def _log(self, name: str, action: str, record: Record, changed: list[str]) -> None:
-        object_type = event_object_type(name, record)
+        object_type = event_types.object_type(name, record)
         if object_type is None:
             return
         events = self._collections["event"]

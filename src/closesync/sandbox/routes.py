@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,6 +156,7 @@ _COLLECTIONS = "|".join(re.escape(k) for k in sorted(LIST_SPECS, key=len, revers
 _MUTABLE = "|".join(re.escape(k) for k in ("lead", "contact", "opportunity", "task", *ACTIVITY_MIX))
 
 
+@functools.cache  # compiled once, on first use
 def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
     from closesync.sandbox import events, exports, reports, search
 
@@ -180,16 +182,27 @@ def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
     return [(m, re.compile(p + r"\Z"), h) for m, p, h in table]
 
 
-_TABLE: list[tuple[str, re.Pattern[str], Handler]] | None = None
+def endpoint_group(method: str, path: str) -> str:
+    """The rate-limit bucket of a call, e.g. `GET activity/call` for GET `activity/call/?_skip=100`.
+
+    Close limits per endpoint group, a path and method pair, so the sandbox makes one group of each route it
+    serves and method it is called with; the object id is not part of it (`GET lead/lead_x` counts against
+    `GET lead`). Paths it does not serve are a group of their own.
+    """
+    path = path.split("?", 1)[0].strip("/")
+    for _, pattern, _ in _routes():
+        m = pattern.match(path)
+        if m is not None:
+            object_id = m.groupdict().get("id")
+            path = "/".join(segment for segment in path.split("/") if segment != object_id)
+            break
+    return f"{method.upper()} {path}"
 
 
 def dispatch(req: Request) -> Any:
     """Find and run the handler for `req`; 404/405 with Close's generic error body otherwise."""
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = _routes()
     methods = []
-    for method, pattern, handler in _TABLE:
+    for method, pattern, handler in _routes():
         m = pattern.match(req.path)
         if m is None:
             continue
