@@ -129,6 +129,7 @@ def case_ours(dataset: str, n: int, workdir: str) -> dict[str, Any]:
     ``open_read``, fed from the generator instead of HTTP) into ``DuckDBSink`` writers, as ``pipeline`` does."""
     from closesync.reports import get_report, read_records
     from closesync.sinks.duckdb import DuckDBSink
+    from closesync.sinks.writespec import WriteSpec
 
     data, plan = _plan(dataset, n)
     fields = _custom_fields(data)
@@ -143,7 +144,9 @@ def case_ours(dataset: str, n: int, workdir: str) -> dict[str, Any]:
             read = read_records(specs, lambda src=source: iter(src), fields)
             with ExitStack() as stack:
                 writers = {
-                    s.slug: stack.enter_context(sink.writer(s.slug, read.schemas[s.slug], "replace", s.primary_key))
+                    s.slug: stack.enter_context(
+                        sink.writer(WriteSpec(s.slug, read.schemas[s.slug], "replace", s.primary_key))
+                    )
                     for s in specs
                 }
                 changes = read.changes()
@@ -206,6 +209,7 @@ def case_sink(dataset: str, n: int, workdir: str) -> dict[str, Any]:
 
     from closesync.reports import Shaper
     from closesync.sinks.duckdb import DuckDBSink
+    from closesync.sinks.writespec import WriteSpec
 
     data, plan = _plan(dataset, n)
     spec, collection = plan[0]
@@ -222,13 +226,13 @@ def case_sink(dataset: str, n: int, workdir: str) -> dict[str, Any]:
 
     sink = DuckDBSink(os.path.join(workdir, "sink.duckdb"))
     t0 = time.perf_counter()
-    with sink.writer(spec.slug, shaper.schema, "replace", spec.primary_key) as w:
+    with sink.writer(WriteSpec(spec.slug, shaper.schema, "replace", spec.primary_key)) as w:
         for b in batches:
             w.write(b)
     ours = time.perf_counter() - t0
     tenth = pa.Table.from_batches(batches, schema=shaper.schema).slice(0, max(1, rows // 10)).to_batches()
     t0 = time.perf_counter()
-    with sink.writer(spec.slug, shaper.schema, "upsert", spec.primary_key) as w:
+    with sink.writer(WriteSpec(spec.slug, shaper.schema, "upsert", spec.primary_key)) as w:
         for b in tenth:
             w.write(b)
     upsert = time.perf_counter() - t0

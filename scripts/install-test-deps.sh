@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need for real, only when missing: PostgreSQL server binaries (Debian's
 # `postgresql`, i.e. 15 on bookworm; the tests start a throwaway server from /usr/lib/postgresql/*/bin,
-# see src/closesync/sinks/pg_testserver.py) and Debian's Chromium.
+# see src/closesync/testing/postgres.py) and Debian's Chromium.
 # PostgreSQL is not needed when CLOSESYNC_TEST_PG_URL names a server to use instead.
 # Without apt-get it only prints what is missing: the tests then say so (and fail when CI=true).
 set -euo pipefail

@@ -1,7 +1,7 @@
 """Fixtures that provide a real PostgreSQL server (owned by the postgres area).
 
 `pg_url` (session): $CLOSESYNC_TEST_PG_URL if set (it must be reachable), else a throwaway server started
-from Debian's binaries (closesync.sinks.pg_testserver) and stopped at the end of the session.
+from Debian's binaries (closesync.testing.postgres) and stopped at the end of the session.
 `pg_schema` (function): a fresh, empty schema in that database, dropped afterwards, so tests never see
 each other's tables. `pg_sink_url` is the `postgres://…?schema=…` destination for that schema (what
 `open_sink` / `sync(destination=…)` take) and `pg_conn` an autocommit connection for assertions.
@@ -26,7 +26,7 @@ import pytest
 from psycopg import sql
 
 from closesync.sinks import Sink, is_json_field, logical_type
-from closesync.sinks.pg_testserver import PgServerError, PgTestServer, server_reachable
+from closesync.testing.postgres import PgServerError, PgTestServer, server_reachable
 
 ENV_URL = "CLOSESYNC_TEST_PG_URL"
 

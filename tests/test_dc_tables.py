@@ -19,7 +19,8 @@ import pytest
 
 from closesync.datacenter import DatasetBusyError, NotFoundError, ValidationError
 from closesync.sinks import open_sink
-from closesync.sinks.base import redact_destination
+from closesync.sinks.destination import redact_destination
+from closesync.sinks.writespec import WriteSpec
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "closesync" / "web"
 
@@ -59,7 +60,7 @@ def test_a_table_without_rows_exports_valid_files(dc: Any, leads_dataset: Any) -
     schema = pa.schema([("id", pa.string()), ("n", pa.int64()), ("tags", pa.list_(pa.string()))])
     sink = open_sink(leads_dataset.destination)
     try:
-        with sink.writer(leads_dataset.table, schema, method="replace"):
+        with sink.writer(WriteSpec(leads_dataset.table, schema, method="replace")):
             pass  # no rows at all
     finally:
         sink.close()

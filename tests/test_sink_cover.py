@@ -13,6 +13,7 @@ import pytest
 
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink
+from closesync.sinks.writespec import WriteSpec
 
 SCHEMA = pa.schema([("id", pa.string()), ("lead_id", pa.string()), ("position", pa.int64())])
 KINDS = ("duckdb", "postgres", "parquet", "csv")
@@ -49,7 +50,7 @@ def _content(sink: Sink, table: str) -> list[tuple]:
 
 
 def _load(sink: Sink, rows: pa.RecordBatch, covers: list[pa.RecordBatch] = (), **kw: object) -> int:
-    with sink.writer("children", SCHEMA, **kw) as w:
+    with sink.writer(WriteSpec("children", SCHEMA, **kw)) as w:
         for keys in covers:
             w.cover(keys)
         w.write(rows)
@@ -85,7 +86,7 @@ def test_cover_without_rows_and_composite_key(sink: Sink) -> None:
 
 def test_aborted_cover_leaves_table_and_append_ignores_cover(sink: Sink) -> None:
     _load(sink, _rows(("a1", "A", 0), ("b1", "B", 0)))
-    with pytest.raises(RuntimeError), sink.writer("children", SCHEMA, method="upsert") as w:
+    with pytest.raises(RuntimeError), sink.writer(WriteSpec("children", SCHEMA, method="upsert")) as w:
         w.cover(_keys("id", ["a1"]))
         w.write(_rows(("b1", "B", 5)))
         raise RuntimeError("boom")

@@ -15,6 +15,7 @@ import pytest
 
 from closesync.sinks import SinkError, SinkLockedError, TableNotFoundError, json_field, open_sink
 from closesync.sinks.duckdb import STAGE_PREFIX, DuckDBSink
+from closesync.sinks.writespec import WriteSpec
 
 SCHEMA = pa.schema(
     [
@@ -53,7 +54,7 @@ def batch(records: list[dict], schema: pa.Schema = SCHEMA) -> pa.RecordBatch:
 
 
 def load(sink: DuckDBSink, table: str, records: list[dict], method: str = "replace", **kw: object) -> int:
-    with sink.writer(table, kw.pop("schema", SCHEMA), method=method, **kw) as w:  # type: ignore[arg-type]
+    with sink.writer(WriteSpec(table, kw.pop("schema", SCHEMA), method=method, **kw)) as w:  # type: ignore[arg-type]
         if records:
             w.write(batch(records, w.schema))
     return w.rows
@@ -103,12 +104,12 @@ def test_upsert_twice_no_duplicates_and_updates(sink: DuckDBSink) -> None:
 
 
 def test_upsert_dedupes_within_one_run(sink: DuckDBSink) -> None:
-    with sink.writer("t", SCHEMA, method="upsert") as w:
+    with sink.writer(WriteSpec("t", SCHEMA, method="upsert")) as w:
         w.write(batch(rows(3)))
         w.write(batch(rows(3, amount=900)))
     assert w.rows == 3
     assert sorted(r["amount"] for r in sink.preview("t").to_pylist()) == [900, 901, 902]
-    with sink.writer("t", SCHEMA, method="upsert") as w:
+    with sink.writer(WriteSpec("t", SCHEMA, method="upsert")) as w:
         w.write(batch(rows(2, amount=1)))
         w.write(batch(rows(2, amount=2)))
     assert sorted(r["amount"] for r in sink.preview("t").to_pylist()) == [2, 3, 902]
@@ -150,7 +151,7 @@ def test_new_column_added_and_missing_become_null(sink: DuckDBSink) -> None:
 
 def test_batch_missing_columns_are_null(sink: DuckDBSink) -> None:
     partial = pa.RecordBatch.from_pylist([{"id": "x", "amount": 1}])
-    with sink.writer("t", SCHEMA) as w:
+    with sink.writer(WriteSpec("t", SCHEMA)) as w:
         w.write(partial)
     assert sink.preview("t").to_pylist()[0]["tags"] is None
 
@@ -158,7 +159,7 @@ def test_batch_missing_columns_are_null(sink: DuckDBSink) -> None:
 def test_abort_leaves_table_intact(sink: DuckDBSink) -> None:
     load(sink, "t", rows(5))
     for method in ("replace", "append", "upsert"):
-        with pytest.raises(RuntimeError), sink.writer("t", SCHEMA, method=method) as w:
+        with pytest.raises(RuntimeError), sink.writer(WriteSpec("t", SCHEMA, method=method)) as w:
             w.write(batch(rows(50, start=100)))
             raise RuntimeError("source failed mid-read")
         assert w.rows == 0
@@ -169,7 +170,7 @@ def test_abort_leaves_table_intact(sink: DuckDBSink) -> None:
 def test_failed_publish_leaves_table_intact(sink: DuckDBSink) -> None:
     load(sink, "t", rows(5))
     bad = pa.schema([pa.field("id", pa.string()), pa.field("amount", pa.string())])
-    with pytest.raises(SinkError), sink.writer("t", bad, method="append") as w:
+    with pytest.raises(SinkError), sink.writer(WriteSpec("t", bad, method="append")) as w:
         w.write(pa.RecordBatch.from_pylist([{"id": "z", "amount": "not a number"}], schema=bad))
     assert ids(sink, "t") == [f"id_{i}" for i in range(5)]
     assert sink.preview("t").column("amount").type == pa.int64()
@@ -179,7 +180,7 @@ def test_invalid_json_fails_cleanly(sink: DuckDBSink) -> None:
     load(sink, "t", rows(2))
     recs = rows(1)
     recs[0]["payload"] = "{not json"
-    with pytest.raises(SinkError), sink.writer("t", SCHEMA) as w:
+    with pytest.raises(SinkError), sink.writer(WriteSpec("t", SCHEMA)) as w:
         w.write(batch(recs))
     assert sink.row_count("t") == 2
 
@@ -189,11 +190,12 @@ def test_killed_writer_leaves_no_staging(tmp_path: Path) -> None:
     code = f"""
 import os, pyarrow as pa
 from closesync.sinks import open_sink
+from closesync.sinks.writespec import WriteSpec
 s = open_sink({str("duckdb:" + str(path))!r})
 schema = pa.schema([pa.field("id", pa.string())])
-with s.writer("t", schema) as w:
+with s.writer(WriteSpec("t", schema)) as w:
     w.write(pa.RecordBatch.from_pylist([{{"id": "old"}}], schema=schema))
-w = s.writer("t", schema, method="replace")
+w = s.writer(WriteSpec("t", schema, method="replace"))
 w.open()
 w.write(pa.RecordBatch.from_pylist([{{"id": str(i)}} for i in range(200_000)], schema=schema))
 w._flush(); w._drain(); w._cur.commit(); w._in_stage_tx = False   # staged and committed, publish never ran
@@ -244,7 +246,7 @@ def test_replace_is_atomic_under_concurrent_reader(sink: DuckDBSink) -> None:
     try:
         for i in range(40):
             n = 1000 + i * 37
-            with sink.writer("t", SCHEMA, method="replace") as w:
+            with sink.writer(WriteSpec("t", SCHEMA, method="replace")) as w:
                 for chunk in range(0, n, 400):  # several batches: partial tables would show
                     w.write(batch(rows(min(400, n - chunk), start=chunk)))
     finally:
@@ -301,7 +303,7 @@ def test_hostile_identifiers(sink: DuckDBSink) -> None:
 def test_case_collision_is_a_clear_error(sink: DuckDBSink) -> None:
     schema = pa.schema([pa.field("Name", pa.string()), pa.field("name", pa.string())])
     with pytest.raises(SinkError, match="differ only in case"):
-        sink.writer("t", schema)
+        sink.writer(WriteSpec("t", schema))
 
 
 def test_types_round_trip(sink: DuckDBSink) -> None:
@@ -353,7 +355,7 @@ def test_reads_of_missing_table(sink: DuckDBSink) -> None:
 
 
 def test_iter_batches_streams_everything(sink: DuckDBSink) -> None:
-    with sink.writer("t", SCHEMA) as w:
+    with sink.writer(WriteSpec("t", SCHEMA)) as w:
         for start in range(0, 25_000, 5_000):
             w.write(batch(rows(5_000, start=start)))
     assert w.rows == 25_000
@@ -363,11 +365,11 @@ def test_iter_batches_streams_everything(sink: DuckDBSink) -> None:
 
 def test_writer_rejects_bad_arguments(sink: DuckDBSink) -> None:
     with pytest.raises(SinkError):
-        sink.writer("t", SCHEMA, method="merge")
+        sink.writer(WriteSpec("t", SCHEMA, method="merge"))
     with pytest.raises(SinkError):
-        sink.writer("t", SCHEMA, method="upsert", primary_key=("nope",))
+        sink.writer(WriteSpec("t", SCHEMA, method="upsert", primary_key=("nope",)))
     with pytest.raises(SinkError):
-        sink.writer("t", SCHEMA, method="upsert", primary_key=())
+        sink.writer(WriteSpec("t", SCHEMA, method="upsert", primary_key=()))
 
 
 def test_same_file_shared_in_process_and_read_only(tmp_path: Path) -> None:
@@ -382,7 +384,7 @@ def test_same_file_shared_in_process_and_read_only(tmp_path: Path) -> None:
     ro = open_sink(f"duckdb:{path}", read_only=True)
     try:
         with pytest.raises(SinkError):
-            ro.writer("t", SCHEMA)
+            ro.writer(WriteSpec("t", SCHEMA))
         with pytest.raises(SinkLockedError):
             open_sink(f"duckdb:{path}", wait=0.2)
     finally:
@@ -424,19 +426,19 @@ def test_file_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_staging_commits_in_chunks_stay_private(sink: DuckDBSink, monkeypatch: pytest.MonkeyPatch) -> None:
     """Wide tables commit staging every few MB; neither the rows nor an abort may reach the target."""
-    import closesync.sinks.duckdb as duckdb_sink
+    import closesync.sinks.duckdb.writer as duckdb_writer
 
-    monkeypatch.setattr(duckdb_sink, "STAGE_COMMIT_BYTES", 1)
-    monkeypatch.setattr(duckdb_sink, "FLUSH_ROWS", 100)
+    monkeypatch.setattr(duckdb_writer, "STAGE_COMMIT_BYTES", 1)
+    monkeypatch.setattr(duckdb_writer, "FLUSH_ROWS", 100)
     load(sink, "t", rows(5))
-    with pytest.raises(RuntimeError), sink.writer("t", SCHEMA, method="replace") as w:
+    with pytest.raises(RuntimeError), sink.writer(WriteSpec("t", SCHEMA, method="replace")) as w:
         for start in range(0, 1000, 100):
             w.write(batch(rows(100, start=start)))
             assert sink.row_count("t") == 5
         raise RuntimeError("failed after several staging commits")
     assert sink.row_count("t") == 5
     assert not [t for t in sink.tables() if t.startswith(STAGE_PREFIX)]
-    with sink.writer("t", SCHEMA, method="upsert") as w:
+    with sink.writer(WriteSpec("t", SCHEMA, method="upsert")) as w:
         for start in range(0, 1000, 100):
             w.write(batch(rows(100, start=start)))
     assert w.rows == 1000 and sink.row_count("t") == 1000

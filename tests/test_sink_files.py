@@ -15,6 +15,7 @@ import pytest
 
 from closesync.sinks import SinkError, TableNotFoundError, json_field, open_sink
 from closesync.sinks.files import FileSink, decode_table, encode_table
+from closesync.sinks.writespec import WriteSpec
 
 SCHEMA = pa.schema(
     [
@@ -54,7 +55,7 @@ def rows(n: int, start: int = 0, lead: str = "lead_a", amount: int = 100) -> lis
 
 def load(sink: FileSink, table: str, records: list[dict], method: str = "replace", **kw: object) -> int:
     schema = kw.pop("schema", SCHEMA)
-    with sink.writer(table, schema, method=method, **kw) as w:  # type: ignore[arg-type]
+    with sink.writer(WriteSpec(table, schema, method=method, **kw)) as w:  # type: ignore[arg-type]
         if records:
             w.write(pa.RecordBatch.from_pylist(records, schema=schema))
     return w.rows
@@ -147,7 +148,7 @@ def test_upsert_twice_no_duplicates_and_updates(sink: FileSink) -> None:
 def test_upsert_dedupes_within_run_and_merges_parts(sink: FileSink) -> None:
     load(sink, "t", rows(3))
     load(sink, "t", rows(3, start=3), method="append")
-    with sink.writer("t", SCHEMA, method="upsert") as w:
+    with sink.writer(WriteSpec("t", SCHEMA, method="upsert")) as w:
         w.write(pa.RecordBatch.from_pylist(rows(2, amount=1), schema=SCHEMA))
         w.write(pa.RecordBatch.from_pylist(rows(2, amount=2), schema=SCHEMA))
     assert w.rows == 2
@@ -195,7 +196,7 @@ def test_abort_leaves_table_intact(sink: FileSink) -> None:
     load(sink, "t", rows(5))
     before = sorted(p.name for p in sink.dir.iterdir())
     for method in ("replace", "append", "upsert"):
-        with pytest.raises(RuntimeError), sink.writer("t", SCHEMA, method=method) as w:
+        with pytest.raises(RuntimeError), sink.writer(WriteSpec("t", SCHEMA, method=method)) as w:
             w.write(pa.RecordBatch.from_pylist(rows(50, start=100), schema=SCHEMA))
             raise RuntimeError("source failed")
         assert [r["id"] for r in read(sink, "t")] == [f"id_{i}" for i in range(5)]
@@ -220,7 +221,7 @@ def test_replace_atomic_under_concurrent_reader(sink: FileSink) -> None:
     try:
         for i in range(25):
             n = 500 + i * 7
-            with sink.writer("t", SCHEMA) as w:
+            with sink.writer(WriteSpec("t", SCHEMA)) as w:
                 for chunk in range(0, n, 200):
                     w.write(pa.RecordBatch.from_pylist(rows(min(200, n - chunk), start=chunk), schema=SCHEMA))
     finally:
@@ -262,7 +263,7 @@ def test_missing_table_and_bad_args(sink: FileSink) -> None:
     with pytest.raises(TableNotFoundError):
         sink.columns("nope")
     with pytest.raises(SinkError):
-        sink.writer("t", SCHEMA, method="upsert", primary_key=("missing",))
+        sink.writer(WriteSpec("t", SCHEMA, method="upsert", primary_key=("missing",)))
     sink.drop("nope")
 
 

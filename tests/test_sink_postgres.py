@@ -15,9 +15,12 @@ import pytest
 from psycopg import sql
 
 from closesync.sinks import SinkError, TableNotFoundError, json_field, open_sink
-from closesync.sinks.base import redact_destination
-from closesync.sinks.pg_testserver import PgServerError, PgTestServer
-from closesync.sinks.postgres import PostgresSink, encode_csv, pg_ident, split_destination
+from closesync.sinks.destination import redact_destination
+from closesync.sinks.postgres import PostgresSink
+from closesync.sinks.postgres.encoding import encode_csv, encoder
+from closesync.sinks.postgres.names import pg_ident, split_destination
+from closesync.sinks.writespec import WriteSpec
+from closesync.testing.postgres import PgServerError, PgTestServer
 
 pytestmark = pytest.mark.postgres
 
@@ -86,7 +89,7 @@ def load(
     schema: pa.Schema = SCHEMA,
     **kw: Any,
 ) -> int:
-    with sink.writer(table, schema, method=method, **kw) as w:
+    with sink.writer(WriteSpec(table, schema, method=method, **kw)) as w:
         for b in batches:
             w.write(b)
     return w.rows
@@ -138,9 +141,7 @@ def test_encode_csv_distinguishes_null_and_empty() -> None:
     b = pa.record_batch(
         {"s": pa.array(["", None, 'a"b']), "l": pa.array([[], None, ["x", None]], pa.list_(pa.string()))}
     )
-    from closesync.sinks.postgres import _encoder
-
-    out = bytes(encode_csv(b, [_encoder(f) for f in b.schema])).decode()
+    out = bytes(encode_csv(b, [encoder(f) for f in b.schema])).decode()
     assert out.splitlines() == ['"","{}"', ",", '"a""b","{""x"",NULL}"']
 
 
@@ -294,7 +295,7 @@ def test_retyped_column_is_cast_into_existing_type(sink: Any, pg_conn: psycopg.C
 def test_aborted_writer_leaves_table_as_it_was(sink: Any, pg_conn: psycopg.Connection) -> None:
     load(sink, "t", [make_batch(30)])
     for method in ("replace", "append", "upsert"):
-        with pytest.raises(RuntimeError), sink.writer("t", SCHEMA, method=method) as w:
+        with pytest.raises(RuntimeError), sink.writer(WriteSpec("t", SCHEMA, method=method)) as w:
             w.write(make_batch(5, 1000))
             raise RuntimeError("boom")
         assert count(pg_conn, "t") == 30
@@ -308,7 +309,7 @@ def test_aborted_writer_leaves_table_as_it_was(sink: Any, pg_conn: psycopg.Conne
 def test_failed_load_raises_clear_error(sink: Any, pg_conn: psycopg.Connection) -> None:
     load(sink, "t", [make_batch(3)])
     bad = pa.schema([pa.field("id", pa.string()), json_field("payload")])
-    with pytest.raises(SinkError, match="table 't'.*unchanged"), sink.writer("t", bad) as w:
+    with pytest.raises(SinkError, match="table 't'.*unchanged"), sink.writer(WriteSpec("t", bad)) as w:
         w.write(pa.RecordBatch.from_pylist([{"id": "x", "payload": "{not json"}], schema=bad))
     assert count(pg_conn, "t") == 3
 
@@ -555,7 +556,7 @@ def test_replace_is_atomic_under_concurrent_reader(sink: Any, pg_url: str, pg_sc
     try:
         sizes = [300, 700, 400, 900, 500]
         for size in sizes:
-            with sink.writer("t", SCHEMA, method="replace") as w:
+            with sink.writer(WriteSpec("t", SCHEMA, method="replace")) as w:
                 for start in range(0, size, 100):
                     w.write(make_batch(100, start))
                     wait_reads(3)  # the reader runs while the new table is half-loaded
@@ -579,7 +580,7 @@ def test_dropped_connection_mid_load_leaves_table(
     sink: Any, pg_conn: psycopg.Connection, method: str
 ) -> None:
     load(sink, "t", [make_batch(40)])
-    w = sink.writer("t", SCHEMA, method=method)
+    w = sink.writer(WriteSpec("t", SCHEMA, method=method))
     with pytest.raises(SinkError, match="lost the PostgreSQL connection.*table is unchanged"), w:
         w.write(make_batch(100, 1000))
         pg_conn.execute("SELECT pg_terminate_backend(%s)", (_backend_pid(w),))
@@ -592,7 +593,7 @@ def test_dropped_connection_mid_load_leaves_table(
 
 def test_dropped_connection_before_commit_leaves_table(sink: Any, pg_conn: psycopg.Connection) -> None:
     load(sink, "t", [make_batch(40)])
-    w = sink.writer("t", SCHEMA, method="replace")
+    w = sink.writer(WriteSpec("t", SCHEMA, method="replace"))
     with pytest.raises(SinkError, match="lost the PostgreSQL connection"), w:
         w.write(make_batch(100, 1000))
         pg_conn.execute("SELECT pg_terminate_backend(%s)", (_backend_pid(w),))
@@ -603,7 +604,7 @@ def test_connection_killed_during_copy(sink: Any, pg_conn: psycopg.Connection) -
     """Kill the backend while a big COPY is streaming (a watcher waits until the COPY is running)."""
     load(sink, "t", [make_batch(40)])
     big = make_batch(20_000, 5000)
-    w = sink.writer("t", SCHEMA, method="replace")
+    w = sink.writer(WriteSpec("t", SCHEMA, method="replace"))
     w.open()
     pid = _backend_pid(w)
     killed = threading.Event()

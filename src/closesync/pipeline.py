@@ -31,12 +31,13 @@ from closesync.close.errors import AuthenticationError, CloseError
 from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
 from closesync.reports.extract import COVER
 from closesync.sinks import open_sink
-from closesync.sinks.base import Sink, SinkError
+from closesync.sinks.base import Sink
+from closesync.sinks.destination import METHODS, Method
+from closesync.sinks.errors import SinkError
+from closesync.sinks.writespec import WriteSpec
 
 DEFAULT_DESTINATION = "duckdb:data/close.duckdb"
 CUSTOM_FIELDS_TABLE = "_closesync_custom_fields"
-Method = Literal["replace", "append", "upsert"]
-METHODS: tuple[Method, ...] = ("replace", "append", "upsert")
 
 
 class StateStore(Protocol):
@@ -272,15 +273,14 @@ class _SourceRunner:
                 for spec in specs:
                     incremental = bool(read.incremental.get(spec.slug))
                     by_slug[spec.slug].incremental = incremental
-                    writers[spec.slug] = writers_stack.enter_context(
-                        self.sink.writer(
-                            by_slug[spec.slug].table,
-                            read.schemas[spec.slug],
-                            method=self._writer_method(incremental),
-                            primary_key=spec.primary_key,
-                            parent_key=spec.parent_key if incremental else (),
-                        )
+                    write = WriteSpec(
+                        by_slug[spec.slug].table,
+                        read.schemas[spec.slug],
+                        method=self._writer_method(incremental),
+                        primary_key=spec.primary_key,
+                        parent_key=spec.parent_key if incremental else (),
                     )
+                    writers[spec.slug] = writers_stack.enter_context(self.sink.writer(write))
                 for slug, kind, batch in read.changes():
                     if kind == COVER:
                         writers[slug].cover(batch)
@@ -328,7 +328,9 @@ class _SourceRunner:
         key = tuple(k for k in ("report", "field_id") if k in table.column_names) or ("field_id",)
         with (
             self._custom_fields_lock,
-            self.sink.writer(CUSTOM_FIELDS_TABLE, table.schema, method="upsert", primary_key=key) as writer,
+            self.sink.writer(
+                WriteSpec(CUSTOM_FIELDS_TABLE, table.schema, "upsert", primary_key=key)
+            ) as writer,
         ):
             for batch in table.to_batches():
                 writer.write(batch)

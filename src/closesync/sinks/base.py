@@ -3,7 +3,7 @@
 A sink is a place tables land (a DuckDB file, a PostgreSQL schema, a folder of Parquet/CSV files). The
 pipeline only talks to this interface:
 
-    with sink.writer("leads", schema, method="upsert", primary_key=("id",)) as w:
+    with sink.writer(WriteSpec("leads", schema, method="upsert", primary_key=("id",))) as w:
         for batch in batches:
             w.write(batch)          # staged, never visible to readers yet
     w.rows                          # rows committed
@@ -19,34 +19,25 @@ ids with no staged rows). ``replace`` and ``append`` ignore covered keys.
 Several writers of one sink may be open at once from different threads, so sinks keep per-writer state
 (cursor, staging table, temp file) in the writer and guard shared state with a lock.
 
-Helpers here are deliberately destination-neutral: Arrow field -> logical type, identifier quoting,
-destination-string parsing and batch conformance, so DuckDB, PostgreSQL and the file sinks agree on types.
+Helpers here are deliberately destination-neutral: Arrow field -> logical type, identifier quoting and
+batch conformance, so DuckDB, PostgreSQL and the file sinks agree on types. Destination strings live in
+sinks.destination, the writer's arguments in sinks.writespec.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
 
-from closesync.sinks.destination import (  # noqa: F401  (re-exported: sinks.base was their home)
-    METHODS,
-    Destination,
-    Method,
-    parse_destination,
-    redact_destination,
-)
-from closesync.sinks.errors import (  # noqa: F401
-    SinkError,
-    SinkLockedError,
-    TableNotFoundError,
-    UnknownDestinationError,
-)
+from closesync.sinks.destination import Destination
+from closesync.sinks.errors import SinkError
+from closesync.sinks.writespec import WriteSpec
 
 #: Field metadata key/value that marks a string column as JSON text (sinks store it as JSON / JSONB).
 JSON_META_KEY = b"closesync.type"
@@ -132,43 +123,8 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def quote_literal(value: str) -> str:
-    """Quote an SQL string literal (standard doubling of single quotes)."""
-    if "\x00" in value:
-        raise SinkError("string literal contains a NUL character")
-    return "'" + value.replace("'", "''") + "'"
-
-
 # --------------------------------------------------------------------------------------------------
 # Batches
-
-
-def normalize_key(key: Sequence[str] | str | None) -> tuple[str, ...]:
-    """Accept a column name, a sequence of names or None; always return a tuple."""
-    if key is None:
-        return ()
-    if isinstance(key, str):
-        return (key,)
-    return tuple(key)
-
-
-def check_writer_args(
-    schema: pa.Schema, method: str, primary_key: tuple[str, ...], parent_key: tuple[str, ...]
-) -> None:
-    """Fail early (before anything is staged) on arguments no sink can honour."""
-    if method not in METHODS:
-        raise SinkError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    names = schema.names
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise SinkError(f"duplicate column names in schema: {dupes}")
-    if method == "upsert":
-        key = parent_key or primary_key
-        if not key:
-            raise SinkError("upsert needs a primary_key or parent_key")
-        missing = [k for k in key if k not in names]
-        if missing:
-            raise SinkError(f"upsert key column(s) {missing} not in schema")
 
 
 def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.RecordBatch | pa.Table:
@@ -207,21 +163,15 @@ class TableWriter(ABC):
     protocol and the one-shot lifecycle so every sink behaves the same on errors.
     """
 
-    def __init__(
-        self,
-        table: str,
-        schema: pa.Schema,
-        method: str = "replace",
-        primary_key: Sequence[str] | str | None = ("id",),
-        parent_key: Sequence[str] | str | None = (),
-    ) -> None:
-        self.table = table
-        self.schema = schema
-        self.method = method
-        self.primary_key = normalize_key(primary_key)
-        self.parent_key = normalize_key(parent_key)
-        check_writer_args(schema, method, self.primary_key, self.parent_key)
-        quote_ident(table)
+    def __init__(self, spec: WriteSpec) -> None:
+        quote_ident(spec.table)
+        self.spec = spec
+        self.table = spec.table
+        self.schema = spec.schema
+        self.method = spec.method
+        self.primary_key = spec.primary_key
+        self.parent_key = spec.parent_key
+        self.upsert_key = spec.upsert_key
         self.rows = 0  # rows committed (0 until commit)
         self.staged_rows = 0
         self.covered_keys = 0  # key rows passed to cover() (before de-duplication)
@@ -256,11 +206,6 @@ class TableWriter(ABC):
             return
         self._write(batch)
         self.staged_rows += batch.num_rows
-
-    @property
-    def upsert_key(self) -> tuple[str, ...]:
-        """The columns an upsert deletes by: the parent key if given, else the primary key."""
-        return self.parent_key or self.primary_key
 
     def cover(self, keys: pa.RecordBatch | pa.Table) -> None:
         """Declare upsert-key values this load covers: their target rows are deleted at commit (see above).
@@ -327,15 +272,8 @@ class Sink(ABC):
         self._lock = threading.RLock()
 
     @abstractmethod
-    def writer(
-        self,
-        table: str,
-        schema: pa.Schema,
-        method: str = "replace",
-        primary_key: Sequence[str] | str | None = ("id",),
-        parent_key: Sequence[str] | str | None = (),
-    ) -> TableWriter:
-        """A writer for ``table``; use it as a context manager."""
+    def writer(self, spec: WriteSpec) -> TableWriter:
+        """A writer for ``spec.table``; use it as a context manager."""
 
     @abstractmethod
     def read_state(self, key: str) -> dict[str, Any] | None:

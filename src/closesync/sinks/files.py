@@ -43,15 +43,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from closesync.sinks.base import (
-    Destination,
-    Sink,
-    SinkError,
-    TableNotFoundError,
-    TableWriter,
-    conform_batch,
-    logical_type,
-)
+from closesync.sinks.base import Sink, TableWriter, conform_batch, logical_type
+from closesync.sinks.destination import Destination
+from closesync.sinks.errors import SinkError, TableNotFoundError
+from closesync.sinks.writespec import WriteSpec
 
 STATE_FILE = "_closesync_state.json"
 META_DIR = ".closesync"
@@ -217,15 +212,8 @@ class FileSink(Sink):
         os.replace(tmp, path)
 
     # -- writing ------------------------------------------------------------------------------------
-    def writer(
-        self,
-        table: str,
-        schema: pa.Schema,
-        method: str = "replace",
-        primary_key: Sequence[str] | str | None = ("id",),
-        parent_key: Sequence[str] | str | None = (),
-    ) -> FileTableWriter:
-        return FileTableWriter(self, table, schema, method, primary_key, parent_key)
+    def writer(self, spec: WriteSpec) -> FileTableWriter:
+        return FileTableWriter(self, spec)
 
     def _open_file_writer(self, path: Path, schema: pa.Schema) -> _FileWriter:
         return _FileWriter(path, schema, self.fmt, self.compression)
@@ -369,17 +357,9 @@ class _FileWriter:
 class FileTableWriter(TableWriter):
     """Writes a hidden staging file, then renames or merges it into the table's files."""
 
-    def __init__(
-        self,
-        sink: FileSink,
-        table: str,
-        schema: pa.Schema,
-        method: str,
-        primary_key: Sequence[str] | str | None,
-        parent_key: Sequence[str] | str | None,
-    ) -> None:
-        super().__init__(table, schema, method, primary_key, parent_key)
-        encode_table(table)
+    def __init__(self, sink: FileSink, spec: WriteSpec) -> None:
+        super().__init__(spec)
+        encode_table(spec.table)
         self._sink = sink
         self._stage: _FileWriter | None = None
         self._covered: list[pa.Array] = []

@@ -1,6 +1,6 @@
 """A throwaway local PostgreSQL server for tests, benchmarks and demos.
 
-Lives in the package (not under tests/) so the pytest fixtures (tests/fixtures_postgres.py) and the
+Lives in closesync.testing (not under tests/) so the pytest fixtures (tests/fixtures_postgres.py) and the
 benchmark (bench/bench_postgres.py) share one implementation. It uses Debian's server binaries in
 /usr/lib/postgresql/<version>/bin (installed by scripts/install-test-deps.sh), runs `initdb`/`pg_ctl` as
 the `postgres` OS user when we are root (PostgreSQL refuses to run as root), listens on 127.0.0.1 on a free
