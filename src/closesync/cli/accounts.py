@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closesync.cli.common import EXIT_FAILED, LateHelpOption, default_base_url, echo_json, pass_data_center
+from closesync.cli.common import (
+    EXIT_FAILED,
+    LateHelpOption,
+    default_base_url,
+    echo,
+    echo_json,
+    pass_data_center,
+    warn_visible,
+)
 
 if TYPE_CHECKING:
     from closesync.datacenter import DataCenter
@@ -19,7 +27,11 @@ def accounts() -> None:
 
 @accounts.command("add")
 @click.argument("name")
-@click.option("--api-key", help="The Close API key (it is checked with Close, then stored encrypted).")
+@click.option(
+    "--api-key",
+    help="The Close API key (checked with Close, then stored encrypted; prefer --api-key-env: "
+    "a key on the command line is visible in `ps` and shell history).",
+)
 @click.option(
     "--api-key-env", metavar="VAR", help="Store only this variable's name; the key is read at run time."
 )
@@ -34,9 +46,11 @@ def accounts_add(
     dc: DataCenter, name: str, api_key: str | None, api_key_env: str | None, base_url: str | None
 ) -> None:
     """Add account NAME after checking its key with Close (GET /me/)."""
+    if api_key:
+        warn_visible("--api-key", "--api-key-env VAR")
     account = dc.add_account(name, api_key=api_key, api_key_env=api_key_env, base_url=base_url)
     orgs = ", ".join(c.label for c in account.organizations) or "none"
-    click.echo(
+    echo(
         f"Added account {account.name!r}: key {account.key_hint} of {account.user_email} (organizations: {orgs})."
     )
 
@@ -75,7 +89,7 @@ def accounts_show(dc: DataCenter, name: str, as_json: bool) -> None:
 def accounts_rename(dc: DataCenter, name: str, new_name: str) -> None:
     """Rename account NAME to NEW_NAME (datasets follow)."""
     account = dc.rename_account(name, new_name)
-    click.echo(f"Renamed to {account.name!r}.")
+    echo(f"Renamed to {account.name!r}.")
 
 
 @accounts.command("check")
@@ -84,7 +98,7 @@ def accounts_rename(dc: DataCenter, name: str, new_name: str) -> None:
 def accounts_check(dc: DataCenter, name: str) -> None:
     """Check that the key still works (exit 1 if Close rejects it)."""
     result = dc.check_account(name)
-    click.echo(result.message, err=not result.ok)
+    echo(result.message, err=not result.ok)
     raise click.exceptions.Exit(0 if result.ok else EXIT_FAILED)
 
 
@@ -96,4 +110,4 @@ def accounts_remove(dc: DataCenter, name: str, force: bool) -> None:
     """Remove account NAME (refused while datasets use it, unless --force)."""
     removed = dc.remove_account(name, force=force)
     extra = f" and its datasets {', '.join(removed)}" if removed else ""
-    click.echo(f"Removed account {name!r}{extra}.")
+    echo(f"Removed account {name!r}{extra}.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -28,9 +29,40 @@ def home_of(ctx: click.Context) -> str:
     return (ctx.find_root().obj or {}).get("home")
 
 
+#: Characters a terminal acts on instead of showing: C0 controls but tab and newline (ESC starts colours,
+#: title changes, screen clears and OSC 8 hyperlinks; CR overwrites a line), DEL, C1, and the bidi overrides
+#: that reorder what is shown.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with every terminal control character written out as an escape (`\\x1b`), so names, CRM data
+    and Close's error text can never act on the terminal they are printed to."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(control: re.Match[str]) -> str:
+    code = ord(control[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def echo(message: str, err: bool = False) -> None:
+    """`click.echo` for any line holding data (names, CRM values, error messages): see :func:`printable`."""
+    click.echo(printable(message), err=err)
+
+
+def warn_visible(option: str, instead: str) -> None:
+    """Warn that a secret given as `option VALUE` is visible to other users (`ps`) and in shell history."""
+    echo(
+        f"Warning: {option} VALUE is visible to other users of this machine (`ps`) and stays in your shell "
+        f"history; prefer {instead}.",
+        err=True,
+    )
+
+
 def fail(message: str, code: int) -> NoReturn:
     """End the command: `Error: message` on stderr and the exit code, never a traceback."""
-    click.echo(f"Error: {message}", err=True)
+    echo(f"Error: {message}", err=True)
     raise click.exceptions.Exit(code)
 
 
@@ -76,6 +108,7 @@ def resolve_api_key(api_key: str | None, api_key_env: str | None) -> str:
             raise click.UsageError(f"The environment variable {api_key_env} is not set or empty.")
         return value
     if api_key:
+        warn_visible("--api-key", "--api-key-env VAR")
         return api_key.strip()
     raise click.UsageError("An API key is needed: --api-key KEY or --api-key-env VAR.")
 

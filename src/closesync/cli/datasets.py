@@ -17,6 +17,7 @@ from closesync.cli.common import (
     EXIT_FAILED,
     EXIT_INPUT,
     LateHelpOption,
+    echo,
     echo_json,
     fail,
     home_of,
@@ -111,7 +112,7 @@ def datasets_create(dc: DataCenter, name: str, **options: Any) -> None:
 
     d = dc.create_dataset(name, **{k: v for k, v in options.items() if v is not None})
     nxt = f", next run {when(d.next_run_at)}" if d.next_run_at else ""
-    click.echo(f"Created dataset {d.name!r}: {d.report_name} -> {d.table} ({d.method}, {d.schedule}{nxt}).")
+    echo(f"Created dataset {d.name!r}: {d.report_name} -> {d.table} ({d.method}, {d.schedule}{nxt}).")
 
 
 @datasets.command("edit")
@@ -124,7 +125,7 @@ def datasets_edit(dc: DataCenter, name: str, new_name: str | None, **options: An
     if new_name:
         changes["name"] = new_name
     d = dc.edit_dataset(name, **changes)
-    click.echo(f"Saved dataset {d.name!r}.")
+    echo(f"Saved dataset {d.name!r}.")
 
 
 @datasets.command("list")
@@ -161,7 +162,7 @@ def datasets_show(dc: DataCenter, name: str, as_json: bool) -> None:
 def datasets_delete(dc: DataCenter, name: str, drop_table: bool) -> None:
     """Delete dataset NAME with its history (the table stays unless --drop-table)."""
     d = dc.delete_dataset(name, drop_table=drop_table)
-    click.echo(f"Deleted dataset {d.name!r}" + (f" and table {d.table!r}." if drop_table else "."))
+    echo(f"Deleted dataset {d.name!r}" + (f" and table {d.table!r}." if drop_table else "."))
 
 
 @datasets.command("run")
@@ -229,7 +230,7 @@ def datasets_preview(dc: DataCenter, name: str, limit: int, columns: str | None,
 
     preview = dc.preview(name, limit=limit)
     if not preview.columns:
-        return click.echo(f"Table {preview.table!r} does not exist yet: run the dataset first.")
+        return echo(f"Table {preview.table!r} does not exist yet: run the dataset first.")
     return print_preview(
         preview, _preview_columns(preview, columns, expanded), expanded, chosen=bool(columns)
     )

@@ -1,6 +1,8 @@
 """Everything the commands print with rich: the live sync table and summary, and the Data Center's tables.
 
-Commands import this module when they run (rich is not needed for `closesync --help`).
+Commands import this module when they run (rich is not needed for `closesync --help`). Every piece of data
+(names, CRM values, Close's error text) goes through :func:`safe`: rich never reads it as markup, and its
+control characters are shown, not sent to the terminal. Only this module's own labels are markup.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import click
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
+from closesync.cli.common import echo, printable
 from closesync.datacenter.schedule import format_duration
 
 if TYPE_CHECKING:
@@ -33,27 +36,40 @@ def console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=220)
 
 
+def safe(value: object, style: str = "") -> Text:
+    """`value` as rich text: never parsed as markup (`[/bold]`, `[link=…]`), control characters escaped."""
+    return Text(printable(str(value)), style=style)
+
+
 def table(title: str | None, columns: Sequence[str]) -> Table:
-    """A table whose long cells fold rather than being cut (ids, errors)."""
-    result = Table(title=title, header_style="bold", title_justify="left")
+    """A table whose long cells fold rather than being cut (ids, errors); title and headers are data."""
+    result = Table(title=None if title is None else safe(title), header_style="bold", title_justify="left")
     for column in columns:
-        result.add_column(column, overflow="fold")
+        result.add_column(safe(column), overflow="fold")
     return result
+
+
+def _cell(value: object) -> Text:
+    """Data made safe; a Text already built by this module (a coloured status) is kept as it is."""
+    return value if isinstance(value, Text) else safe(value)
+
+
+def add_row(result: Table, *cells: object) -> None:
+    result.add_row(*map(_cell, cells))
 
 
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
-def status(name: str | None) -> str:
-    """A run status in its colour (markup)."""
-    colour = _RUN_COLOUR.get(name or "", "")
-    return f"[{colour}]{name}[/{colour}]" if colour and name else (name or "-")
+def status(name: str | None) -> Text:
+    """A run status in its colour."""
+    return safe(name or "-", _RUN_COLOUR.get(name or "", ""))
 
 
 def _labelled(out: Console, pairs: Iterable[tuple[str, object]]) -> None:
     for label, value in pairs:
-        out.print(f"[bold]{label}:[/bold] {value}", highlight=False)
+        out.print(Text.assemble((f"{label}:", "bold"), " ", _cell(value)))
 
 
 # -- sync ---------------------------------------------------------------------------------------------------
@@ -68,11 +84,11 @@ def results_table(results: Iterable[ReportResult], title: str | None = None) -> 
     result.add_column("Time", justify="right")
     result.add_column("Note", overflow="fold", max_width=50)
     for r in results:
-        style = _SYNC_STYLE.get(r.status, "")
         label = r.status + (" (incremental)" if r.incremental and r.status == "success" else "")
-        result.add_row(
+        add_row(
+            result,
             r.table,
-            f"[{style}]{label}[/]",
+            safe(label, _SYNC_STYLE.get(r.status, "")),
             f"{r.rows:,}",
             f"{r.requests:,}",
             f"{r.throttle_waits:,}",
@@ -121,7 +137,7 @@ def print_summary(out: Console, result: SyncResult) -> None:
     )
     for r in result.failed:
         http = f" (HTTP {r.http_status})" if r.http_status else ""
-        out.print(f"[bold red]✗ {r.name}{http}:[/] {r.error}")
+        out.print(Text.assemble((f"✗ {printable(r.name)}{http}:", "bold red"), " ", safe(r.error)))
 
 
 def print_reports(reports: Sequence[ReportSpec]) -> None:
@@ -130,8 +146,13 @@ def print_reports(reports: Sequence[ReportSpec]) -> None:
     for header in ("Report", "Slug", "Source", "Key", "Incremental"):
         result.add_column(header, overflow="fold")
     for spec in reports:
-        result.add_row(
-            spec.name, spec.slug, spec.source_label, ", ".join(spec.primary_key), spec.incremental_label
+        add_row(
+            result,
+            spec.name,
+            spec.slug,
+            spec.source_label,
+            ", ".join(spec.primary_key),
+            spec.incremental_label,
         )
     Console().print(result)
 
@@ -141,12 +162,13 @@ def print_accounts(accounts: Sequence[Account]) -> None:
     result = table(None, ["Name", "Key", "User", "Organizations", "Status", "Datasets", "Checked"])
     for a in accounts:
         key = a.key_hint if a.key_source == "stored" else f"${a.key_env} ({a.key_hint})"
-        result.add_row(
+        add_row(
+            result,
             a.name,
             key,
             a.user_email or "-",
             ", ".join(c.label for c in a.organizations),
-            "[green]ok[/green]" if a.status == "ok" else f"[red]{a.status}[/red]",
+            safe(a.status, "green" if a.status == "ok" else "red"),
             str(a.dataset_count),
             when(a.last_checked_at),
         )
@@ -174,18 +196,18 @@ def print_account(a: Account) -> None:
     # plain lines, not a table: ids must never be folded, users copy them into --organization-id / --user-id
     out.print("[bold]Organizations[/bold] (--organization-id):")
     for c in a.organizations:
-        click.echo(f"  {c.id}  {c.label}")
+        echo(f"  {c.id}  {c.label}")
     out.print("[bold]Users[/bold] (--user-id):")
     for c in a.users:
-        click.echo(f"  {c.id}  {c.label}")
+        echo(f"  {c.id}  {c.label}")
 
 
 # -- datasets -----------------------------------------------------------------------------------------------
-def _last_run(d: Dataset) -> str:
+def _last_run(d: Dataset) -> Text:
     run = d.last_run
     if run is None:
-        return "never"
-    return f"{status(run.status)} {when(run.started_at)} ({run.rows} rows)"
+        return Text("never")
+    return Text.assemble(status(run.status), f" {when(run.started_at)} ({run.rows} rows)")
 
 
 def print_datasets(datasets: Sequence[Dataset]) -> None:
@@ -193,7 +215,7 @@ def print_datasets(datasets: Sequence[Dataset]) -> None:
     for d in datasets:
         schedule = d.schedule if d.enabled else f"{d.schedule} (paused)"
         nxt = "running" if d.running else when(d.next_run_at)
-        result.add_row(d.name, d.report_name, d.account_name, schedule, d.method, _last_run(d), nxt)
+        add_row(result, d.name, d.report_name, d.account_name, schedule, d.method, _last_run(d), nxt)
     console().print(
         result if datasets else "No datasets yet: `closesync datasets create NAME --account A --report R`."
     )
@@ -225,13 +247,14 @@ def print_dataset(d: Dataset) -> None:
 
 def print_run(run: Run) -> None:
     """One finished run in a line (and its error on the next)."""
-    line = f"Run {run.id} of {run.dataset_name!r}: {status(run.status)}, {run.rows} rows, {run.requests} requests"
-    line += f", {run.throttle_waits} throttle waits, {run.duration_s or 0:.1f}s."
+    line = Text.assemble(f"Run {run.id} of ", safe(repr(run.dataset_name)), ": ", status(run.status))
+    line.append(f", {run.rows} rows, {run.requests} requests, {run.throttle_waits} throttle waits")
+    line.append(f", {run.duration_s or 0:.1f}s.")
     if run.error:
         where = f" in {run.error_report}" if run.error_report else ""
         http = f" (HTTP {run.http_status})" if run.http_status else ""
-        line += f"\nError{where}{http}: {run.error}"
-    console().print(line, highlight=False)
+        line.append_text(safe(f"\nError{where}{http}: {run.error}"))
+    console().print(line)
 
 
 def print_history(name: str, runs: Sequence[Run]) -> None:
@@ -256,7 +279,8 @@ def print_history(name: str, runs: Sequence[Run]) -> None:
             http = f"HTTP {r.http_status} " if r.http_status else ""
             error = f"{r.error_report + ': ' if r.error_report else ''}{http}{r.error}"
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
-        result.add_row(
+        add_row(
+            result,
             str(r.id),
             status(r.status),
             when(r.started_at),
@@ -268,7 +292,7 @@ def print_history(name: str, runs: Sequence[Run]) -> None:
             r.trigger,
             error,
         )
-    console().print(result if runs else f"Dataset {name!r} has not run yet.")
+    console().print(result if runs else safe(f"Dataset {name!r} has not run yet."))
 
 
 def print_preview(preview: Preview, shown: Sequence[str], expanded: bool, chosen: bool) -> None:
@@ -280,16 +304,16 @@ def print_preview(preview: Preview, shown: Sequence[str], expanded: bool, chosen
     out = console()
     title = f"{preview.table} (first {len(preview.rows)} rows)"
     if expanded:
-        out.print(title, highlight=False)
+        out.print(safe(title))
         for n, row in enumerate(preview.rows, 1):
             block = table(f"row {n}", ["Column", "Value"])
             for c, i in zip(shown, index, strict=True):
-                block.add_row(c, "" if row[i] is None else str(row[i]))
+                add_row(block, c, "" if row[i] is None else row[i])
             out.print(block)
         return
     result = table(title, shown)
     for row in preview.rows:
-        result.add_row(*("" if row[i] is None else str(row[i])[:60] for i in index))
+        add_row(result, *("" if row[i] is None else str(row[i])[:60] for i in index))
     out.print(result)
     hidden = len(preview.columns) - len(shown)
     if hidden > 0 and not chosen:

@@ -9,10 +9,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closesync.cli.common import pass_data_center
+from closesync.cli.common import pass_data_center, printable
 
 if TYPE_CHECKING:
     from closesync.datacenter import DataCenter
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines name datasets and quote Close's errors: their control characters are shown, not sent."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
 
 
 @click.command("scheduler")
@@ -24,7 +31,9 @@ if TYPE_CHECKING:
 @pass_data_center
 def scheduler(dc: DataCenter, max_workers: int, poll_seconds: float, once: bool) -> None:
     """Run datasets when they are due, until stopped (Ctrl-C / SIGTERM let running runs finish)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     sched = dc.scheduler(max_workers=max_workers, poll_seconds=poll_seconds)
     if once:
         sched.tick(wait=True)

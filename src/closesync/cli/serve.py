@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from closesync.cli.common import home_of
+from closesync.cli.common import echo, home_of, warn_visible
+
+_PASSWORD_SOURCES = "--password-env VAR, `--password` alone (it asks) or CLOSESYNC_PASSWORD"
+
+
+def _password(password: str | None, password_env: str | None) -> str | None:
+    """The password from the variable --password-env names, the prompt (`--password` alone) or the literal
+    `--password VALUE` (warned about: other users see it in `ps`); None leaves CLOSESYNC_PASSWORD to decide."""
+    if password is not None and password_env:
+        raise click.UsageError("Give either --password or --password-env, not both.")
+    if password_env:
+        value = os.environ.get(password_env, "")
+        if not value:
+            raise click.UsageError(f"The environment variable {password_env} is not set or empty.")
+        return value
+    if password == "":
+        return click.prompt("Password for the Data Center", hide_input=True, confirmation_prompt=True)
+    if password:
+        warn_visible("--password", _PASSWORD_SOURCES)
+    return password
 
 
 @click.command("serve")
@@ -18,21 +39,27 @@ from closesync.cli.common import home_of
     is_flag=False,
     flag_value="",
     default=None,
-    help="Require this password (or CLOSESYNC_PASSWORD); `--password` alone asks for it. "
-    "Needed when --host is not loopback.",
+    help="Require a password: `--password` alone asks for it (a value given here is visible in `ps`). "
+    "Needed when --host is not loopback; see also --password-env and CLOSESYNC_PASSWORD.",
 )
+@click.option("--password-env", metavar="VAR", help="Read the password from this environment variable.")
 @click.pass_context
-def serve_command(ctx: click.Context, host: str, port: int, no_scheduler: bool, password: str | None) -> None:
+def serve_command(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    no_scheduler: bool,
+    password: str | None,
+    password_env: str | None,
+) -> None:
     """Open the Data Center web app (accounts, DataSets, runs) on http://HOST:PORT/."""
     from closesync.web.security import check_bind
     from closesync.web.server import resolve_password, serve
 
-    if password == "":
-        password = click.prompt("Password for the Data Center", hide_input=True, confirmation_prompt=True)
-    password = resolve_password(password)
+    password = resolve_password(_password(password, password_env))
     try:
         check_bind(host, password)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo(f"closesync Data Center on http://{host}:{port}/  (Ctrl-C to stop)")
+    echo(f"closesync Data Center on http://{host}:{port}/  (Ctrl-C to stop)")
     serve(home_of(ctx), host=host, port=port, password=password, scheduler=not no_scheduler)

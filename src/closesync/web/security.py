@@ -49,8 +49,8 @@ def check_bind(host: str, password: str | None) -> None:
     """
     if not is_loopback(host) and not password:
         raise ValueError(
-            f"refusing to listen on {host} without a password: pass --password or set "
-            "CLOSESYNC_PASSWORD (or bind 127.0.0.1)"
+            f"refusing to listen on {host} without a password: pass --password-env VAR, `--password` "
+            "alone to type it, or set CLOSESYNC_PASSWORD (or bind 127.0.0.1)"
         )
 
 
