@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from closesync.sinks.base import redact_destination
+from closesync.sinks.destination import redact_destination
 
 
 def _jsonable(value: Any) -> Any:

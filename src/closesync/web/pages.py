@@ -256,6 +256,7 @@ async def _form_context(request: Request, form: forms.DatasetForm, **extra: Any)
         "choices": choices,
         "weekdays": forms.WEEKDAYS,
         "methods": forms.METHODS,
+        "every_units": forms.EVERY_UNITS,
         "delay_units": forms.DELAY_UNITS,
         "add_account": form.get("account") == "new" or not accounts,
     }
