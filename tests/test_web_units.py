@@ -18,7 +18,10 @@ from closesync.web import filters, forms
         ({"schedule_kind": "every", "every_n": "2", "every_unit": "hours"}, "every 2 hours"),
         ({"schedule_kind": "every", "every_n": "2", "every_unit": "days"}, "every 2 days"),
         ({"schedule_kind": "daily", "at_time": "06:00"}, "daily at 06:00"),
-        ({"schedule_kind": "daily", "at_time": "06:00", "zone": "Europe/Berlin"}, "daily at 06:00 Europe/Berlin"),
+        (
+            {"schedule_kind": "daily", "at_time": "06:00", "zone": "Europe/Berlin"},
+            "daily at 06:00 Europe/Berlin",
+        ),
         ({"schedule_kind": "weekly", "weekday": "fri", "at_time": "18:15"}, "weekly on fri at 18:15"),
         ({"schedule_kind": "cron", "cron": "*/30 * * * *"}, "*/30 * * * *"),
     ],

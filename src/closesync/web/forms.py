@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from closesync.datacenter import Dataset
 from closesync.datacenter.schedule import WEEKDAYS as WEEKDAY_KEYS
 from closesync.datacenter.schedule import ScheduleError, format_duration, parse_schedule
 from closesync.datacenter.spec import DATASET_FIELDS, DatasetSpec
@@ -126,7 +127,7 @@ def from_submission(data: dict[str, Any]) -> DatasetForm:
     return DatasetForm(values=values)
 
 
-def from_dataset(ds: Any) -> DatasetForm:
+def from_dataset(ds: Dataset) -> DatasetForm:
     """Fill the edit form from a saved dataset."""
     values = dict(DEFAULTS)
     values.update(
