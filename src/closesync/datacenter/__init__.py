@@ -29,6 +29,7 @@ from closesync.datacenter.models import (
     Choice,
     Column,
     Dataset,
+    Export,
     Preview,
     ReportChoices,
     ReportInfo,
@@ -36,7 +37,6 @@ from closesync.datacenter.models import (
     ScheduleInfo,
 )
 from closesync.datacenter.service import DataCenter
-from closesync.datacenter.tables import Export
 
 __all__ = [
     "Account",

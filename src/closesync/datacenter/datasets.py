@@ -17,7 +17,7 @@ from closesync.datacenter.accounts import Accounts, Clock, check_name
 from closesync.datacenter.errors import ConflictError, DatasetBusyError, ValidationError
 from closesync.datacenter.models import Account, Choice, Dataset, Run
 from closesync.datacenter.schedule import ScheduleError, parse_duration, parse_schedule
-from closesync.datacenter.spec import DATASET_FIELDS, DatasetSpec
+from closesync.datacenter.spec import DATASET_FIELDS, MAX_RETRIES, DatasetSpec
 from closesync.datacenter.state import DatasetState
 from closesync.datacenter.store import Store, from_iso, row_by_name_or_id, to_iso
 from closesync.sinks.destination import DEFAULT_METHOD, METHODS
@@ -25,7 +25,6 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
 if TYPE_CHECKING:
     from closesync.reports import ReportSpec
 
-MAX_RETRIES = 20
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Changing any of these points the dataset at other data: its incremental cursors no longer apply.
 _RESETS_STATE = ("account_id", "report", "organization_id", "user_id", "since", "destination", "table_name")

@@ -6,6 +6,7 @@ call them from worker threads. Every error raised is a DataCenterError whose str
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from closesync.datacenter.models import (
     AccountCheck,
     Column,
     Dataset,
+    Export,
     Preview,
     ReportChoices,
     ReportInfo,
@@ -33,11 +35,11 @@ from closesync.datacenter.scheduler import Scheduler
 from closesync.datacenter.secrets import Secrets
 from closesync.datacenter.spec import DEFAULT_RETRY_DELAY, DEFAULT_SCHEDULE, DatasetSpec
 from closesync.datacenter.store import Store
-from closesync.datacenter.tables import Export, Tables
 from closesync.sinks.destination import DEFAULT_METHOD, Method
 
 if TYPE_CHECKING:
     from closesync.close.client import CloseClient
+    from closesync.datacenter.tables import Tables
 
 
 def default_home() -> Path:
@@ -76,7 +78,12 @@ class DataCenter:
         self._runner = Runner(
             self.store, self._accounts, self._datasets, self.clock, factory, self.owner, self.home
         )
-        self._tables = Tables(self.home)
+
+    @functools.cached_property
+    def _tables(self) -> Tables:
+        from closesync.datacenter.tables import Tables  # pyarrow: only once a table is read
+
+        return Tables(self.home)
 
     def __repr__(self) -> str:
         return f"DataCenter({str(self.home)!r})"

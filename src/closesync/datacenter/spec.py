@@ -16,6 +16,7 @@ from closesync.sinks.destination import DEFAULT_METHOD, Method
 
 DEFAULT_SCHEDULE = "manual"
 DEFAULT_RETRY_DELAY = "5m"
+MAX_RETRIES = 20
 
 
 def _help(text: str) -> dict[str, str]:

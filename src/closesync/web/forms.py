@@ -14,7 +14,7 @@ from typing import Any
 from closesync.datacenter import Dataset
 from closesync.datacenter.schedule import WEEKDAYS as WEEKDAY_KEYS
 from closesync.datacenter.schedule import ScheduleError, format_duration, parse_schedule
-from closesync.datacenter.spec import DATASET_FIELDS, DatasetSpec
+from closesync.datacenter.spec import DATASET_FIELDS, MAX_RETRIES, DatasetSpec
 from closesync.sinks.destination import DEFAULT_METHOD, Method
 from closesync.sinks.destination import METHODS as METHOD_NAMES
 
@@ -228,8 +228,8 @@ def dataset_arguments(form: DatasetForm, schedule: str | None) -> dict[str, Any]
     if not form.get("account"):
         form.error("account", "Pick an account or add one.")
     retries = _positive_int(form, "retries", "retries", minimum=0)
-    if retries is not None and retries > 20:
-        form.error("retries", "At most 20 retries.")
+    if retries is not None and retries > MAX_RETRIES:
+        form.error("retries", f"At most {MAX_RETRIES} retries.")
     delay = _positive_int(form, "retry_delay_n", "retry_delay", minimum=0)
     unit = form.get("retry_delay_unit", "m")
     if unit not in dict(DELAY_UNITS):
