@@ -14,9 +14,8 @@ from typing import Any
 from closesync.datacenter import Dataset
 from closesync.datacenter.schedule import WEEKDAYS as WEEKDAY_KEYS
 from closesync.datacenter.schedule import ScheduleError, format_duration, parse_schedule
-from closesync.datacenter.spec import DATASET_FIELDS, MAX_RETRIES, DatasetSpec
-from closesync.sinks.destination import DEFAULT_METHOD, Method
-from closesync.sinks.destination import METHODS as METHOD_NAMES
+from closesync.datacenter.spec import DATASET_FIELDS, DEFAULT_METHOD, MAX_RETRIES, DatasetSpec, Method
+from closesync.datacenter.spec import METHODS as METHOD_NAMES
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 WEEKDAYS = list(zip(WEEKDAY_KEYS, _DAY_NAMES, strict=True))
