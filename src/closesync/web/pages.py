@@ -311,8 +311,7 @@ async def _save(request: Request, dataset_id: int | None) -> Response:
     if args is not None:
         try:
             if dataset_id is None:
-                name = args.pop("name")
-                ds = await run_in_threadpool(lambda: dc.create_dataset(name, **args))
+                ds = await run_in_threadpool(lambda: dc.create_dataset(**args))
             else:
                 ds = await run_in_threadpool(lambda: dc.edit_dataset(dataset_id, **args))
         except ValidationError as exc:
