@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
 import logging
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import duckdb
 import pytest
@@ -17,6 +22,7 @@ from closesync.datacenter import (
     NotFoundError,
     ValidationError,
 )
+from closesync.datacenter.spec import DATASET_FIELDS, DatasetSpec
 from dc_helpers import add_account, make_dc, store_bytes
 
 WRONG_KEY = "api_0000000000wrongWRONGwrong0000"
@@ -229,6 +235,41 @@ def test_dataset_parameters_are_checked(dc: DataCenter, sandbox: Any) -> None:
     info2 = dc.validate_schedule("weekly on mon at 06:00")
     assert info2.spec == "weekly on mon at 06:00" and len(info2.next_runs) == 3
     assert {r.slug for r in dc.reports()} >= {"users", "activities_call", "organizations"}
+
+
+def test_create_dataset_takes_exactly_the_dataset_spec_fields() -> None:
+    """The facade's signature and DatasetSpec cannot drift: same names, order, types and defaults."""
+    params = list(inspect.signature(DataCenter.create_dataset).parameters.values())[1:]  # without self
+    assert tuple(p.name for p in params) == DATASET_FIELDS
+    fields = {f.name: f for f in dataclasses.fields(DatasetSpec)}
+    for param in params:
+        default = fields[param.name].default
+        assert param.default == (inspect.Parameter.empty if default is dataclasses.MISSING else default)
+    hints = get_type_hints(DataCenter.create_dataset)
+    assert {name: hints[name] for name in DATASET_FIELDS} == get_type_hints(DatasetSpec)
+
+
+def test_importing_the_datacenter_loads_no_client_driver_or_arrow() -> None:
+    """Models, forms and the CLI's startup import the Data Center: httpx, duckdb and pyarrow come with a run.
+
+    pyarrow is measured against `closesync.sinks.destination` alone, whose package may still load it.
+    """
+    code = (
+        "import json, sys; heavy = lambda: sorted(m for m in ('pyarrow', 'duckdb', 'httpx') if m in sys.modules); "
+        "import closesync.sinks.destination; base = heavy(); "
+        "import closesync.datacenter, closesync.datacenter.models; print(json.dumps([base, heavy()]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    base, after = json.loads(out)
+    assert after == base and "httpx" not in after and "duckdb" not in after
+
+
+def test_edit_dataset_refuses_fields_that_are_not_dataset_fields(dc: DataCenter, sandbox: Any) -> None:
+    add_account(dc, sandbox)
+    ds = dc.create_dataset("users", account="acme", report="Users")
+    with pytest.raises(ValidationError, match="Unknown dataset field.*table_name"):
+        dc.edit_dataset(ds.id, table_name="x")
+    assert dc.edit_dataset(ds.id, table="people").table == "people"
 
 
 def test_python_api_run_dataset_and_sync(home: Path, sandbox: Any, tmp_path: Path) -> None:

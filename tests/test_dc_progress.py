@@ -68,16 +68,13 @@ def test_run_progress_sums_reports_and_counts_live_requests() -> None:
     class Stats:
         requests, throttled, retries = 9, 1, 2
 
-    class Client:
-        stats = Stats()
-
     progress = RunProgress()
     assert progress.snapshot() == {"rows": 0, "requests": 0, "throttle_waits": 0, "retries": 0}
     progress(Result("leads", 10, 3))
     progress(Result("contacts", 5, 3))
     progress(Result("leads", 20, 4))  # a report's newer counts replace its older ones
     assert progress.snapshot()["rows"] == 25
-    progress.watch(Client())
+    progress.watch(Stats())  # type: ignore[arg-type]
     assert progress.snapshot() == {"rows": 25, "requests": 9, "throttle_waits": 1, "retries": 2}
 
 
@@ -103,7 +100,8 @@ def test_heartbeat_writes_progress_but_never_touches_a_finished_run(dc: Any, lea
         _wait_for(lambda: dc.get_run(claim.run_id).rows == 7)
         assert dc.get_run(claim.run_id).requests == 2 and dc.get_run(claim.run_id).status == "running"
     with dc.store.write() as conn:
-        history.finish(conn, claim.run_id, status="success", rows=20, requests=4)
+        outcome = history.RunOutcome("success", rows=20, requests=4)
+        history.finish(conn, claim.run_id, outcome, finished_at=dc.clock(), duration_s=1.0)
         history.progress(conn, claim.run_id, {"rows": 3, "requests": 1})  # a late beat
         leases.release(conn, leads_dataset.id, claim.run_id)
     assert (dc.get_run(claim.run_id).rows, dc.get_run(claim.run_id).requests) == (20, 4)

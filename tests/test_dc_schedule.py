@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 
@@ -88,3 +88,21 @@ def test_bad_duration() -> None:
         parse_duration("soon")
     assert parse_duration(None) == 300
     assert format_duration(300) == "5m" and format_duration(7200) == "2h" and format_duration(45) == "45s"
+
+
+@pytest.mark.parametrize(
+    ("spec", "parts"),
+    [
+        ("manual", {"kind": "manual"}),
+        ("every 2 days", {"kind": "every", "count": 2, "unit": "day"}),
+        ("hourly", {"kind": "every", "count": 1, "unit": "hour"}),
+        ("hourly Asia/Kolkata", {"kind": "cron", "cron": "0 * * * *", "tz": "Asia/Kolkata"}),
+        ("daily", {"kind": "daily", "at": time(0, 0), "weekdays": ()}),
+        ("daily at 06:00 Europe/Berlin", {"kind": "daily", "at": time(6, 0), "tz": "Europe/Berlin"}),
+        ("weekly on fri,mon at 07:30", {"kind": "weekly", "at": time(7, 30), "weekdays": ("mon", "fri")}),
+        ("0 6 * * 1-5 Europe/Berlin", {"kind": "cron", "cron": "0 6 * * 1-5", "tz": "Europe/Berlin"}),
+    ],
+)
+def test_a_schedule_exposes_its_parts(spec: str, parts: dict[str, object]) -> None:
+    schedule = parse_schedule(spec)
+    assert {name: getattr(schedule, name) for name in parts} == parts

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from fixtures_web import csrf
 
 
 def _h(client: Any) -> dict[str, str]:
     return {"X-CSRF-Token": csrf(client)}
+
+
+def test_openapi_describes_every_dataset_field_from_the_spec(client: Any) -> None:
+    from closesync.datacenter.spec import DATASET_FIELDS, DatasetSpec
+
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    helps = {f.name: f.metadata["help"] for f in dataclasses.fields(DatasetSpec)}
+    for model in ("DatasetIn", "DatasetPatch"):
+        properties = schemas[model]["properties"]
+        assert tuple(properties) == DATASET_FIELDS
+        assert {name: p["description"] for name, p in properties.items()} == helps
+    assert schemas["DatasetIn"]["required"] == ["name", "account", "report"]
+    assert schemas["DatasetIn"]["properties"]["method"]["enum"] == ["replace", "append", "upsert"]
+    assert "required" not in schemas["DatasetPatch"]
+
+
+def test_any_closesync_error_is_a_clear_answer_not_a_traceback(
+    client: Any, dc: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from closesync.sinks.errors import SinkError
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise SinkError("the destination went away")
+
+    monkeypatch.setattr(dc, "get_dataset", broken)
+    answer = client.get("/api/datasets/1")
+    assert answer.status_code == 500 and answer.json() == {"detail": "the destination went away"}
+    page = client.get("/datasets/1")
+    assert page.status_code == 500 and "the destination went away" in page.text and "<html" in page.text
 
 
 def test_openapi_document_describes_the_api(client: Any) -> None:

@@ -332,6 +332,34 @@ def test_edit_dataset(client: Any, dc: Any, leads_dataset: Any) -> None:
     )
 
 
+def test_edit_form_shows_day_intervals_and_zoned_schedules_as_they_were_saved(
+    client: Any, dc: Any, leads_dataset: Any
+) -> None:
+    """The edit form reads the saved schedule's parts: not "cron", and saving it unchanged keeps it."""
+    cases = [
+        ("every 2 days", ['value="every" checked', 'value="2"', 'value="days" selected']),
+        ("daily at 06:00 Europe/Berlin", ['value="daily" checked', 'value="06:00"', 'value="Europe/Berlin"']),
+        ("weekly on fri at 18:15 America/New_York", ['value="weekly" checked', 'value="fri" selected']),
+    ]
+    for spec, shown in cases:
+        dc.edit_dataset(leads_dataset.id, schedule=spec)
+        page = client.get(f"/datasets/{leads_dataset.id}/edit").text
+        assert all(marker in page for marker in shown), spec
+        assert 'value="cron" checked' not in page
+        inputs = {
+            name: value
+            for name, value in re.findall(r'<input id="[a-z_]+" name="([a-z_]+)" type="[a-z]+"[^>]*value="([^"]*)"', page)
+        }
+        selected = dict(re.findall(r'<select name="([a-z_]+)"[^>]*>.*?<option value="([^"]*)" selected', page, re.S))
+        kind = re.search(r'name="schedule_kind" value="([a-z]+)" checked', page)
+        assert kind is not None
+        form = _dataset_form(leads_dataset.account_id, name="Leads", schedule_kind=kind.group(1))
+        form.update({k: v for k, v in {**inputs, **selected}.items() if k in form or k == "zone"})
+        response = client.post(f"/datasets/{leads_dataset.id}/edit", data={"csrf_token": csrf(client), **form})
+        assert response.status_code == 303, _errors(response.text)
+        assert dc.get_dataset(leads_dataset.id).schedule == spec
+
+
 def test_edit_with_errors_keeps_input(client: Any, leads_dataset: Any) -> None:
     form = _dataset_form(leads_dataset.account_id, name="Renamed", schedule_kind="daily", at_time="25:99")
     response = client.post(f"/datasets/{leads_dataset.id}/edit", data={"csrf_token": csrf(client), **form})

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from closesync.datacenter.schedule import parse_schedule
 from closesync.web import filters, forms
 
 
@@ -15,7 +16,12 @@ from closesync.web import filters, forms
         ({"schedule_kind": "manual"}, "manual"),
         ({"schedule_kind": "every", "every_n": "15", "every_unit": "minutes"}, "every 15 minutes"),
         ({"schedule_kind": "every", "every_n": "2", "every_unit": "hours"}, "every 2 hours"),
+        ({"schedule_kind": "every", "every_n": "2", "every_unit": "days"}, "every 2 days"),
         ({"schedule_kind": "daily", "at_time": "06:00"}, "daily at 06:00"),
+        (
+            {"schedule_kind": "daily", "at_time": "06:00", "zone": "Europe/Berlin"},
+            "daily at 06:00 Europe/Berlin",
+        ),
         ({"schedule_kind": "weekly", "weekday": "fri", "at_time": "18:15"}, "weekly on fri at 18:15"),
         ({"schedule_kind": "cron", "cron": "*/30 * * * *"}, "*/30 * * * *"),
     ],
@@ -53,9 +59,33 @@ def test_normal_forms_from_the_datacenter_map_back() -> None:
     }
     assert forms.split_schedule("hourly")["schedule_kind"] == "every"
     assert forms.split_schedule("daily at 06:00 Europe/Berlin") == {
-        "schedule_kind": "cron",
-        "cron": "daily at 06:00 Europe/Berlin",
+        "schedule_kind": "daily",
+        "at_time": "06:00",
+        "zone": "Europe/Berlin",
     }
+    assert forms.split_schedule("weekly on mon,fri at 06:00") == {
+        "schedule_kind": "cron",
+        "cron": "weekly on mon,fri at 06:00",
+    }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "manual",
+        "every 2 days",
+        "every 1 hour",
+        "daily at 06:00 Europe/Berlin",
+        "weekly on tue at 07:30 America/New_York",
+        "0 6 * * 1-5 Europe/Berlin",
+        "weekly on mon,fri at 06:00",
+    ],
+)
+def test_saved_schedules_round_trip_through_the_form_inputs(spec: str) -> None:
+    form = forms.from_submission(forms.split_schedule(spec))
+    text = forms.schedule_spec(form)
+    assert text is not None and not form.errors
+    assert parse_schedule(text).spec == spec  # the DataCenter's normal form, as the page saves it
 
 
 def test_delay_shown_in_largest_whole_unit() -> None:

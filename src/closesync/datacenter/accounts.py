@@ -11,9 +11,8 @@ import os
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from closesync.close import DEFAULT_BASE_URL
 from closesync.datacenter.errors import (
     AccountKeyError,
     ConflictError,
@@ -25,7 +24,10 @@ from closesync.datacenter.models import Account, AccountCheck, Choice, ReportCho
 from closesync.datacenter.secrets import Secrets, key_hint, redact
 from closesync.datacenter.store import Store, from_iso, row_by_name_or_id, to_iso
 
-ClientFactory = Callable[[str, str], Any]  # (api_key, base_url) -> CloseClient
+if TYPE_CHECKING:
+    from closesync.close.client import CloseClient
+
+ClientFactory = Callable[[str, str], "CloseClient"]  # (api_key, base_url) -> a client
 Clock = Callable[[], datetime]
 
 _SELECT = """SELECT a.*, (SELECT COUNT(*) FROM datasets d WHERE d.account_id = a.id) AS dataset_count
@@ -45,6 +47,10 @@ def check_name(name: str, what: str = "name") -> str:
 
 
 def normalize_base_url(url: str | None) -> str:
+    from closesync.close.client import (
+        DEFAULT_BASE_URL,  # the client (and httpx) only when an account is saved
+    )
+
     url = (url or DEFAULT_BASE_URL).strip()
     if not url.startswith(("http://", "https://")):
         raise ValidationError(f"The base URL {url!r} must start with https:// (or http://).", field="base_url")

@@ -10,24 +10,22 @@ import re
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from closesync.datacenter import history, leases
 from closesync.datacenter.accounts import Accounts, Clock, check_name
 from closesync.datacenter.errors import ConflictError, DatasetBusyError, ValidationError
 from closesync.datacenter.models import Account, Choice, Dataset, Run
 from closesync.datacenter.schedule import ScheduleError, parse_duration, parse_schedule
+from closesync.datacenter.spec import DATASET_FIELDS, MAX_RETRIES, DatasetSpec
 from closesync.datacenter.state import DatasetState
 from closesync.datacenter.store import Store, from_iso, row_by_name_or_id, to_iso
+from closesync.sinks.destination import DEFAULT_METHOD, METHODS
 
-METHODS = ("replace", "append", "upsert")
-DEFAULT_METHOD = "upsert"
-MAX_RETRIES = 20
+if TYPE_CHECKING:
+    from closesync.reports import ReportSpec
+
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_FIELDS = (
-    "name", "account", "report", "organization_id", "user_id", "since", "method", "schedule", "retries",
-    "retry_delay", "destination", "table", "description", "enabled",
-)
 # Changing any of these points the dataset at other data: its incremental cursors no longer apply.
 _RESETS_STATE = ("account_id", "report", "organization_id", "user_id", "since", "destination", "table_name")
 
@@ -36,7 +34,7 @@ _SELECT = """SELECT d.*, a.name AS account_name,
              FROM datasets d JOIN accounts a ON a.id = d.account_id"""
 
 
-def report_spec(report: str) -> Any:
+def report_spec(report: str) -> ReportSpec:
     """The catalog entry for a report name or slug, or a ValidationError naming the field."""
     from closesync.reports import UnknownReportError, get_report
 
@@ -61,7 +59,8 @@ def parse_since(value: str | date | datetime | None) -> datetime | None:
 
 def normalize_destination(destination: str) -> str:
     """Parse, and make file paths absolute so the scheduler finds them from any working directory."""
-    from closesync.sinks import UnknownDestinationError, parse_destination
+    from closesync.sinks.destination import parse_destination
+    from closesync.sinks.errors import UnknownDestinationError
 
     try:
         dest = parse_destination(destination)
@@ -70,6 +69,27 @@ def normalize_destination(destination: str) -> str:
     if dest.kind == "postgres":
         return dest.target
     return f"{dest.kind}:{Path(dest.target).expanduser().absolute()}"
+
+
+def _retries(value: object) -> int:
+    try:
+        retries = int(value or 0)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValidationError("Retries must be a whole number.", field="retries") from None
+    if not 0 <= retries <= MAX_RETRIES:
+        raise ValidationError(f"Retries must be between 0 and {MAX_RETRIES}.", field="retries")
+    return retries
+
+
+def _saved_spec(row: sqlite3.Row) -> DatasetSpec:
+    """A stored dataset as the input that would create it again (edits are merged over this)."""
+    return DatasetSpec(
+        name=row["name"], account=row["account_id"], report=row["report"],
+        organization_id=row["organization_id"], user_id=row["user_id"], since=row["since"],
+        method=row["method"], schedule=row["schedule"], retries=row["retries"],
+        retry_delay=row["retry_delay_s"], destination=row["destination"], table=row["table_name"],
+        description=row["description"], enabled=bool(row["enabled"]),
+    )
 
 
 def _check_choice(value: str | None, choices: list[Choice], what: str, field: str) -> str | None:
@@ -140,65 +160,55 @@ class Datasets:
         return [self._to_dataset(r, last.get(r["id"])) for r in rows]
 
     # -- validation ----------------------------------------------------------------------------------------
-    def _validate(self, values: dict[str, Any]) -> dict[str, Any]:
+    def _validate(self, spec: DatasetSpec) -> dict[str, Any]:
         """Turn user input (merged over the current record when editing) into column values."""
-        unknown = set(values) - set(_FIELDS)
-        if unknown:
-            raise ValidationError(f"Unknown dataset field(s): {', '.join(sorted(unknown))}.")
         cols: dict[str, Any] = {}
-        cols["name"] = check_name(values["name"], "dataset name")
-        if not values.get("account"):
+        cols["name"] = check_name(spec.name, "dataset name")
+        if not spec.account:
             raise ValidationError("Choose an account.", field="account")
-        account = self.accounts.get(values["account"])
+        account = self.accounts.get(spec.account)
         cols["account_id"] = account.id
-        if not values.get("report"):
+        if not spec.report:
             raise ValidationError("Choose a report.", field="report")
-        spec = report_spec(values["report"])
-        cols["report"] = spec.slug
-        cols["organization_id"] = self._choice(account, spec, values.get("organization_id"), "organization")
-        cols["user_id"] = self._choice(account, spec, values.get("user_id"), "user")
-        since = parse_since(values.get("since"))
-        cols["since"] = to_iso(since)
-        method = (values.get("method") or DEFAULT_METHOD).strip().lower()
+        report = report_spec(spec.report)
+        cols["report"] = report.slug
+        cols["organization_id"] = self._choice(account, report, spec.organization_id, "organization")
+        cols["user_id"] = self._choice(account, report, spec.user_id, "user")
+        cols["since"] = to_iso(parse_since(spec.since))
+        method = (spec.method or DEFAULT_METHOD).strip().lower()
         if method not in METHODS:
             raise ValidationError(f"The update method must be one of {', '.join(METHODS)}.", field="method")
         cols["method"] = method
         try:
-            cols["schedule"] = parse_schedule(values.get("schedule")).spec
+            cols["schedule"] = parse_schedule(spec.schedule).spec
         except ScheduleError as exc:
             raise ValidationError(str(exc), field="schedule") from None
+        cols["retries"] = _retries(spec.retries)
         try:
-            retries = int(values.get("retries") or 0)
-        except (TypeError, ValueError):
-            raise ValidationError("Retries must be a whole number.", field="retries") from None
-        if not 0 <= retries <= MAX_RETRIES:
-            raise ValidationError(f"Retries must be between 0 and {MAX_RETRIES}.", field="retries")
-        cols["retries"] = retries
-        try:
-            cols["retry_delay_s"] = parse_duration(values.get("retry_delay"))
+            cols["retry_delay_s"] = parse_duration(spec.retry_delay)
         except ScheduleError as exc:
             raise ValidationError(str(exc), field="retry_delay") from None
-        destination = (values.get("destination") or "").strip() or f"duckdb:{self.home / 'close.duckdb'}"
+        destination = (spec.destination or "").strip() or f"duckdb:{self.home / 'close.duckdb'}"
         cols["destination"] = normalize_destination(destination)
-        table = (values.get("table") or "").strip() or spec.slug
+        table = (spec.table or "").strip() or report.slug
         if not _TABLE.match(table):
             raise ValidationError(
                 f"{table!r} is not a table name: use letters, digits and _, starting with a letter.", field="table"
             )
         cols["table_name"] = table
-        cols["description"] = (values.get("description") or "").strip()
-        cols["enabled"] = 1 if values.get("enabled", True) else 0
+        cols["description"] = (spec.description or "").strip()
+        cols["enabled"] = 1 if spec.enabled else 0
         return cols
 
-    def _choice(self, account: Account, spec: Any, value: str | None, what: str) -> str | None:
+    def _choice(self, account: Account, report: ReportSpec, value: str | None, what: str) -> str | None:
         value = (value or "").strip() or None
         if value is None:
             return None
-        uses = spec.uses_organization_id if what == "organization" else spec.uses_user_id
+        uses = report.uses_organization_id if what == "organization" else report.uses_user_id
         field = f"{what}_id"
         label = "Organization ID" if what == "organization" else "User ID"
         if not uses:
-            raise ValidationError(f"The report {spec.name} does not take a {label}.", field=field)
+            raise ValidationError(f"The report {report.name} does not take a {label}.", field=field)
         choices = account.organizations if what == "organization" else account.users
         if not any(c.id == value for c in choices):  # maybe new since the last check: ask Close once
             check = self.accounts.check(account.id)
@@ -224,8 +234,8 @@ class Datasets:
         return to_iso(parse_schedule(cols["schedule"]).next_after(self.clock()))
 
     # -- writing ------------------------------------------------------------------------------------------
-    def create(self, name: str, **values: Any) -> Dataset:
-        cols = self._validate({"name": name, **values})
+    def create(self, spec: DatasetSpec) -> Dataset:
+        cols = self._validate(spec)
         now = to_iso(self.clock())
         cols.update(next_run_at=self._next_run(cols), pending_attempt=0, created_at=now, updated_at=now)
         try:
@@ -242,23 +252,20 @@ class Datasets:
         return self.get(dataset_id)
 
     def edit(self, name_or_id: str | int, **changes: Any) -> Dataset:
-        """Change some fields; cursors are dropped when the change points the dataset at other data."""
+        """Change some fields (names of DATASET_FIELDS); cursors are dropped when the change points the
+        dataset at other data."""
+        unknown = set(changes) - set(DATASET_FIELDS)
+        if unknown:
+            raise ValidationError(f"Unknown dataset field(s): {', '.join(sorted(unknown))}.")
         with self.store.connect() as conn:
             row = self._row(conn, name_or_id)
-        merged: dict[str, Any] = {
-            "name": row["name"], "account": str(row["account_id"]), "report": row["report"],
-            "organization_id": row["organization_id"], "user_id": row["user_id"], "since": row["since"],
-            "method": row["method"], "schedule": row["schedule"], "retries": row["retries"],
-            "retry_delay": row["retry_delay_s"], "destination": row["destination"], "table": row["table_name"],
-            "description": row["description"], "enabled": bool(row["enabled"]),
-        }
-        if "report" in changes and changes["report"] and report_spec(changes["report"]).slug != row["report"]:
+        spec = _saved_spec(row)
+        if changes.get("report") and report_spec(changes["report"]).slug != row["report"]:
             # a new report: ids and the default table name of the old one do not carry over
-            merged.update(organization_id=None, user_id=None)
+            spec = spec.replace(organization_id=None, user_id=None)
             if row["table_name"] == row["report"]:
-                merged["table"] = None
-        merged.update({k: v for k, v in changes.items()})
-        cols = self._validate(merged)
+                spec = spec.replace(table=None)
+        cols = self._validate(spec.replace(**changes))
         changed = {k: v for k, v in cols.items() if row[k] != v}
         if not changed:
             return self.get(row["id"])

@@ -16,14 +16,22 @@ import threading
 import time
 from pathlib import Path
 
+from closesync.sinks.destination import parse_destination
+from closesync.sinks.errors import UnknownDestinationError
+
 _REGISTRY_LOCK = threading.Lock()
 _HELD: dict[str, list[int]] = {}  # lock file -> [fd, holders in this process]
 
 
 def _lock_file(home: Path, destination: str) -> Path | None:
-    if not destination.lower().startswith("duckdb:"):
+    """The lock file of a DuckDB destination; None for other kinds (and for text the sink will refuse)."""
+    try:
+        dest = parse_destination(destination)
+    except UnknownDestinationError:
         return None
-    target = str(Path(destination.split(":", 1)[1]).expanduser().absolute())
+    if dest.kind != "duckdb":
+        return None
+    target = str(Path(dest.target).expanduser().absolute())
     digest = hashlib.sha1(target.encode()).hexdigest()[:16]
     return home / "locks" / f"duckdb-{digest}.lock"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,14 +50,43 @@ def start(
     return int(cur.lastrowid)  # type: ignore[arg-type]
 
 
-def finish(conn: sqlite3.Connection, run_id: int, **values: Any) -> None:
-    """Complete a run row; `values` are columns of runs (status, finished_at, rows, error, ...)."""
-    if "finished_at" in values:
-        values["finished_at"] = to_iso(values["finished_at"])
-    if "reports" in values:
-        values["reports"] = json.dumps(values["reports"], default=str)
-    columns = ", ".join(f"{k} = ?" for k in values)
-    conn.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: what `finish` writes to its history row.
+
+    A count left None keeps what the progress beats recorded (a run that failed half way, or was
+    interrupted, still shows the rows and requests it got to).
+    """
+
+    status: str  # "success" or "failed"
+    error: str | None = None
+    error_report: str | None = None
+    http_status: int | None = None
+    rows: int | None = None
+    requests: int | None = None
+    throttle_waits: int | None = None
+    retries: int | None = None
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+
+_FINISH = """UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ?, error_report = ?,
+                 http_status = ?, reports = ?, rows = COALESCE(?, rows), requests = COALESCE(?, requests),
+                 throttle_waits = COALESCE(?, throttle_waits), retries = COALESCE(?, retries)
+             WHERE id = ?"""
+
+
+def finish(
+    conn: sqlite3.Connection, run_id: int, outcome: RunOutcome, *, finished_at: datetime, duration_s: float
+) -> None:
+    """Complete a run row with its outcome."""
+    conn.execute(
+        _FINISH,
+        (
+            outcome.status, to_iso(finished_at), duration_s, outcome.error, outcome.error_report,
+            outcome.http_status, json.dumps(outcome.reports, default=str), outcome.rows, outcome.requests,
+            outcome.throttle_waits, outcome.retries, run_id,
+        ),
+    )
 
 
 PROGRESS_COLUMNS = ("rows", "requests", "throttle_waits", "retries")

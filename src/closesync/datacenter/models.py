@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -179,3 +180,12 @@ class ScheduleInfo(_ToDict):
     spec: str
     description: str
     next_runs: list[datetime]
+
+
+@dataclass(frozen=True)
+class Export:
+    """A table being exported: iterate `chunks` for the file's bytes (the table is read as they are taken)."""
+
+    filename: str
+    media_type: str
+    chunks: Iterator[bytes]

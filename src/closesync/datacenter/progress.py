@@ -9,7 +9,11 @@ second, which is what the web page and `datasets history` show while the run goe
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from closesync.close.stats import ClientStats
+    from closesync.pipeline import ReportResult
 
 
 class RunProgress:
@@ -18,17 +22,17 @@ class RunProgress:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._reports: dict[str, tuple[int, int, int, int]] = {}
-        self._stats: Any = None
+        self._stats: ClientStats | None = None
 
-    def watch(self, client: Any) -> None:
-        """Also count the client's requests live (its stats include every scoped child's)."""
-        self._stats = getattr(client, "stats", None)
+    def watch(self, stats: ClientStats) -> None:
+        """Also count the client's requests live (`client.stats` includes every scoped child's)."""
+        self._stats = stats
 
-    def __call__(self, result: Any) -> None:
-        """The pipeline's progress callback: `result` is a ReportResult updated in place."""
-        counts = (int(result.rows), int(result.requests), int(result.throttle_waits), int(result.retries))
+    def __call__(self, result: ReportResult) -> None:
+        """The pipeline's progress callback: `result` is updated in place as the report runs."""
+        counts = (result.rows, result.requests, result.throttle_waits, result.retries)
         with self._lock:
-            self._reports[str(result.slug)] = counts
+            self._reports[result.slug] = counts
 
     def snapshot(self) -> dict[str, int]:
         """rows, requests, throttle_waits and retries so far (never going backwards within a run)."""
@@ -36,6 +40,6 @@ class RunProgress:
             totals = [sum(c[i] for c in self._reports.values()) for i in range(4)]
         stats = self._stats
         if stats is not None:
-            live = (0, getattr(stats, "requests", 0), getattr(stats, "throttled", 0), getattr(stats, "retries", 0))
-            totals = [max(t, int(v or 0)) for t, v in zip(totals, live, strict=True)]
+            live = (0, stats.requests, stats.throttled, stats.retries)
+            totals = [max(t, v) for t, v in zip(totals, live, strict=True)]
         return dict(zip(("rows", "requests", "throttle_waits", "retries"), totals, strict=True))

@@ -8,16 +8,17 @@ a table only on success) and queues a retry when the dataset's policy allows one
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from closesync.datacenter import destlock, history, leases
 from closesync.datacenter.accounts import Accounts, ClientFactory, Clock
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFoundError
+from closesync.datacenter.history import RunOutcome
 from closesync.datacenter.models import Dataset, Run
 from closesync.datacenter.progress import RunProgress
 from closesync.datacenter.schedule import parse_schedule
@@ -98,7 +99,7 @@ class Runner:
         return Claim(run_id, dataset_id, trigger, attempt)
 
     # -- recovering -----------------------------------------------------------------------------------------
-    def _interrupt(self, conn: Any, lease: Any, now: datetime) -> None:
+    def _interrupt(self, conn: sqlite3.Connection, lease: sqlite3.Row, now: datetime) -> None:
         """Fail the run a dead process left behind, and reschedule the dataset (inside a write tx)."""
         run_id = lease["run_id"]
         run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -108,7 +109,7 @@ class Runner:
         message = INTERRUPTED.format(owner=lease["owner"])
         started = datetime.fromisoformat(run["started_at"])
         history.finish(
-            conn, run_id, status="failed", finished_at=now, error=message,
+            conn, run_id, RunOutcome("failed", error=message), finished_at=now,
             duration_s=max(0.0, (now - started).total_seconds()),
         )
         dataset = conn.execute("SELECT * FROM datasets WHERE id = ?", (lease["dataset_id"],)).fetchone()
@@ -128,7 +129,14 @@ class Runner:
         return count
 
     def _plan_next(
-        self, conn: Any, dataset: Any, *, failed: bool, attempt: int, now: datetime, interrupted: bool = False
+        self,
+        conn: sqlite3.Connection,
+        dataset: sqlite3.Row,
+        *,
+        failed: bool,
+        attempt: int,
+        now: datetime,
+        interrupted: bool = False,
     ) -> None:
         """Queue a retry after a failure the policy still covers; otherwise go back to the schedule."""
         schedule = parse_schedule(dataset["schedule"])
@@ -151,7 +159,6 @@ class Runner:
         dataset = self.datasets.get(claim.dataset_id)
         started = time.monotonic()
         progress = RunProgress()
-        outcome: dict[str, Any]
         try:
             with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id, progress=progress):
                 outcome = self._sync(dataset, full_refresh, progress)
@@ -179,7 +186,7 @@ class Runner:
         finally:
             destlock.release(self.home, dataset.destination)
 
-    def _sync(self, dataset: Dataset, full_refresh: bool, progress: RunProgress) -> dict[str, Any]:
+    def _sync(self, dataset: Dataset, full_refresh: bool, progress: RunProgress) -> RunOutcome:
         key: str | None = None
         try:
             account = self.accounts.get(dataset.account_id)
@@ -187,7 +194,7 @@ class Runner:
             from closesync.pipeline import sync
 
             with self.client_factory(key, account.base_url) as client:
-                progress.watch(client)
+                progress.watch(client.stats)
                 result = sync(
                     [dataset.report],
                     client=client,
@@ -204,26 +211,24 @@ class Runner:
         except Exception as exc:
             return self._failure(exc, key)
         reports = [r.to_dict() for r in result.reports]
-        failed = result.failed
-        first = failed[0] if failed else None
-        outcome: dict[str, Any] = {
-            "status": "success" if result.ok else "failed",
-            "rows": result.rows,
-            "requests": result.requests,
-            "throttle_waits": sum(r.throttle_waits for r in result.reports),
-            "retries": sum(r.retries for r in result.reports),
-            "error": redact(first.error or "failed", key) if first else None,
-            "error_report": first.name if first else None,
-            "http_status": first.http_status if first else None,
-            "reports": reports,
-        }
         for report in reports:
             if report.get("error"):
                 report["error"] = redact(report["error"], key)
-        return outcome
+        first = result.failed[0] if result.failed else None
+        return RunOutcome(
+            status="success" if result.ok else "failed",
+            error=redact(first.error or "failed", key) if first else None,
+            error_report=first.name if first else None,
+            http_status=first.http_status if first else None,
+            rows=result.rows,
+            requests=result.requests,
+            throttle_waits=sum(r.throttle_waits for r in result.reports),
+            retries=sum(r.retries for r in result.reports),
+            reports=reports,
+        )
 
     @staticmethod
-    def _failure(exc: BaseException, key: str | None) -> dict[str, Any]:
+    def _failure(exc: BaseException, key: str | None) -> RunOutcome:
         if isinstance(exc, DataCenterError):
             message = str(exc)
         elif isinstance(exc, KeyboardInterrupt):
@@ -232,21 +237,16 @@ class Runner:
             from closesync.pipeline import describe_error
 
             message = describe_error(exc)[0]
-        return {
-            "status": "failed",
-            "error": redact(message, key),
-            "http_status": getattr(exc, "status", None),
-            "reports": [],
-        }
+        return RunOutcome("failed", error=redact(message, key), http_status=getattr(exc, "status", None))
 
-    def _finish(self, claim: Claim, dataset: Dataset, outcome: dict[str, Any], duration: float) -> Run:
+    def _finish(self, claim: Claim, dataset: Dataset, outcome: RunOutcome, duration: float) -> Run:
         now = self.clock()
         with self.store.write() as conn:
-            history.finish(conn, claim.run_id, finished_at=now, duration_s=round(duration, 3), **outcome)
+            history.finish(conn, claim.run_id, outcome, finished_at=now, duration_s=round(duration, 3))
             leases.release(conn, claim.dataset_id, claim.run_id)
             row = conn.execute("SELECT * FROM datasets WHERE id = ?", (claim.dataset_id,)).fetchone()
             if row is not None:
-                self._plan_next(conn, row, failed=outcome["status"] != "success", attempt=claim.attempt, now=now)
+                self._plan_next(conn, row, failed=outcome.status != "success", attempt=claim.attempt, now=now)
             run = history.get(conn, claim.run_id)
         if run is None:
             raise NotFoundError(f"Dataset {dataset.name!r} was deleted while it ran; its run was not kept.")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -26,9 +27,13 @@ SCHEDULE_FORMS = (
     "times are UTC; add a time zone to change that: 'daily at 06:00 Europe/Berlin'",
 )
 
+#: Which of the accepted forms a schedule is; "hourly" is "every" 1 hour, "daily"/"weekly" run at 00:00.
+ScheduleKind = Literal["manual", "every", "daily", "weekly", "cron"]
+IntervalUnit = Literal["minute", "hour", "day"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+_UNITS: dict[IntervalUnit, int] = {"minute": 60, "hour": 3600, "day": 86400}
 _EVERY = re.compile(r"^every\s+(?:(\d+)\s+)?(minute|hour|day)s?$")
 _DAILY = re.compile(r"^daily\s+at\s+(\d{1,2}):(\d{2})$")
 _WEEKLY = re.compile(r"^weekly\s+on\s+([a-z,\s]+?)\s+at\s+(\d{1,2}):(\d{2})$")
@@ -47,16 +52,26 @@ def _bad(spec: str, why: str = "") -> ScheduleError:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A parsed schedule; `spec` is its normal form, which is what the store keeps."""
+    """A parsed schedule: `spec` is its normal form (what the store keeps), the other fields its parts.
+
+    `kind` "every" runs each `count` `unit`s (a fixed `interval`); "daily" and "weekly" run at the time of
+    day `at` (weekly on `weekdays`); "cron" runs on the expression `cron`, which also computes the run
+    times of daily and weekly schedules. `tz` is the IANA zone of times of day; None means UTC.
+    """
 
     spec: str
+    kind: ScheduleKind = "manual"
     interval: timedelta | None = None
     cron: str | None = None
     tz: str | None = None
+    count: int | None = None
+    unit: IntervalUnit | None = None
+    at: time | None = None
+    weekdays: tuple[str, ...] = ()
 
     @property
     def manual(self) -> bool:
-        return self.interval is None and self.cron is None
+        return self.kind == "manual"
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first run time strictly after `moment` (UTC), or None for a manual schedule."""
@@ -100,11 +115,23 @@ def _split_zone(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def _clock(spec: str, hour: str, minute: str) -> tuple[int, int]:
+def _clock(spec: str, hour: str, minute: str) -> time:
     h, m = int(hour), int(minute)
     if h > 23 or m > 59:
         raise _bad(spec, f"{hour}:{minute} is not a time of day")
-    return h, m
+    return time(h, m)
+
+
+def _every(spec: str, count: int, unit: IntervalUnit) -> Schedule:
+    interval = timedelta(seconds=count * _UNITS[unit])
+    return Schedule(spec, "every", interval=interval, count=count, unit=unit)
+
+
+def _at(spec: str, at: time, weekdays: tuple[str, ...], zone: str | None) -> Schedule:
+    """A daily (no weekdays) or weekly schedule at a time of day, run by its cron equivalent."""
+    days = ",".join(weekdays) or "*"
+    kind: ScheduleKind = "weekly" if weekdays else "daily"
+    return Schedule(spec, kind, cron=f"{at.minute} {at.hour} * * {days}", tz=zone, at=at, weekdays=weekdays)
 
 
 def parse_schedule(spec: str | None) -> Schedule:
@@ -118,33 +145,34 @@ def parse_schedule(spec: str | None) -> Schedule:
     suffix = f" {zone}" if zone else ""
     if match := _EVERY.match(lower):
         count = int(match.group(1) or 1)
-        unit = match.group(2)
+        unit: IntervalUnit = match.group(2)  # type: ignore[assignment]
         if count < 1:
             raise _bad(original, "the interval must be at least 1")
-        seconds = count * _UNITS[unit]
         if zone:
             raise _bad(original, "intervals are aligned to UTC; a time zone only applies to times of day")
-        return Schedule(f"every {count} {unit}{'s' if count > 1 else ''}", interval=timedelta(seconds=seconds))
+        return _every(f"every {count} {unit}{'s' if count > 1 else ''}", count, unit)
     if lower == "hourly":
-        return Schedule("hourly" + suffix, cron="0 * * * *", tz=zone)
+        if zone:  # a zone an odd number of half hours off UTC moves the minute: keep it a cron
+            return Schedule("hourly" + suffix, "cron", cron="0 * * * *", tz=zone)
+        return _every("hourly", 1, "hour")
     if lower == "daily":
-        return Schedule("daily" + suffix, cron="0 0 * * *", tz=zone)
+        return _at("daily" + suffix, time(0, 0), (), zone)
     if lower == "weekly":
-        return Schedule("weekly" + suffix, cron="0 0 * * mon", tz=zone)
+        return _at("weekly" + suffix, time(0, 0), ("mon",), zone)
     if match := _DAILY.match(lower):
-        h, m = _clock(original, match.group(1), match.group(2))
-        return Schedule(f"daily at {h:02d}:{m:02d}{suffix}", cron=f"{m} {h} * * *", tz=zone)
+        at = _clock(original, match.group(1), match.group(2))
+        return _at(f"daily at {at:%H:%M}{suffix}", at, (), zone)
     if match := _WEEKLY.match(lower):
         days = [d.strip()[:3] for d in re.split(r"[,\s]+", match.group(1)) if d.strip()]
-        unknown = [d for d in days if d not in _DAYS]
+        unknown = [d for d in days if d not in WEEKDAYS]
         if not days or unknown:
             raise _bad(original, f"unknown day {', '.join(unknown) or '(none)'}")
-        h, m = _clock(original, match.group(2), match.group(3))
-        day_list = ",".join(sorted(set(days), key=_DAYS.index))
-        return Schedule(f"weekly on {day_list} at {h:02d}:{m:02d}{suffix}", cron=f"{m} {h} * * {day_list}", tz=zone)
+        at = _clock(original, match.group(2), match.group(3))
+        weekdays = tuple(sorted(set(days), key=WEEKDAYS.index))
+        return _at(f"weekly on {','.join(weekdays)} at {at:%H:%M}{suffix}", at, weekdays, zone)
     fields = body.split()
     if (len(fields) == 5 or (len(fields) == 1 and body.startswith("@"))) and croniter.is_valid(body):
-        return Schedule(body + suffix, cron=body, tz=zone)
+        return Schedule(body + suffix, "cron", cron=body, tz=zone)
     raise _bad(original)
 
 

@@ -1,11 +1,16 @@
-"""DataCenter: the one facade the CLI, the web app and Python callers use (see the package docstring)."""
+"""DataCenter: the one facade the CLI, the web app and Python callers use.
+
+All methods are synchronous and thread-safe (each opens its own short SQLite connection), so a web app may
+call them from worker threads. Every error raised is a DataCenterError whose str() is fit for a user.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from closesync.datacenter import history
 from closesync.datacenter.accounts import Accounts, ClientFactory, Clock
@@ -17,6 +22,7 @@ from closesync.datacenter.models import (
     AccountCheck,
     Column,
     Dataset,
+    Export,
     Preview,
     ReportChoices,
     ReportInfo,
@@ -27,8 +33,13 @@ from closesync.datacenter.runner import Runner
 from closesync.datacenter.schedule import ScheduleError, parse_schedule
 from closesync.datacenter.scheduler import Scheduler
 from closesync.datacenter.secrets import Secrets
+from closesync.datacenter.spec import DEFAULT_RETRY_DELAY, DEFAULT_SCHEDULE, DatasetSpec
 from closesync.datacenter.store import Store
-from closesync.datacenter.tables import Export, Tables
+from closesync.sinks.destination import DEFAULT_METHOD, Method
+
+if TYPE_CHECKING:
+    from closesync.close.client import CloseClient
+    from closesync.datacenter.tables import Tables
 
 
 def default_home() -> Path:
@@ -55,7 +66,7 @@ class DataCenter:
         self.store = Store(self.home)
         options = dict(client_options or {})
 
-        def make_client(api_key: str, base_url: str) -> Any:
+        def make_client(api_key: str, base_url: str) -> CloseClient:
             from closesync.close.client import CloseClient
 
             return CloseClient(api_key, base_url=base_url, **options)
@@ -67,7 +78,12 @@ class DataCenter:
         self._runner = Runner(
             self.store, self._accounts, self._datasets, self.clock, factory, self.owner, self.home
         )
-        self._tables = Tables(self.home)
+
+    @functools.cached_property
+    def _tables(self) -> Tables:
+        from closesync.datacenter.tables import Tables  # pyarrow: only once a table is read
+
+        return Tables(self.home)
 
     def __repr__(self) -> str:
         return f"DataCenter({str(self.home)!r})"
@@ -120,8 +136,35 @@ class DataCenter:
         return ScheduleInfo(schedule.spec, schedule.describe(), schedule.upcoming(self.clock(), count))
 
     # -- datasets -------------------------------------------------------------------------------------------
-    def create_dataset(self, name: str, **values: Any) -> Dataset:
-        return self._datasets.create(name, **values)
+    def create_dataset(
+        self,
+        name: str,
+        *,
+        account: str | int,
+        report: str,
+        organization_id: str | None = None,
+        user_id: str | None = None,
+        since: str | date | datetime | None = None,
+        method: Method = DEFAULT_METHOD,
+        schedule: str = DEFAULT_SCHEDULE,
+        retries: int = 0,
+        retry_delay: str | int = DEFAULT_RETRY_DELAY,
+        destination: str | None = None,
+        table: str | None = None,
+        description: str = "",
+        enabled: bool = True,
+    ) -> Dataset:
+        """Save a dataset (the parameters are :class:`DatasetSpec`'s fields, whose help says what each is).
+
+        The destination defaults to duckdb:<home>/close.duckdb (file paths are made absolute), the table to
+        the report's slug; two datasets may not load the same table of one destination.
+        """
+        spec = DatasetSpec(
+            name=name, account=account, report=report, organization_id=organization_id, user_id=user_id,
+            since=since, method=method, schedule=schedule, retries=retries, retry_delay=retry_delay,
+            destination=destination, table=table, description=description, enabled=enabled,
+        )
+        return self._datasets.create(spec)
 
     def list_datasets(self) -> list[Dataset]:
         self._runner.recover()
@@ -131,6 +174,8 @@ class DataCenter:
         return self._datasets.get(name_or_id)
 
     def edit_dataset(self, name_or_id: str | int, **changes: Any) -> Dataset:
+        """Change the given DatasetSpec fields (others raise ValidationError). A change of report, account,
+        ids, since, destination or table drops the dataset's incremental cursors."""
         return self._datasets.edit(name_or_id, **changes)
 
     def delete_dataset(self, name_or_id: str | int, *, drop_table: bool = False) -> Dataset:

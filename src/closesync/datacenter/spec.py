@@ -12,10 +12,23 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from closesync.sinks.destination import DEFAULT_METHOD, Method
+from closesync.sinks.destination import DEFAULT_METHOD, METHODS, Method
+
+# The update methods are the sinks' vocabulary; re-exported so front ends need not import the sinks.
+__all__ = [
+    "DATASET_FIELDS",
+    "DEFAULT_METHOD",
+    "DEFAULT_RETRY_DELAY",
+    "DEFAULT_SCHEDULE",
+    "MAX_RETRIES",
+    "METHODS",
+    "DatasetSpec",
+    "Method",
+]
 
 DEFAULT_SCHEDULE = "manual"
 DEFAULT_RETRY_DELAY = "5m"
+MAX_RETRIES = 20
 
 
 def _help(text: str) -> dict[str, str]:

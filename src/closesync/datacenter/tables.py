@@ -16,7 +16,6 @@ import contextlib
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,9 @@ import pyarrow as pa
 
 from closesync.datacenter import destlock
 from closesync.datacenter.errors import DatasetBusyError, NotFoundError, ValidationError
-from closesync.datacenter.models import Column, Dataset, Preview
+from closesync.datacenter.models import Column, Dataset, Export, Preview
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
-
-
-@dataclass(frozen=True)
-class Export:
-    """A table being exported: iterate `chunks` for the file's bytes (the table is read as they are taken)."""
-
-    filename: str
-    media_type: str
-    chunks: Iterator[bytes]
 
 
 class Tables:

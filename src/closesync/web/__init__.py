@@ -7,12 +7,16 @@ mask a database password.
 
 Modules:
     app.py       create_app(home | datacenter=, password=, allowed_hosts=, run_scheduler=, session_secret=)
+    errors.py    the exception handlers: any ClosesyncError becomes a JSON answer or an error page
+    rendering.py render() a template, flash() a message, download_response() for pages and API alike
     server.py    build_server()/serve(): bind rules, then uvicorn with the app (and its scheduler)
     security.py  loopback/password rule, login, CSRF guard, the session key (<home>/web-session.key, 0600,
                  kept across restarts so `serve` restarting logs no one out)
     pages.py     server-rendered pages (Accounts with rename, DataSets, New/Edit panes, one DataSet, login)
-    api.py       /api/... JSON, same DataCenter calls; OpenAPI at /openapi.json, a reference page at /api
-    forms.py     the New/Edit DataSet form plumbing; filters.py: Jinja filters (dates, durations, counts)
+    api.py       /api/... JSON, same DataCenter calls (models derived from DatasetSpec); OpenAPI at
+                 /openapi.json, a reference page at /api
+    forms.py     the New/Edit DataSet form plumbing (by DATASET_FIELDS and the Schedule's parts);
+                 filters.py: Jinja filters (dates, durations, counts)
     runs.py      "Run now" threads (RunTracker); app.py opens the DataCenter and runs its scheduler thread
     static/, templates/  CSS/JS written here (no CDN); CRM text is escaped / set with textContent only
 

@@ -6,20 +6,23 @@ errors become JSON answers in app.py (404 / 409 / 422 / 400) with the user-facin
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+from typing import Any, Literal, get_type_hints
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, create_model
 
-from closesync.datacenter import DataCenterError
+from closesync.datacenter import DataCenter, DataCenterError
+from closesync.datacenter.spec import DatasetSpec
+from closesync.web.rendering import download_response
 from closesync.web.security import csrf_token
 
 router = APIRouter(prefix="/api", tags=["Data Center"])
 
 
-def _dc(request: Request) -> Any:
+def _dc(request: Request) -> DataCenter:
     return request.app.state.dc
 
 
@@ -44,42 +47,30 @@ class AccountIn(BaseModel):
     base_url: str | None = None
 
 
-class DatasetIn(BaseModel):
-    """A new DataSet (same fields as `closesync datasets create`)."""
+def _dataset_model(name: str, doc: str, *, partial: bool) -> type[BaseModel]:
+    """A pydantic model of DatasetSpec's fields (types, defaults, help as descriptions) for OpenAPI.
 
-    name: str
-    account: str | int
-    report: str
-    organization_id: str | None = None
-    user_id: str | None = None
-    since: str | None = None
-    method: Literal["replace", "append", "upsert"] = "upsert"
-    schedule: str = "manual"
-    retries: int = Field(0, ge=0)
-    retry_delay: str | int = "5m"
-    destination: str | None = None
-    table: str | None = None
-    description: str = ""
-    enabled: bool = True
+    `partial`: every field optional with no default, for PATCH (only the fields sent are changed).
+    """
+    hints = get_type_hints(DatasetSpec)
+    fields: dict[str, Any] = {}
+    for spec_field in dataclasses.fields(DatasetSpec):
+        hint = hints[spec_field.name]
+        described = {"description": spec_field.metadata["help"]}
+        if partial:
+            fields[spec_field.name] = (hint | None, Field(None, **described))
+        else:
+            required = spec_field.default is dataclasses.MISSING
+            fields[spec_field.name] = (hint, Field(... if required else spec_field.default, **described))
+    return create_model(name, __doc__=doc, **fields)
 
 
-class DatasetPatch(BaseModel):
-    """Changes to a DataSet: only the fields given are changed."""
-
-    name: str | None = None
-    account: str | int | None = None
-    report: str | None = None
-    organization_id: str | None = None
-    user_id: str | None = None
-    since: str | None = None
-    method: Literal["replace", "append", "upsert"] | None = None
-    schedule: str | None = None
-    retries: int | None = Field(None, ge=0)
-    retry_delay: str | int | None = None
-    destination: str | None = None
-    table: str | None = None
-    description: str | None = None
-    enabled: bool | None = None
+DatasetIn = _dataset_model(
+    "DatasetIn", "A new DataSet (same fields as `closesync datasets create`).", partial=False
+)
+DatasetPatch = _dataset_model(
+    "DatasetPatch", "Changes to a DataSet: only the fields given are changed.", partial=True
+)
 
 
 @router.get("/csrf", summary="CSRF token for this session (send it as X-CSRF-Token)")
@@ -155,12 +146,7 @@ def list_datasets(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/datasets", status_code=201, summary="Create a DataSet")
 def create_dataset(request: Request, body: DatasetIn) -> dict[str, Any]:
-    args = body.model_dump()
-    name = args.pop("name")
-    for key in ("destination", "table"):
-        if args[key] is None:
-            args.pop(key)
-    return _json(_dc(request).create_dataset(name, **args))
+    return _json(_dc(request).create_dataset(**body.model_dump()))
 
 
 @router.get("/datasets/{dataset_id}", summary="One DataSet")
@@ -241,31 +227,4 @@ def dataset_columns(request: Request, dataset_id: int) -> dict[str, Any]:
 def dataset_download(
     request: Request, dataset_id: int, format: Literal["csv", "parquet"] = "csv"
 ) -> Response:
-    from closesync.web.pages import download_response
-
     return download_response(_dc(request), dataset_id, format)
-
-
-def datacenter_error_response(exc: DataCenterError) -> JSONResponse:
-    """Map a DataCenter error to an HTTP status; the message is already fit for a user."""
-    from closesync.datacenter import (
-        AccountKeyError,
-        ConflictError,
-        DatasetBusyError,
-        NotFoundError,
-        ValidationError,
-    )
-
-    status = 400
-    body: dict[str, Any] = {"detail": str(exc)}
-    if isinstance(exc, NotFoundError):
-        status = 404
-    elif isinstance(exc, ConflictError | DatasetBusyError):
-        status = 409
-    elif isinstance(exc, ValidationError):
-        status = 422
-        body["field"] = exc.field
-    elif isinstance(exc, AccountKeyError):
-        status = 400
-        body["field"] = "api_key"
-    return JSONResponse(body, status_code=status)

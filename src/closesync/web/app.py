@@ -8,14 +8,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import HTTPException, RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
@@ -24,10 +20,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from closesync import __version__
-from closesync.datacenter import DataCenter, DataCenterError
-from closesync.web import filters, security
+from closesync.datacenter import DataCenter
+from closesync.web import api, filters, pages, security
+from closesync.web.errors import EXCEPTION_HANDLERS
 from closesync.web.runs import RunTracker
-from closesync.web.security import CsrfFailed, LoginRequired, csrf_token, guard
+from closesync.web.security import guard
 
 log = logging.getLogger("closesync.web")
 
@@ -47,30 +44,6 @@ def _templates() -> Jinja2Templates:
     env.autoescape = True
     filters.register(env)
     return templates
-
-
-def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
-) -> HTMLResponse:
-    """Render a page with what every layout needs: CSRF token, flashes, nav state."""
-    app = request.app
-    ctx: dict[str, Any] = {
-        "csrf": csrf_token(request),
-        "flashes": request.session.pop("flashes", []) if "flashes" in request.session else [],
-        "version": __version__,
-        "password_set": bool(app.state.password),
-        "show_nav": True,
-        "section": "",
-    }
-    ctx.update(context or {})
-    return app.state.templates.TemplateResponse(request, name, ctx, status_code=status)
-
-
-def flash(request: Request, kind: str, text: str) -> None:
-    """Queue a one-time message for the next page (after a POST-redirect-GET)."""
-    items = list(request.session.get("flashes", []))
-    items.append([kind, text])
-    request.session["flashes"] = items
 
 
 class SecurityHeaders:
@@ -101,8 +74,23 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the DataCenter's scheduler with the app (when asked) and stop it on shutdown."""
+    dc: DataCenter = app.state.dc
+    sched = dc.scheduler() if app.state.run_scheduler else None
+    if sched is not None:
+        sched.start()  # in-flight runs finish on stop, or are recovered on the next start
+        log.info("scheduler started")
+    app.state.scheduler = sched
+    try:
+        yield
+    finally:
+        if sched is not None:
+            sched.stop()
+            log.info("scheduler stopped")
+            app.state.scheduler = None
+        dc.close()
 
 
 def create_app(
@@ -111,7 +99,7 @@ def create_app(
     password: str | None = None,
     allowed_hosts: list[str] | None = None,
     run_scheduler: bool = False,
-    datacenter: Any = None,
+    datacenter: DataCenter | None = None,
     session_secret: str | None = None,
 ) -> FastAPI:
     """Build the Data Center app.
@@ -122,23 +110,6 @@ def create_app(
     `session_secret` signs the session cookie; by default it is read from (or created in) the home.
     """
     dc = datacenter if datacenter is not None else DataCenter(home)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sched = dc.scheduler() if run_scheduler else None
-        if sched is not None:
-            sched.start()  # in-flight runs finish on stop, or are recovered on the next start
-            log.info("scheduler started")
-        app.state.scheduler = sched
-        try:
-            yield
-        finally:
-            if sched is not None:
-                sched.stop()
-                log.info("scheduler stopped")
-                app.state.scheduler = None
-            dc.close()
-
     app = FastAPI(
         title="closesync Data Center API",
         version=__version__,
@@ -150,22 +121,22 @@ def create_app(
         docs_url=None,  # Swagger UI and ReDoc load from a CDN: we serve our own /api page instead
         redoc_url=None,
         openapi_url=None,  # served by pages.openapi_document, behind the same login as everything else
-        lifespan=lifespan,
+        lifespan=_lifespan,
         dependencies=[Depends(guard)],
+        exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.dc = dc
     app.state.password = password or None
     app.state.templates = _templates()
     app.state.runs = RunTracker()
+    app.state.run_scheduler = run_scheduler
     app.state.scheduler = None
     app.state.login_failures = collections.deque(maxlen=1000)
 
-    home_dir = getattr(dc, "home", None)
-    if session_secret is None:  # kept in the home, so restarting `serve` does not log everyone out
-        session_secret = security.session_secret(home_dir) if home_dir is not None else secrets.token_urlsafe(32)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_secret,
+        # kept in the home by default, so restarting `serve` does not log everyone out
+        secret_key=session_secret or security.session_secret(dc.home),
         session_cookie="closesync_session",
         same_site="strict",
         max_age=12 * 3600,
@@ -175,71 +146,7 @@ def create_app(
 
     app.add_middleware(SecurityHeaders)
 
-    @app.exception_handler(LoginRequired)
-    async def _login_required(request: Request, exc: LoginRequired) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"detail": "login required"}, status_code=401)
-        target = request.url.path
-        if request.url.query:
-            target += "?" + request.url.query
-        nxt = target if request.method == "GET" else "/datasets"
-        from urllib.parse import quote
-
-        return RedirectResponse(f"/login?next={quote(nxt)}", status_code=303)
-
-    @app.exception_handler(CsrfFailed)
-    async def _csrf_failed(request: Request, exc: CsrfFailed) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"detail": "missing or invalid CSRF token"}, status_code=403)
-        return render(
-            request,
-            "error.html",
-            {
-                "title": "Request refused",
-                "message": "The form's security token was missing or expired. "
-                "Go back, reload the page and try again.",
-            },
-            status=403,
-        )
-
-    @app.exception_handler(DataCenterError)
-    async def _dc_error(request: Request, exc: DataCenterError) -> Response:
-        from closesync.web.api import datacenter_error_response
-
-        response = datacenter_error_response(exc)
-        if _wants_json(request):
-            return response
-        title = "Not found" if response.status_code == 404 else "That did not work"
-        return render(
-            request, "error.html", {"title": title, "message": str(exc)}, status=response.status_code
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
-        # FastAPI's default echoes the offending input back; for /api/accounts that could be a key.
-        if not _wants_json(request):
-            return render(
-                request, "error.html", {"title": "Not found", "message": "No such page."}, status=404
-            )
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        return JSONResponse({"detail": errors}, status_code=422)
-
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        title = "Not found" if exc.status_code == 404 else "Something went wrong"
-        return render(
-            request, "error.html", {"title": title, "message": str(exc.detail)}, status=exc.status_code
-        )
-
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-
-    from closesync.web import api, pages
-
     app.include_router(pages.router)
     app.include_router(api.router)
     return app

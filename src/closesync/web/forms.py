@@ -6,31 +6,43 @@ whether a schedule, organization or name is acceptable is the DataCenter's call.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from closesync.datacenter.schedule import format_duration
+from closesync.datacenter import Dataset
+from closesync.datacenter.schedule import WEEKDAYS as WEEKDAY_KEYS
+from closesync.datacenter.schedule import ScheduleError, format_duration, parse_schedule
+from closesync.datacenter.spec import DATASET_FIELDS, DEFAULT_METHOD, MAX_RETRIES, DatasetSpec, Method
+from closesync.datacenter.spec import METHODS as METHOD_NAMES
 
-WEEKDAYS = [
-    ("mon", "Monday"),
-    ("tue", "Tuesday"),
-    ("wed", "Wednesday"),
-    ("thu", "Thursday"),
-    ("fri", "Friday"),
-    ("sat", "Saturday"),
-    ("sun", "Sunday"),
-]
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = list(zip(WEEKDAY_KEYS, _DAY_NAMES, strict=True))
+_METHOD_HELP: dict[Method, str] = {
+    "upsert": "Insert new rows and update changed ones by primary key",
+    "replace": "Swap the whole table for the fresh read on every run",
+    "append": "Add every run's rows to the table, keeping earlier rows",
+}
+# (value, label, help) per update method, the default first and marked as recommended.
 METHODS = [
-    ("upsert", "Upsert", "Insert new rows and update changed ones by primary key (recommended)."),
-    ("replace", "Replace", "Swap the whole table for the fresh read on every run."),
-    ("append", "Append", "Add every run's rows to the table, keeping earlier rows."),
+    (m, m.title(), _METHOD_HELP[m] + (" (recommended)." if m == DEFAULT_METHOD else "."))
+    for m in sorted(METHOD_NAMES, key=lambda m: m != DEFAULT_METHOD)
 ]
 DELAY_UNITS = [("s", "seconds"), ("m", "minutes"), ("h", "hours")]
 
-_EVERY = re.compile(r"^every\s+(\d+)\s+(minute|minutes|hour|hours)$")
-_DAILY = re.compile(r"^daily at (\d{1,2}:\d{2})$")
-_WEEKLY = re.compile(r"^weekly on (\w{3}) at (\d{1,2}:\d{2})$")
+EVERY_UNITS = ("minutes", "hours", "days")
+
+# Spec fields the form does not show as one input of the same name: the inputs it composes them from.
+SCHEDULE_INPUTS = ("schedule_kind", "every_n", "every_unit", "at_time", "weekday", "zone", "cron")
+COMPOSED_INPUTS: dict[str, tuple[str, ...]] = {
+    "schedule": SCHEDULE_INPUTS,
+    "retry_delay": ("retry_delay_n", "retry_delay_unit"),
+    "enabled": (),  # paused and resumed on the dataset's page, not in the form
+}
+# Left empty, these keep the saved value (or the DataCenter's default) instead of clearing it.
+KEEP_WHEN_EMPTY = ("destination", "table")
+_SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DatasetSpec)}
 
 # Names the DataCenter's ValidationError.field may use, mapped to where the form shows the message.
 FIELD_ALIASES = {
@@ -89,6 +101,7 @@ DEFAULTS = {
     "every_unit": "hours",
     "at_time": "06:00",
     "weekday": "mon",
+    "zone": "",
     "cron": "",
     "retries": "2",
     "retry_delay_n": "5",
@@ -96,27 +109,10 @@ DEFAULTS = {
     "method": "upsert",
 }
 
+# Every input of the dataset form, in DatasetSpec order (plus the name of an account added on the way).
 TEXT_FIELDS = (
-    "account",
+    *(i for name in DATASET_FIELDS for i in COMPOSED_INPUTS.get(name, (name,))),
     "account_name",
-    "report",
-    "organization_id",
-    "user_id",
-    "since",
-    "schedule_kind",
-    "every_n",
-    "every_unit",
-    "at_time",
-    "weekday",
-    "cron",
-    "retries",
-    "retry_delay_n",
-    "retry_delay_unit",
-    "method",
-    "name",
-    "description",
-    "destination",
-    "table",
 )
 
 
@@ -130,7 +126,7 @@ def from_submission(data: dict[str, Any]) -> DatasetForm:
     return DatasetForm(values=values)
 
 
-def from_dataset(ds: Any) -> DatasetForm:
+def from_dataset(ds: Dataset) -> DatasetForm:
     """Fill the edit form from a saved dataset."""
     values = dict(DEFAULTS)
     values.update(
@@ -152,20 +148,22 @@ def from_dataset(ds: Any) -> DatasetForm:
 
 
 def split_schedule(spec: str) -> dict[str, str]:
-    """Put a saved schedule back into the form's inputs; anything else shows as advanced cron."""
-    text = (spec or "manual").strip().lower()
-    if text == "manual":
+    """Put a saved schedule back into the form's inputs; what they cannot show goes to the text field."""
+    try:
+        schedule = parse_schedule(spec)
+    except ScheduleError:
+        return {"schedule_kind": "cron", "cron": spec}
+    zone = {"zone": schedule.tz} if schedule.tz else {}
+    if schedule.kind == "every" and schedule.count is not None:
+        return {"schedule_kind": "every", "every_n": str(schedule.count), "every_unit": f"{schedule.unit}s"}
+    if schedule.kind in ("daily", "weekly") and schedule.at is not None and len(schedule.weekdays) <= 1:
+        parts = {"schedule_kind": schedule.kind, "at_time": f"{schedule.at:%H:%M}", **zone}
+        return parts | ({"weekday": schedule.weekdays[0]} if schedule.weekdays else {})
+    if schedule.kind == "cron" and schedule.cron:
+        return {"schedule_kind": "cron", "cron": schedule.cron, **zone}
+    if schedule.manual:
         return {"schedule_kind": "manual"}
-    if text == "hourly":
-        return {"schedule_kind": "every", "every_n": "1", "every_unit": "hours"}
-    if m := _EVERY.match(text):
-        unit = "hours" if m.group(2).startswith("hour") else "minutes"
-        return {"schedule_kind": "every", "every_n": m.group(1), "every_unit": unit}
-    if m := _DAILY.match(text):
-        return {"schedule_kind": "daily", "at_time": m.group(1).zfill(5)}
-    if m := _WEEKLY.match(text):
-        return {"schedule_kind": "weekly", "weekday": m.group(1), "at_time": m.group(2).zfill(5)}
-    return {"schedule_kind": "cron", "cron": spec}
+    return {"schedule_kind": "cron", "cron": schedule.spec}  # e.g. several weekdays: the text itself
 
 
 def split_delay(seconds: int) -> dict[str, str]:
@@ -177,32 +175,33 @@ def split_delay(seconds: int) -> dict[str, str]:
 def schedule_spec(form: DatasetForm) -> str | None:
     """The schedule text the DataCenter accepts, from the Scheduling pane; None after an error."""
     kind = form.get("schedule_kind", "manual")
+    zone = f" {form.get('zone')}" if form.get("zone") else ""
     if kind == "manual":
         return "manual"
-    if kind == "every":
+    if kind == "every":  # intervals are aligned to UTC: the zone only applies to times of day
         n = _positive_int(form, "every_n", "schedule")
         if n is None:
             return None
-        unit = "hours" if form.get("every_unit") == "hours" else "minutes"
-        return f"every {n} {unit}"
+        unit = form.get("every_unit")
+        return f"every {n} {unit if unit in EVERY_UNITS else 'minutes'}"
     if kind in ("daily", "weekly"):
         at = form.get("at_time")
         if not re.fullmatch(r"\d{1,2}:\d{2}", at):
             form.error("schedule", "Enter a time of day as HH:MM, e.g. 06:00.")
             return None
         if kind == "daily":
-            return f"daily at {at}"
+            return f"daily at {at}{zone}"
         day = form.get("weekday", "mon")
-        if day not in dict(WEEKDAYS):
+        if day not in WEEKDAY_KEYS:
             form.error("schedule", "Pick a day of the week.")
             return None
-        return f"weekly on {day} at {at}"
+        return f"weekly on {day} at {at}{zone}"
     if kind == "cron":
         expr = form.get("cron")
         if not expr:
             form.error("schedule", "Enter a cron expression, e.g. 0 6 * * 1-5.")
             return None
-        return expr
+        return expr + zone
     form.error("schedule", "Pick how often this DataSet runs.")
     return None
 
@@ -228,34 +227,27 @@ def dataset_arguments(form: DatasetForm, schedule: str | None) -> dict[str, Any]
     if not form.get("account"):
         form.error("account", "Pick an account or add one.")
     retries = _positive_int(form, "retries", "retries", minimum=0)
-    if retries is not None and retries > 20:
-        form.error("retries", "At most 20 retries.")
+    if retries is not None and retries > MAX_RETRIES:
+        form.error("retries", f"At most {MAX_RETRIES} retries.")
     delay = _positive_int(form, "retry_delay_n", "retry_delay", minimum=0)
     unit = form.get("retry_delay_unit", "m")
     if unit not in dict(DELAY_UNITS):
         form.error("retry_delay", "Pick seconds, minutes or hours.")
-    if form.get("method") not in {m[0] for m in METHODS}:
+    if form.get("method") not in METHOD_NAMES:
         form.error("method", "Pick an update method.")
     if form.errors or schedule is None:
         return None
-    account: Any = form.get("account")
-    if account.isdigit():
-        account = int(account)
-    args: dict[str, Any] = {
-        "name": form.get("name"),
-        "account": account,
-        "report": form.get("report"),
-        "organization_id": form.get("organization_id") or None,
-        "user_id": form.get("user_id") or None,
-        "since": form.get("since") or None,
-        "method": form.get("method"),
-        "schedule": schedule,
-        "retries": retries,
-        "retry_delay": f"{delay}{unit}",
-        "description": form.get("description"),
-    }
-    if form.get("destination"):
-        args["destination"] = form.get("destination")
-    if form.get("table"):
-        args["table"] = form.get("table")
+    args: dict[str, Any] = {}
+    for name in DATASET_FIELDS:
+        text = form.get(name)
+        if name in COMPOSED_INPUTS or (name in KEEP_WHEN_EMPTY and not text):
+            continue
+        args[name] = (text or None) if _SPEC_DEFAULTS[name] is None else text
+    account = args["account"]
+    args.update(
+        account=int(account) if account.isdigit() else account,
+        retries=retries,
+        schedule=schedule,
+        retry_delay=f"{delay}{unit}",
+    )
     return args

@@ -9,28 +9,29 @@ from __future__ import annotations
 import time
 from collections import deque
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from closesync.datacenter import (
     AccountKeyError,
     ConflictError,
+    DataCenter,
     DataCenterError,
+    Dataset,
     DatasetBusyError,
     NotFoundError,
     ValidationError,
 )
 from closesync.web import forms
-from closesync.web.app import flash, render
+from closesync.web.rendering import download_response, flash, render
 from closesync.web.security import password_matches
 
 router = APIRouter(include_in_schema=False)
 
 
-def _dc(request: Request) -> Any:
+def _dc(request: Request) -> DataCenter:
     return request.app.state.dc
 
 
@@ -43,7 +44,7 @@ def _form_text(form: Any, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-async def _dataset(request: Request, dataset_id: int) -> Any:
+async def _dataset(request: Request, dataset_id: int) -> Dataset:
     """The dataset; an unknown id raises NotFoundError, which app.py renders as the 404 page."""
     return await run_in_threadpool(_dc(request).get_dataset, dataset_id)
 
@@ -256,6 +257,7 @@ async def _form_context(request: Request, form: forms.DatasetForm, **extra: Any)
         "choices": choices,
         "weekdays": forms.WEEKDAYS,
         "methods": forms.METHODS,
+        "every_units": forms.EVERY_UNITS,
         "delay_units": forms.DELAY_UNITS,
         "add_account": form.get("account") == "new" or not accounts,
     }
@@ -309,8 +311,7 @@ async def _save(request: Request, dataset_id: int | None) -> Response:
     if args is not None:
         try:
             if dataset_id is None:
-                name = args.pop("name")
-                ds = await run_in_threadpool(lambda: dc.create_dataset(name, **args))
+                ds = await run_in_threadpool(lambda: dc.create_dataset(**args))
             else:
                 ds = await run_in_threadpool(lambda: dc.edit_dataset(dataset_id, **args))
         except ValidationError as exc:
@@ -407,21 +408,6 @@ async def delete_dataset(request: Request, dataset_id: int) -> Response:
         return _redirect(f"/datasets/{dataset_id}")
     flash(request, "ok", f"DataSet “{ds.name}” deleted.")
     return _redirect("/datasets")
-
-
-def download_response(dc: Any, dataset_id: int, fmt: str) -> Response:
-    """Stream the table as a file (the DataCenter encodes it); shared by the page links and the JSON API.
-
-    Blocking: FastAPI runs the callers in its thread pool. Errors (no table yet, busy) come before any byte.
-    """
-    if fmt not in ("csv", "parquet"):
-        raise HTTPException(400, "format must be csv or parquet")
-    export = dc.export(dataset_id, fmt)
-    return StreamingResponse(
-        export.chunks,
-        media_type=export.media_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(export.filename)}"},
-    )
 
 
 @router.get("/datasets/{dataset_id}/download.{fmt}")
