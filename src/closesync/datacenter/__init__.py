@@ -12,7 +12,12 @@ typed methods say what each takes and returns; a dataset's fields are those of
 - Reads (`preview`, `columns`, `export`) never create a table or file; front ends never open a
   destination themselves.
 - Every error is a :class:`DataCenterError` (a ``closesync.ClosesyncError``) whose str() is fit for a user.
+
+`DataCenter` (the service, with the scheduler and croniter behind it) is imported on first use, so front
+ends that only need the errors, models or `DatasetSpec` (e.g. `closesync --help`) stay light.
 """
+
+from typing import TYPE_CHECKING
 
 from closesync.datacenter.errors import (
     AccountKeyError,
@@ -36,7 +41,9 @@ from closesync.datacenter.models import (
     Run,
     ScheduleInfo,
 )
-from closesync.datacenter.service import DataCenter
+
+if TYPE_CHECKING:
+    from closesync.datacenter.service import DataCenter
 
 __all__ = [
     "Account",
@@ -59,3 +66,11 @@ __all__ = [
     "SecretKeyError",
     "ValidationError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "DataCenter":
+        from closesync.datacenter.service import DataCenter
+
+        return DataCenter
+    raise AttributeError(f"module 'closesync.datacenter' has no attribute {name!r}")
