@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from closesync.reports.catalog import ReportSpec
+from closesync.reports.spec import ReportSpec
 
 POSITION = "position"
 
