@@ -24,12 +24,12 @@ def parse_timestamp(value: Any) -> datetime | None:
         if not text:
             return None
         try:
-            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
+            parsed = datetime.fromisoformat(text)  # the common case first: Close's own ISO forms, and "Z"
         except ValueError:
-            try:
-                parsed = parsedate_to_datetime(text)  # RFC 2822, e.g. e-mail envelope dates
-            except (TypeError, ValueError, IndexError):
+            odd = _parse_odd(text)
+            if odd is None:
                 return None
+            parsed = odd
     elif isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
@@ -42,6 +42,19 @@ def parse_timestamp(value: Any) -> datetime | None:
     else:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_odd(text: str) -> datetime | None:
+    """What `fromisoformat` refuses: a lower-case `z` offset and RFC 2822 (e-mail envelope dates)."""
+    if text[-1] == "z":
+        try:
+            return datetime.fromisoformat(text[:-1] + "+00:00")
+        except ValueError:
+            return None
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def parse_bound(value: datetime | str | None) -> datetime | None:
