@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from closesync.close import errors
+from closesync.close import CloseClient, errors
 from closesync.close.cursors import moment_range_query
 from closesync.close.pacing import Pacer
 from closesync.close.paging import choose_cut, floor_to, plan_next_length
@@ -257,3 +257,23 @@ def test_moment_range_query_shape() -> None:
     condition = query["queries"][1]["condition"]
     assert condition == {"type": "moment_range", "on_or_after": {"type": "fixed_utc", "value": "2024-01-01T00:00:00+00:00"}}
     assert len(moment_range_query("lead", "date_updated", None, None)["queries"]) == 1
+
+
+# -- scoped children ---------------------------------------------------------------------------------------
+
+
+def test_scoped_children_share_settings_and_caps_but_count_their_own_stats() -> None:
+    client = CloseClient("key", "http://close.invalid/api/v1", prefetch=5, skip_cap=1000, pace=False)
+    child = client.scoped()
+    grandchild = child.scoped()
+    assert (grandchild.base_url, grandchild.prefetch) == ("http://close.invalid/api/v1/", 5)
+    assert grandchild.skip_cap("activity/call/") == 1000
+    grandchild.learn_skip_cap("activity/call/", 250)
+    assert client.skip_cap("activity/call/?_skip=0") == 250  # learned once, known to all
+    grandchild.stats.add("GET activity/call", requests=1)
+    assert (client.stats.requests, child.stats.requests, grandchild.stats.requests) == (1, 1, 1)
+    assert client.scoped().stats.requests == 0
+    child.close()  # a child leaves the shared connections to the root client
+    assert not client._shared.http.is_closed
+    client.close()
+    assert client._shared.http.is_closed
