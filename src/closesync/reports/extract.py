@@ -3,7 +3,8 @@
 `open_read` does the small metadata requests up front (the default organization from /me/, custom field
 definitions once per kind, activity-report metrics) so the schemas are known before any data is read;
 `SourceRead.batches()` then streams the source, buffering a bounded number of records, and shapes each
-buffer for every report of the source (a lead buffer feeds leads and its four nested reports).
+buffer for every report of the source (a lead buffer feeds leads and its four nested reports). The requests
+themselves, one reader per `ReadKind`, are in `readers.py`.
 
 Incremental state is one dict per report slug: ``{"field": "date_updated", "cursor": "<iso UTC>"}``. A read
 starts at the oldest cursor of its reports (activities minus a look-back, to catch edits), and the new
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from closesync.close.events import EVENT_OBJECT_TYPES
+from closesync.close.records import Record
 from closesync.close.timestamps import format_timestamp, parse_timestamp
 from closesync.reports import timeparse
 from closesync.reports.columns import Column
@@ -46,7 +48,6 @@ from closesync.reports.spec import ReadKind, ReportParams, ReportSpec
 if TYPE_CHECKING:
     from closesync.close.client import CloseClient
 
-Record = dict[str, Any]
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
 # Records buffered before shaping: big enough for fast columnar work, small enough to keep memory flat

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from closesync.close.errors import CloseError, NotFoundError, PermissionDeniedError
+from closesync.close.records import Record
 from closesync.close.timestamps import format_timestamp
 from closesync.reports.custom_fields import CustomField
 from closesync.reports.nesting import POSITION
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from closesync.close.client import CloseClient
     from closesync.reports.shaping import Shaper
 
-Record = dict[str, Any]
 
 
 @dataclass(frozen=True)
