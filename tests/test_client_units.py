@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from closesync.close import errors
+from closesync.close import CloseClient, errors
+from closesync.close.cursors import moment_range_query
 from closesync.close.pacing import Pacer
-from closesync.close.paging import choose_cut, floor_to, moment_range_query, plan_next_length
+from closesync.close.paging import choose_cut, floor_to, plan_next_length
 from closesync.close.ratelimit import RateLimitInfo, parse_ratelimit, throttle_wait
 from closesync.close.stats import ClientStats
-from closesync.close.timestamps import format_timestamp, parse_timestamp
+from closesync.close.timestamps import format_timestamp, parse_bound, parse_timestamp
 
 # -- RateLimit header and 429 waits ----------------------------------------------------------------
 
@@ -205,8 +206,20 @@ def test_parse_timestamp_forms() -> None:
     assert parse_timestamp("2024-03-01T10:00:00+02:00") == _t("2024-03-01T08:00:00")
     assert parse_timestamp("2024-03-01T10:00:00Z") == _t("2024-03-01T10:00:00")
     assert parse_timestamp("2024-03-01") == _t("2024-03-01T00:00:00")
+    assert parse_timestamp("2024-03-01T10:00:00z") == _t("2024-03-01T10:00:00")
+    assert parse_timestamp("Fri, 08 Feb 2013 05:03:15 +0000") == _t("2013-02-08T05:03:15")
+    assert parse_timestamp(1_700_000_000) == parse_timestamp(1_700_000_000_000) == _t("2023-11-14T22:13:20")
     assert parse_timestamp("garbage") is None and parse_timestamp(None) is None
+    assert parse_timestamp(True) is None and parse_timestamp("  ") is None
     assert format_timestamp(_t("2024-03-01T10:00:00")) == "2024-03-01T10:00:00+00:00"
+    assert format_timestamp(datetime(2024, 3, 1, 10)) == "2024-03-01T10:00:00+00:00"  # naive means UTC
+
+
+def test_parse_bound_keeps_none_and_refuses_garbage() -> None:
+    assert parse_bound(None) is None
+    assert parse_bound("2024-03-01") == _t("2024-03-01T00:00:00")
+    with pytest.raises(ValueError, match="not a timestamp"):
+        parse_bound("soon")
 
 
 def test_plan_next_length_grows_when_sparse_and_shrinks_when_dense() -> None:
@@ -229,7 +242,7 @@ def test_choose_cut_goes_finer_when_one_second_is_crowded() -> None:
     cut, above = choose_cut(dates, _t("2024-01-01T00:00:06"))
     assert cut == _t("2024-01-01T00:00:05.101") and above == 2
     assert choose_cut([_t("2024-01-01T00:00:05")] * 3, _t("2024-01-01T00:00:06")) is None
-    assert choose_cut([], None) is None
+    assert choose_cut([], _t("2024-01-01T00:00:06")) is None
 
 
 def test_floor_to() -> None:
@@ -244,3 +257,23 @@ def test_moment_range_query_shape() -> None:
     condition = query["queries"][1]["condition"]
     assert condition == {"type": "moment_range", "on_or_after": {"type": "fixed_utc", "value": "2024-01-01T00:00:00+00:00"}}
     assert len(moment_range_query("lead", "date_updated", None, None)["queries"]) == 1
+
+
+# -- scoped children ---------------------------------------------------------------------------------------
+
+
+def test_scoped_children_share_settings_and_caps_but_count_their_own_stats() -> None:
+    client = CloseClient("key", "http://close.invalid/api/v1", prefetch=5, skip_cap=1000, pace=False)
+    child = client.scoped()
+    grandchild = child.scoped()
+    assert (grandchild.base_url, grandchild.prefetch) == ("http://close.invalid/api/v1/", 5)
+    assert grandchild.skip_cap("activity/call/") == 1000
+    grandchild.learn_skip_cap("activity/call/", 250)
+    assert client.skip_cap("activity/call/?_skip=0") == 250  # learned once, known to all
+    grandchild.stats.add("GET activity/call", requests=1)
+    assert (client.stats.requests, child.stats.requests, grandchild.stats.requests) == (1, 1, 1)
+    assert client.scoped().stats.requests == 0
+    child.close()  # a child leaves the shared connections to the root client
+    assert not client._shared.http.is_closed
+    client.close()
+    assert client._shared.http.is_closed

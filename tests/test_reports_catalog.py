@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from closesync.cli import cli
-from closesync.reports import REPORTS, UnknownReportError, get_report, group_by_source
+from closesync.reports import REPORTS, ReadKind, ReportSpec, UnknownReportError, get_report, group_by_source
 from closesync.reports.columns import ARROW_TYPES
+from closesync.reports.readers import READERS
 
 NAMES = [
     "Activities Call",
@@ -161,3 +162,11 @@ def test_report_params_are_utc_and_ordered() -> None:
     assert params.since is not None and params.since.tzinfo is UTC
     with pytest.raises(ValueError, match="before"):
         ReportParams(since=datetime(2024, 2, 1), until=datetime(2024, 1, 1))
+
+
+def test_every_read_kind_has_a_reader_and_every_spec_a_read_kind() -> None:
+    assert set(READERS) == set(ReadKind)
+    assert all(isinstance(spec.read, ReadKind) for spec in REPORTS)
+    assert ReportSpec("X", "", "x", "list", "x/", ()).read is ReadKind.LIST  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown read 'scan'"):
+        ReportSpec("X", "", "x", "scan", "x/", ())  # type: ignore[arg-type]

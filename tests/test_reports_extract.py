@@ -14,6 +14,7 @@ import pytest
 
 from closesync.close import CloseClient
 from closesync.close.errors import NotFoundError
+from closesync.close.timestamps import parse_timestamp
 from closesync.reports import (
     REPORTS,
     ReportParams,
@@ -23,7 +24,6 @@ from closesync.reports import (
     group_by_source,
     open_read,
 )
-from closesync.reports.timeparse import parse_datetime
 from closesync.sandbox import Sandbox
 
 
@@ -131,7 +131,7 @@ def test_values_and_types_spot_checks(sandbox: Sandbox, client: CloseClient) -> 
     for record in sandbox.data.records("opportunity"):
         row = by_id[record["id"]]
         assert row["value"] == record["value"]
-        assert row["date_updated"] == parse_datetime(record["date_updated"])
+        assert row["date_updated"] == parse_timestamp(record["date_updated"])
     _read, tables = read_all(client, [get_report("tasks")])
     assert tables["tasks"].schema.field("date").type == pa.timestamp("us", tz="UTC")
     assert {r["_type"] for r in tables["tasks"].to_pylist()} == {
@@ -202,8 +202,8 @@ def test_incremental_reads_request_only_what_changed(sandbox: Sandbox, client: C
     contact = data.update("contact", data.records("contact")[0]["id"], title="Chief Tester")
 
     def since(name: str, cursor_field: str, cursor: str, back: timedelta = timedelta(0)) -> set[str]:
-        moment = parse_datetime(cursor) - back  # type: ignore[operator]
-        return {r["id"] for r in data.records(name) if parse_datetime(r[cursor_field]) >= moment}
+        moment = parse_timestamp(cursor) - back  # type: ignore[operator]
+        return {r["id"] for r in data.records(name) if parse_timestamp(r[cursor_field]) >= moment}
 
     paginated: list[str] = []
     paginate = client.paginate
@@ -303,22 +303,22 @@ def test_user_and_date_parameters(sandbox: Sandbox, client: CloseClient) -> None
     assert sorted(tables["activities_call"].column("id").to_pylist()) == sorted(
         r["id"] for r in calls if r["user_id"] == user
     )
-    moments = sorted(parse_datetime(r["date_created"]) for r in calls)
+    moments = sorted(parse_timestamp(r["date_created"]) for r in calls)
     since, until = moments[len(moments) // 4], moments[3 * len(moments) // 4]
     _read, tables = read_all(client, [get_report("activities_call")], ReportParams(since=since, until=until))
     assert sorted(tables["activities_call"].column("id").to_pylist()) == sorted(
         r["id"]
         for r in calls
-        if since <= parse_datetime(r["date_created"]) < until  # type: ignore[operator]
+        if since <= parse_timestamp(r["date_created"]) < until  # type: ignore[operator]
     )
     opportunities = sandbox.data.records("opportunity")
-    created = sorted(parse_datetime(r["date_created"]) for r in opportunities)
+    created = sorted(parse_timestamp(r["date_created"]) for r in opportunities)
     since, until = created[len(created) // 3], created[2 * len(created) // 3]
     _read, tables = read_all(client, [get_report("opportunities")], ReportParams(since=since, until=until))
     assert sorted(tables["opportunities"].column("id").to_pylist()) == sorted(
         r["id"]
         for r in opportunities
-        if since <= parse_datetime(r["date_created"]) < until  # type: ignore[operator]
+        if since <= parse_timestamp(r["date_created"]) < until  # type: ignore[operator]
     )
     tasks = sandbox.data.records("task")
     assignee = tasks[0]["assigned_to"]
@@ -397,10 +397,10 @@ def test_activity_look_back_is_configurable_and_cursor_never_goes_back(
     spec = get_report("activities_call")
     read, _ = read_all(client, [spec])
     state = read.new_states
-    cursor = parse_datetime(state["activities_call"]["cursor"])
+    cursor = parse_timestamp(state["activities_call"]["cursor"])
     calls = sandbox.data.records("activity/call")
-    newest = max(calls, key=lambda r: parse_datetime(r["date_created"]))  # type: ignore[arg-type, return-value]
-    assert parse_datetime(newest["date_created"]) == cursor
+    newest = max(calls, key=lambda r: parse_timestamp(r["date_created"]))  # type: ignore[arg-type, return-value]
+    assert parse_timestamp(newest["date_created"]) == cursor
     read, tables = read_all(client, [spec], states=state, lookback=timedelta(0))
     assert tables["activities_call"].column("id").to_pylist() == [newest["id"]]  # >= cursor, inclusive
     week = timedelta(days=7)
@@ -408,7 +408,7 @@ def test_activity_look_back_is_configurable_and_cursor_never_goes_back(
     assert tables["activities_call"].num_rows == sum(
         1
         for r in calls
-        if parse_datetime(r["date_created"]) >= cursor - week  # type: ignore[operator]
+        if parse_timestamp(r["date_created"]) >= cursor - week  # type: ignore[operator]
     )
     sandbox.data.delete("activity/call", newest["id"])
     read, tables = read_all(client, [spec], states=state)

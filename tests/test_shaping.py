@@ -11,11 +11,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from closesync.close.timestamps import parse_timestamp
 from closesync.reports import REPORTS, CustomField, Shaper, get_report
 from closesync.reports.columns import is_json_field
 from closesync.reports.custom_fields import assign_columns, snake_case
 from closesync.reports.nesting import nested_rows
-from closesync.reports.timeparse import dates, parse_datetime, timestamps
+from closesync.reports.timeparse import dates, timestamps
 
 EXAMPLES = Path(__file__).parent / "data" / "close_examples"  # Close's documented payloads
 UTC_US = pa.timestamp("us", tz="UTC")
@@ -163,7 +164,7 @@ def test_reference_formats_take_the_vectorised_path(monkeypatch: pytest.MonkeyPa
     def boom(value: Any) -> None:
         raise AssertionError(f"per-value fallback used for {value!r}")
 
-    monkeypatch.setattr(tp, "parse_datetime", boom)
+    monkeypatch.setattr(tp, "parse_timestamp", boom)
     array, _ = tp.timestamps(["2015-02-08", "2019-11-04T11:04:13.014979", "2014-12-07T04:10:46+00:00", None])
     assert array.null_count == 1
 
@@ -183,7 +184,7 @@ def test_odd_timestamps_fall_back_and_garbage_is_reported() -> None:
     ]
     assert array.to_pylist()[2:] == [None, None]
     assert bad == {2: "soon"}
-    assert parse_datetime("2019-11-04T11:04:13") == datetime(2019, 11, 4, 11, 4, 13, tzinfo=UTC)
+    assert parse_timestamp("2019-11-04T11:04:13") == datetime(2019, 11, 4, 11, 4, 13, tzinfo=UTC)
     days, bad_days = dates(["2015-02-08", "2013-08-23T00:00:00+00:00", None, "nope"])
     assert days.to_pylist() == [date(2015, 2, 8), date(2013, 8, 23), None, None]
     assert bad_days == {3: "nope"}

@@ -1,7 +1,8 @@
 """CloseClient: one HTTP conversation with Close - auth, retries, 429 waits, pacing - and the paging entry points.
 
-Paging algorithms live in `paging.py`; this module only turns one logical request into as many HTTP
-attempts as it takes (or a typed error), so every reader gets the same retry and pacing behaviour.
+Paging algorithms live in `paging.py` (offset pages, date windows) and `cursors.py` (search, event log);
+this module only turns one logical request into as many HTTP attempts as it takes (or a typed error), so
+every reader gets the same retry and pacing behaviour.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from closesync.close import errors, paging
+from closesync.close import cursors, errors, paging
 from closesync.close.groups import endpoint_group
 from closesync.close.pacing import Pacer
 from closesync.close.ratelimit import DEFAULT_429_WAIT, parse_ratelimit, throttle_wait
 from closesync.close.stats import ClientStats
+from closesync.close.timestamps import format_timestamp
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 USER_AGENT = "closesync/0.1 (+self-hosted Close connector; python-httpx)"
@@ -76,12 +78,17 @@ class _Secret:
 
 @dataclass
 class _Shared:
-    """What a client and its scoped children share: connections, pacing, policy and learned caps."""
+    """Everything a client and its scoped children share: connections, pacing, policy, settings and learned
+    caps. A client is this plus its own `stats`, so a child can never miss a setting of its parent."""
 
     http: httpx.Client
     pacer: Pacer
     policy: RetryPolicy
     secret: _Secret
+    base_url: str
+    pace: bool = True
+    prefetch: int = 3
+    skip_cap_hint: int | None = None
     workers: int = 32
     skip_caps: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,8 +106,8 @@ class CloseClient:
     """Thread-safe Close API client (HTTP Basic with the key as username, empty password).
 
     `get`/`post` return decoded JSON; `paginate`, `paginate_by_date`, `search`, `search_by_date` and
-    `events` stream records across pages. `scoped()` gives a child sharing pool and pacing but counting
-    its own `stats` (which also roll up here), so concurrent readers can report their own numbers.
+    `events` stream records across pages. `scoped()` gives a child sharing pool, pacing and settings but
+    counting its own `stats` (which also roll up here), so concurrent readers can report their own numbers.
     """
 
     def __init__(
@@ -143,31 +150,50 @@ class CloseClient:
             max_throttle_retries=max_throttle_retries,
             max_throttle_wait=max_throttle_wait,
         )
-        self._shared = _Shared(http, Pacer(margin=pacing_margin), policy, secret, workers=pool_size)
-        self.prefetch = max(1, prefetch)
-        self._pace = pace
-        self._skip_cap_hint = skip_cap
-        self._root = True
-        self.base_url = base_url
-        self.stats = ClientStats()
+        shared = _Shared(
+            http,
+            Pacer(margin=pacing_margin),
+            policy,
+            secret,
+            base_url=base_url,
+            pace=pace,
+            prefetch=max(1, prefetch),
+            skip_cap_hint=skip_cap,
+            workers=pool_size,
+        )
+        self._attach(shared, ClientStats(), owner=True)
+
+    @classmethod
+    def _sharing(cls, shared: _Shared, stats: ClientStats) -> CloseClient:
+        """The private constructor of `scoped()`: a client over an existing `_Shared` it does not own."""
+        client = cls.__new__(cls)
+        client._attach(shared, stats, owner=False)
+        return client
+
+    def _attach(self, shared: _Shared, stats: ClientStats, *, owner: bool) -> None:
+        """The one place a client's own attributes are set, for root clients and children alike."""
+        self._shared = shared
+        self._owner = owner  # the root client closes the pool; children leave it
+        self.stats = stats
+
+    @property
+    def base_url(self) -> str:
+        return self._shared.base_url
+
+    @property
+    def prefetch(self) -> int:
+        """Pages kept in flight per reader (1: no prefetching)."""
+        return self._shared.prefetch
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def scoped(self) -> CloseClient:
-        """A child sharing connections, pacing, retry policy and learned caps, with its own `stats`."""
-        child = object.__new__(CloseClient)
-        child._shared = self._shared
-        child._pace = self._pace
-        child._skip_cap_hint = self._skip_cap_hint
-        child.prefetch = self.prefetch
-        child._root = False
-        child.base_url = self.base_url
-        child.stats = ClientStats(parent=self.stats)
-        return child
+        """A child sharing connections, pacing, settings and learned caps, with its own `stats`."""
+        return CloseClient._sharing(self._shared, ClientStats(parent=self.stats))
 
     def close(self) -> None:
         """Close the connection pool (children leave it to the root client)."""
-        if self._root:
+        if self._owner:
             if self._shared.executor is not None:
                 # Let pages fetched ahead finish before their connections go away.
                 self._shared.executor.shutdown(wait=True, cancel_futures=True)
@@ -206,7 +232,7 @@ class CloseClient:
         throttled_wait = False
         while True:
             ticket = 0
-            if self._pace:
+            if shared.pace:
                 waited, ticket = shared.pacer.acquire(group)
                 if throttled_wait:
                     self.stats.add(group, throttle_wait_seconds=waited)
@@ -219,14 +245,14 @@ class CloseClient:
             try:
                 response = shared.http.request(method, path, params=params, json=json)
             except httpx.TransportError as exc:
-                if self._pace:
+                if shared.pace:
                     shared.pacer.release(group, None, ticket)
                 failure = f"{type(exc).__name__}: {shared.secret.scrub(str(exc)) or 'transport error'}"
                 kind: type[errors.CloseError] = errors.ConnectionFailedError
                 status: int | None = None
             else:
                 status = response.status_code
-                if self._pace:
+                if shared.pace:
                     shared.pacer.release(group, parse_ratelimit(response.headers), ticket)
                 if status == 429:
                     body = _json_or_text(response)
@@ -236,7 +262,7 @@ class CloseClient:
                     if throttles > policy.max_throttle_retries or wait > policy.max_throttle_wait:
                         raise self._error(errors.RateLimitError, 429, body, method, path, retry_after=wait)
                     log.info("429 on %s; waiting %.2fs as Close asks", group, wait)
-                    if self._pace:
+                    if shared.pace:
                         shared.pacer.lockout(group, wait)
                         throttled_wait = True
                     else:
@@ -303,14 +329,14 @@ class CloseClient:
     def skip_cap(self, path: str) -> int | None:
         """The `_skip` cap learned (or configured) for `path`'s endpoint group, if any."""
         with self._shared.lock:
-            return self._shared.skip_caps.get(endpoint_group("GET", path), self._skip_cap_hint)
+            return self._shared.skip_caps.get(endpoint_group("GET", path), self._shared.skip_cap_hint)
 
     def learn_skip_cap(self, path: str, cap: int) -> None:
         """Remember Close's `max_skip` for `path`'s group so later reads split windows before hitting it."""
         with self._shared.lock:
             self._shared.skip_caps[endpoint_group("GET", path)] = cap
 
-    # -- streaming readers (algorithms in paging.py) -------------------------------------------------------
+    # -- streaming readers (algorithms in paging.py and cursors.py) ----------------------------------------
 
     def paginate(
         self, path: str, params: dict[str, Any] | None = None, *, page_size: int | None = None
@@ -342,7 +368,7 @@ class CloseClient:
         page_size: int = 200,
     ) -> Iterator[dict[str, Any]]:
         """Every result of an Advanced Filtering query (POST data/search/, cursor paging)."""
-        return paging.search(self, query, sort=sort, fields=fields, page_size=page_size)
+        return cursors.search(self, query, sort=sort, fields=fields, page_size=page_size)
 
     def search_by_date(
         self,
@@ -355,13 +381,13 @@ class CloseClient:
         page_size: int = 200,
     ) -> Iterator[dict[str, Any]]:
         """Every `object_type` record with start <= `field` < end via an ascending keyset walk on data/search/."""
-        return paging.search_by_date(
+        return cursors.search_by_date(
             self, object_type, field=field, start=start, end=end, fields=fields, page_size=page_size
         )
 
     def events(self, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every event of the event log matching `params` (GET event/, `_cursor`/`cursor_next`)."""
-        return paging.events(self, params)
+        return cursors.events(self, params)
 
 
 def _clean_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -375,7 +401,7 @@ def _clean_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
         if isinstance(value, bool):
             value = "true" if value else "false"
         elif isinstance(value, datetime):
-            value = value.isoformat()
+            value = format_timestamp(value)
         out[key] = value
     return out
 

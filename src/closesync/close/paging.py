@@ -1,8 +1,9 @@
-"""Reading whole collections from Close: offset pages, self-splitting date windows, search and event cursors.
+"""Reading whole `_skip`/`_limit` collections from Close: offset pages and self-splitting date windows.
 
-Every reader yields each record once (dedupe by id) and never sends a request Close must refuse if it
-can know better: `_skip` caps are learned from Close's 400 (`max_skip = N`) and remembered per endpoint
-group on the client, and `_limit` caps likewise (`max_limit = N`).
+Cursor walks (`data/search/`, the event log) live in `cursors.py`. Every reader yields each record once
+(dedupe by id) and never sends a request Close must refuse if it can know better: `_skip` caps are learned
+from Close's 400 (`max_skip = N`) and remembered per endpoint group on the client, and `_limit` caps
+likewise (`max_limit = N`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from closesync.close.errors import BadRequestError, CloseError
 from closesync.close.prefetch import fetch_pages
-from closesync.close.timestamps import format_timestamp, parse_timestamp
+from closesync.close.records import Record, unseen
+from closesync.close.timestamps import format_timestamp, parse_bound, parse_timestamp
 
 if TYPE_CHECKING:
     from closesync.close.client import CloseClient
 
 DEFAULT_PAGE_SIZE = 100
-EVENT_PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 # Granularities tried, coarse to fine, when a window must be cut between two records: whole seconds
@@ -33,19 +34,8 @@ MAX_GROWTH = 16.0
 _FLOORS = (EPOCH, datetime(1900, 1, 1, tzinfo=UTC))
 _IMMUTABLE_FIELDS = {"date_created"}
 
-Record = dict[str, Any]
-
 
 # -- small helpers --------------------------------------------------------------------------------------
-
-
-def _as_utc(value: datetime | str | None) -> datetime | None:
-    if value is None:
-        return None
-    parsed = parse_timestamp(value)
-    if parsed is None:
-        raise ValueError(f"not a timestamp: {value!r}")
-    return parsed
 
 
 def floor_to(value: datetime, step: timedelta) -> datetime:
@@ -63,17 +53,6 @@ def ceil_to_second(value: datetime) -> datetime:
 
 def _limit_from(page_size: int | None) -> int:
     return max(1, int(page_size or DEFAULT_PAGE_SIZE))
-
-
-def _unseen(records: list[Any], seen: set[str]) -> Iterator[Record]:
-    """The records whose id is not in `seen` yet, adding theirs: pages that shift or overlap repeat none."""
-    for record in records:
-        rid = record.get("id") if isinstance(record, dict) else None
-        if rid is not None:
-            if rid in seen:
-                continue
-            seen.add(rid)
-        yield record
 
 
 def _get_page(client: CloseClient, path: str, params: dict[str, Any], box: list[int]) -> dict[str, Any]:
@@ -110,7 +89,7 @@ def paginate(
         cap=lambda: None,
     )
     for _skip, page in pages:  # a record inserted before our position shifts the pages: skip repeats
-        yield from _unseen(page.get("data") or [], seen)
+        yield from unseen(page.get("data") or [], seen)
 
 
 # -- date windows ----------------------------------------------------------------------------------------
@@ -130,16 +109,17 @@ def plan_next_length(length: timedelta, count: int, target: float) -> timedelta:
     return max(SECOND, length * factor)
 
 
-def choose_cut(dates: list[datetime], hi: datetime | None) -> tuple[datetime, int] | None:
-    """Where to cut an overflowing window: the first boundary (whole second if possible) above the oldest
-    record seen, so the part above it holds at least one seen record. Returns (cut, records at/after it)."""
+def choose_cut(dates: list[datetime], hi: datetime) -> tuple[datetime, int] | None:
+    """Where to cut an overflowing window [.., hi): the first boundary (whole second if possible) above the
+    oldest record seen and below `hi`, so the part above it holds at least one seen record.
+    Returns (cut, records at/after it)."""
     if not dates:
         return None
     ordered = sorted(dates)
     oldest = ordered[0]
     for step in _CUTS:
         cut = floor_to(oldest, step) + step
-        if hi is not None and cut >= hi:
+        if cut >= hi:
             continue
         above = len(ordered) - _bisect_left(ordered, cut)
         if above > 0:
@@ -188,10 +168,16 @@ class _DateWalk:
     def cap(self) -> int | None:
         return self.client.skip_cap(self.path)
 
-    @property
-    def target(self) -> float | None:
+    def _known_cap(self) -> int:
+        """The skip cap where one must be known: windows overflow only at a cap, and are planned
+        (`self.length`) only once one is known; caps are never forgotten."""
         cap = self.cap
-        return None if cap is None else max(float(self.box[0]), TARGET_FILL * (cap + self.box[0]))
+        assert cap is not None, "no skip cap known"
+        return cap
+
+    def _target(self, cap: int) -> float:
+        """Records a window aims at: TARGET_FILL of what one window can hold (cap + one page)."""
+        return max(float(self.box[0]), TARGET_FILL * (cap + self.box[0]))
 
     def _filters(self, lo: datetime | None, hi: datetime | None) -> dict[str, Any]:
         params = dict(self.base)
@@ -224,9 +210,9 @@ class _DateWalk:
             else:
                 self._split(lo, w_hi, hi, window)
 
-    def _plan(self, lo: datetime | None, hi: datetime | None) -> datetime | None:
+    def _plan(self, lo: datetime, hi: datetime | None) -> datetime | None:
         """End of the next window starting at `lo`: the whole span unless density says it would overflow."""
-        if self.length is None or lo is None:
+        if self.length is None:
             return hi
         cut = ceil_to_second(lo + self.length)
         limit = hi if hi is not None else datetime.now(UTC)
@@ -278,8 +264,8 @@ class _DateWalk:
         return _Window(not more, in_window)
 
     def _learn_from_complete(self, lo: datetime | None, hi: datetime | None, window: _Window) -> None:
-        target = self.target
-        if target is None or lo is None:
+        cap = self.cap
+        if cap is None or lo is None:
             return
         if hi is None:
             dates = [d for d in window.seen.values() if d is not None]
@@ -288,11 +274,12 @@ class _DateWalk:
             hi = max(dates) + SECOND
         span = max(hi - lo, SECOND)
         self.density = len(window.seen) / span.total_seconds()
-        self.length = plan_next_length(span, len(window.seen), target)
+        self.length = plan_next_length(span, len(window.seen), self._target(cap))
 
     def _split(self, lo: datetime | None, w_hi: datetime | None, hi: datetime | None, window: _Window) -> None:
         """The window [lo, w_hi) holds more than the cap lets us page through. Keep the newest part we
         already read if a one-request check proves it complete, and walk the older rest as new windows."""
+        cap = self._known_cap()
         dates = [d for d in window.seen.values() if d is not None]
         if not dates:
             raise CloseError(f"{self.path} records carry no readable {self.field}", path=self.path)
@@ -306,21 +293,18 @@ class _DateWalk:
                 path=self.path,
             )
         cut, above = choice
-        proven = self._verify(cut, top, above)
+        proven = self._verify(cut, top, above, cap)
         rest: list[tuple[datetime | None, datetime | None]] = [(lo, cut)]
         if not proven:
             rest.append((cut, top))
         if top != hi:
             rest.append((top, hi))
         self.spans[0:1] = rest
-        target = self.target
-        if target is not None:
-            self.length = max(SECOND, (top - cut) * (target / above))
-            self.density = above / max(top - cut, SECOND).total_seconds()
+        self.length = max(SECOND, (top - cut) * (self._target(cap) / above))
+        self.density = above / max(top - cut, SECOND).total_seconds()
 
-    def _verify(self, lo: datetime, hi: datetime, expected: int) -> bool:
+    def _verify(self, lo: datetime, hi: datetime, expected: int, cap: int) -> bool:
         """One request: does [lo, hi) hold exactly the `expected` records we already have from it?"""
-        cap = self.cap or expected
         skip = min(expected, cap)
         limit = 1 if skip == expected else self.box[0]
         params = {**self._filters(lo, hi), "_skip": skip, "_limit": limit}
@@ -330,9 +314,7 @@ class _DateWalk:
 
     def _fits(self, hi: datetime | None) -> bool:
         """One request: can everything before `hi` be paged in one window (nothing past the cap)?"""
-        cap = self.cap
-        if cap is None:
-            return True
+        cap = self._known_cap()
         page = self.client.get(self.path, {**self._filters(None, hi), "_skip": cap, "_limit": 1})
         return not page.get("has_more")
 
@@ -345,10 +327,8 @@ class _DateWalk:
             return None
         high = hi if hi is not None else datetime.now(UTC) + timedelta(days=1)
         step = max(timedelta(days=1), self.length)
-        while high - low > step:
+        while high - low > step:  # so mid, less than a second above the middle, stays below high
             mid = ceil_to_second(low + (high - low) / 2)
-            if mid >= high:
-                break
             found = self._any_before(mid)
             if found is None:
                 low = mid
@@ -356,8 +336,9 @@ class _DateWalk:
                 high = min(mid, ceil_to_second(found + timedelta(microseconds=1)))
         return low
 
-    def _any_before(self, moment: datetime) -> datetime | None | bool:
-        """A record's date if some record has field < moment (True if it has no readable date), else None."""
+    def _any_before(self, moment: datetime) -> datetime | None:
+        """A record's date if some record has field < moment (just below `moment` if it has no readable
+        date), else None."""
         page = self.client.get(self.path, {**self._filters(None, moment), "_skip": 0, "_limit": 1})
         data = page.get("data") or []
         if not data:
@@ -366,10 +347,9 @@ class _DateWalk:
 
     def _prune(self) -> None:
         """Forget ids no later window can return again (immutable field below the next window's start)."""
-        if not self.prune or not self.spans or self.spans[0][0] is None:
-            return
-        floor = self.spans[0][0]
-        if len(self.seen) > 4 * self.box[0]:
+        if self.prune and self.spans and len(self.seen) > 4 * self.box[0]:
+            floor = self.spans[0][0]
+            assert floor is not None, "only the first span is open below, and it is read first"
             self.seen = {k: v for k, v in self.seen.items() if v is None or v >= floor}
 
 
@@ -405,172 +385,5 @@ def paginate_by_date(
     Duplicates at window edges, re-reads, overlaps and page shifts are dropped by id. Windows ascend; only inside
     a window that overflowed do its newest records come before its older ones - never rely on the order.
     """
-    walk = _DateWalk(client, path, params, field, _as_utc(start), _as_utc(end), page_size)
+    walk = _DateWalk(client, path, params, field, parse_bound(start), parse_bound(end), page_size)
     return walk.run()
-
-
-# -- Advanced Filtering search ----------------------------------------------------------------------------
-
-
-def search(
-    client: CloseClient,
-    query: dict[str, Any],
-    *,
-    sort: list[dict[str, Any]] | None = None,
-    fields: dict[str, list[str]] | None = None,
-    page_size: int = 200,
-) -> Iterator[Record]:
-    """Follow `cursor` through POST data/search/ until it runs out. One cursor walk is depth-capped like
-    `_skip` (BadRequestError with `.max_skip`); `search_by_date` restarts around that for big reads."""
-    seen: set[str] = set()
-    cursor: str | None = None
-    while True:
-        body: dict[str, Any] = {"query": query, "_limit": page_size, "cursor": cursor}
-        if sort:
-            body["sort"] = sort
-        if fields:
-            body["_fields"] = fields
-        page = client.post("data/search/", body)
-        data = page.get("data") or []
-        yield from _unseen(data, seen)
-        cursor = page.get("cursor")
-        if not cursor or not data:
-            return
-
-
-def moment_range_query(
-    object_type: str, field: str, start: datetime | None, end: datetime | None
-) -> dict[str, Any]:
-    """Advanced Filtering query: objects of `object_type` with start <= field < end."""
-    queries: list[dict[str, Any]] = [{"type": "object_type", "object_type": object_type}]
-    condition: dict[str, Any] = {"type": "moment_range"}
-    if start is not None:
-        condition["on_or_after"] = {"type": "fixed_utc", "value": format_timestamp(start)}
-    if end is not None:
-        condition["before"] = {"type": "fixed_utc", "value": format_timestamp(end)}
-    if len(condition) > 1:
-        queries.append(
-            {
-                "type": "field_condition",
-                "field": {"type": "regular_field", "object_type": object_type, "field_name": field},
-                "condition": condition,
-            }
-        )
-    return {"type": "and", "queries": queries}
-
-
-def search_by_date(
-    client: CloseClient,
-    object_type: str,
-    *,
-    field: str = "date_created",
-    start: datetime | str | None = None,
-    end: datetime | str | None = None,
-    fields: list[str] | dict[str, list[str]] | None = None,
-    page_size: int = 200,
-) -> Iterator[Record]:
-    """Every `object_type` record with start <= field < end, ascending by `field`, each once.
-
-    A keyset walk: search sorted ascending by `field`; when the cursor walk reaches the depth cap
-    (learned from Close's 400 or known on the client), start a new search at the last value seen
-    (inclusive) and drop the ids already yielded at exactly that value. Relies only on the sort we ask for,
-    and checks it: a page that goes backwards raises instead of silently losing records.
-    """
-    lower = _as_utc(start)
-    upper = _as_utc(end)
-    wanted = _search_fields(object_type, field, fields)
-    sort = [
-        {
-            "field": {"type": "regular_field", "object_type": object_type, "field_name": field},
-            "direction": "asc",
-        }
-    ]
-    edge_ids: set[str] = set()
-    path = "data/search/"
-    while True:
-        query = moment_range_query(object_type, field, lower, upper)
-        cursor: str | None = None
-        depth = 0
-        last: datetime | None = None
-        at_last: set[str] = set()
-        restart = False
-        while True:
-            cap = client.skip_cap(path)
-            if cap is not None and depth > cap:
-                restart = True
-                break
-            body = {"query": query, "sort": sort, "_limit": page_size, "cursor": cursor, "_fields": wanted}
-            try:
-                page = client.post(path, body)
-            except BadRequestError as exc:
-                if exc.max_skip is None or depth == 0:
-                    raise
-                client.learn_skip_cap(path, exc.max_skip)
-                restart = True
-                break
-            data = page.get("data") or []
-            for record in data:
-                value = parse_timestamp(record.get(field))
-                rid = record.get("id")
-                if value is not None:
-                    if last is not None and value < last:
-                        raise CloseError(
-                            f"data/search/ returned {object_type}s out of {field} order; "
-                            "a keyset walk would lose records",
-                            path=path,
-                        )
-                    if value != last:
-                        last, at_last = value, set()
-                    if rid is not None:
-                        at_last.add(rid)
-                if rid is not None and value == lower and rid in edge_ids:
-                    continue
-                yield record
-            depth += len(data)
-            cursor = page.get("cursor")
-            if not cursor or not data:
-                return
-        if not restart:
-            return
-        if last is None or last == lower:
-            raise CloseError(
-                f"More {object_type}s share one {field} value than one search may page through",
-                path=path,
-            )
-        if last == lower:
-            edge_ids |= at_last
-        else:
-            lower, edge_ids = last, at_last
-
-
-def _search_fields(
-    object_type: str, field: str, fields: list[str] | dict[str, list[str]] | None
-) -> dict[str, list[str]]:
-    """The `_fields` map, always including `id` and the walk's sort field (the keyset needs them)."""
-    if isinstance(fields, dict):
-        mapping = {k: list(v) for k, v in fields.items()}
-    else:
-        mapping = {object_type: list(fields or [])}
-    names = mapping.setdefault(object_type, [])
-    for required in ("id", field):
-        if required not in names:
-            names.append(required)
-    return mapping
-
-
-# -- event log --------------------------------------------------------------------------------------------
-
-
-def events(client: CloseClient, params: dict[str, Any] | None = None) -> Iterator[Record]:
-    """Every event matching `params`, following `cursor_next` (GET event/, newest first)."""
-    base = {k: v for k, v in (params or {}).items() if k != "_cursor"}
-    base.setdefault("_limit", EVENT_PAGE_SIZE)
-    cursor = (params or {}).get("_cursor")
-    seen: set[str] = set()
-    while True:
-        page = client.get("event/", {**base, "_cursor": cursor} if cursor else base)
-        data = page.get("data") or []
-        yield from _unseen(data, seen)
-        cursor = page.get("cursor_next")
-        if not cursor or not data:
-            return

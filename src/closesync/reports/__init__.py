@@ -8,26 +8,21 @@ read.new_states
 read_records(specs, lambda: records, custom_fields)  # same buffering and shaping, records at hand
 """
 
-from closesync.reports.catalog import (
-    REPORTS,
+from closesync.reports.catalog import REPORTS, get_report
+from closesync.reports.columns import Column
+from closesync.reports.custom_fields import CustomField
+from closesync.reports.extract import DEFAULT_LOOKBACK, SourceRead, open_read, read_records
+from closesync.reports.readers import default_organization_id
+from closesync.reports.shaping import EXTRA, POSITION, Shaper
+from closesync.reports.spec import (
     Nested,
+    ReadKind,
     ReportParams,
     ReportSpec,
     UnknownReportError,
     describe,
-    get_report,
     group_by_source,
 )
-from closesync.reports.columns import Column
-from closesync.reports.custom_fields import CustomField
-from closesync.reports.extract import (
-    DEFAULT_LOOKBACK,
-    SourceRead,
-    default_organization_id,
-    open_read,
-    read_records,
-)
-from closesync.reports.shaping import EXTRA, POSITION, Shaper
 
 __all__ = [
     "DEFAULT_LOOKBACK",
@@ -37,6 +32,7 @@ __all__ = [
     "Column",
     "CustomField",
     "Nested",
+    "ReadKind",
     "ReportParams",
     "ReportSpec",
     "Shaper",

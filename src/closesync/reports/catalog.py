@@ -1,244 +1,29 @@
 """The catalog: one declarative `ReportSpec` per report, in the order of the product's report list.
 
-A spec says what a report reads (a list endpoint, a date-walked list, a search, a nested array of a
-parent object, a single object or a report request), its parameters, keys, incremental cursor and typed
-columns. Extraction and shaping are generic over specs; nothing here talks HTTP.
+This module is data (the 38 specs and the lookup by name); what a spec means is in `spec.py`, the column
+sets several reports share in `column_sets.py`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-from closesync.close.groups import endpoint_group
-from closesync.errors import ClosesyncError
+from closesync.reports.column_sets import (
+    CALL,
+    CONTACT,
+    CONTACT_WITH_ARRAYS,
+    CUSTOM_ACTIVITY,
+    EMAIL,
+    EMAIL_THREAD,
+    LEAD,
+    LEAD_STATUS_CHANGE,
+    MEMBERSHIP,
+    NOTE,
+    OPPORTUNITY,
+    OPPORTUNITY_STATUS_CHANGE,
+    ORGANIZATION,
+    TASK,
+)
 from closesync.reports.columns import Column, cols
-
-
-class UnknownReportError(ClosesyncError, KeyError):
-    """Raised by `get_report` for a name or slug that is not in the catalog."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown report"
-
-
-@dataclass(frozen=True)
-class ReportParams:
-    """User-chosen parameters of a read; None means the report's default (see DESIGN.md)."""
-
-    organization_id: str | None = None
-    user_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                object.__setattr__(self, name, value.replace(tzinfo=UTC))
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise ValueError(
-                f"since ({self.since.isoformat()}) must be before until ({self.until.isoformat()})"
-            )
-
-
-@dataclass(frozen=True)
-class Nested:
-    """Where a nested report's rows live inside its parent object.
-
-    `path` may go through one list of containers (``("pipelines", "statuses")``); `fallback` is tried when
-    the parent lacks the first key (older Close responses, or keys real accounts do not have).
-    `parent_columns` copies parent values onto each row: (column, key in parent or container).
-    """
-
-    path: tuple[str, ...]
-    parent_columns: tuple[tuple[str, str], ...]
-    fallback: tuple[str, ...] = ()
-    container_columns: tuple[tuple[str, str], ...] = ()
-
-
-# How the source of a report is read (see extract.py).
-READS = ("list", "by_date", "search", "object", "me", "report_activity", "report_sent_emails")
-
-
-@dataclass(frozen=True)
-class ReportSpec:
-    """Everything the pipeline needs to know about one report, without reading anything."""
-
-    name: str
-    description: str
-    source: str  # reports sharing a source are fed by one pass (see group_by_source)
-    read: str  # one of READS
-    path: str  # endpoint of the source, relative to the API base; {organization_id} is substituted
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...] = ("id",)
-    parent_key: tuple[str, ...] = ()
-    nested: Nested | None = None
-    cursor: str | None = None
-    fixed_params: tuple[tuple[str, str], ...] = ()
-    page_size: int | None = 100
-    custom_field_kind: str | None = None  # lead | contact | opportunity | activity
-    omit: tuple[str, ...] = ()  # keys that are their own (nested) report, so not columns or extra
-    user_filter: str | None = None  # list param that takes params.user_id
-    date_field: str | None = None  # field bounded by params.since/until (records created in the range)
-    method: str = "GET"
-    slug: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        if self.read not in READS:
-            raise ValueError(f"{self.name}: unknown read {self.read!r}")
-        object.__setattr__(self, "slug", self.name.lower().replace(" ", "_"))
-
-    @property
-    def group(self) -> str:
-        """The endpoint group (rate-limit unit) of the source's main request."""
-        path = self.path.replace("{organization_id}", "orga_PLACEHOLDER0")
-        return endpoint_group(self.method, path)
-
-    @property
-    def uses_organization_id(self) -> bool:
-        return "{organization_id}" in self.path or self.read in ("report_activity", "report_sent_emails")
-
-    @property
-    def uses_user_id(self) -> bool:
-        return self.user_filter is not None or self.read in ("report_activity", "report_sent_emails")
-
-    @property
-    def uses_date_range(self) -> bool:
-        return self.date_field is not None or self.read in ("report_activity", "report_sent_emails")
-
-    @property
-    def parameters(self) -> tuple[str, ...]:
-        """UI parameter names this report takes: organization_id, user_id, since/until."""
-        out = []
-        if self.uses_organization_id:
-            out.append("organization_id")
-        if self.uses_user_id:
-            out.append("user_id")
-        if self.uses_date_range:
-            out += ["since", "until"]
-        return tuple(out)
-
-    @property
-    def incremental(self) -> bool:
-        return self.cursor is not None
-
-    @property
-    def source_label(self) -> str:
-        """Human description of what is read, for `closesync reports`."""
-        if self.nested is not None:
-            label = f"nested {self.source}.{'[].'.join(self.nested.path)}[]"
-            if self.nested.fallback:
-                label += f" (else {'[].'.join(self.nested.fallback)}[])"
-            return label
-        label = f"{self.method} /{self.path}"
-        if self.fixed_params:
-            label += "?" + "&".join(f"{k}={_short(v)}" for k, v in self.fixed_params)
-        if self.read == "search":
-            label += f" ({self.source}s by {self.cursor})"
-        return label
-
-    @property
-    def incremental_label(self) -> str:
-        """How the report reads only what changed, for `closesync reports`."""
-        if self.cursor is None:
-            return "-"
-        if self.nested is not None:
-            return f"with parent ({self.cursor})"
-        if self.cursor == "date_created":
-            return "date_created + look-back"
-        return self.cursor
-
-
-def _short(value: str) -> str:
-    items = value.split(",")
-    return value if len(items) <= 3 else f"{','.join(items[:2])},…({len(items)})"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Column sets shared by several reports.
-
-ACTIVITY = cols(
-    "id _type lead_id contact_id user_id user_name users:list organization_id created_by created_by_name"
-    " updated_by updated_by_name date_created:ts date_updated:ts activity_at:ts"
-)
-CALL = ACTIVITY + cols(
-    "direction status disposition duration:int voicemail_duration:int voicemail_url recording_url"
-    " has_recording:bool recording_expires_at:ts phone remote_phone remote_phone_formatted remote_country_iso"
-    " local_phone local_phone_formatted local_country_iso note note_html source call_method cost dialer_id"
-    " dialer_saved_search_id outcome_id sequence_id sequence_name sequence_subscription_id transferred_from"
-    " transferred_to transferred_from_user_id transferred_to_user_id is_forwarded:bool forwarded_to"
-    " is_joinable:bool is_to_group_number:bool coach_legs:json date_answered:ts recording_transcript:json"
-    " quality_info:json conversation_type_id playbook_id"
-)
-EMAIL_THREAD = ACTIVITY + cols(
-    "latest_normalized_subject n_emails:int participants:json emails:json latest_emails:json"
-)
-EMAIL = ACTIVITY + cols(
-    "status direction subject sender to:list cc:list bcc:list body_text body_html body_preview"
-    " body_text_quoted:json body_html_quoted:json attachments:json envelope:json message_ids:list"
-    " references:list in_reply_to_id thread_id email_account_id template_id template_name"
-    " bulk_email_action_id date_sent:ts date_scheduled:ts has_reply:bool opens:json opens_summary"
-    " send_attempts:json send_as_id need_smtp_credentials:bool followup_sequence_id"
-    " followup_sequence_delay:int followup_sequence_add_cc_bcc:bool sequence_id sequence_name"
-    " sequence_subscription_id agent_config_id agent_action_reason"
-)
-LEAD_STATUS_CHANGE = ACTIVITY + cols(
-    "old_status_id old_status_label new_status_id new_status_label _paused_subscriptions:json"
-)
-NOTE = ACTIVITY + cols(
-    "note note_html title pinned:bool pinned_at:ts note_mentions:json attachments:json source"
-)
-OPPORTUNITY_STATUS_CHANGE = ACTIVITY + cols(
-    "opportunity_id old_status_id old_status_label old_status_type new_status_id new_status_label"
-    " new_status_type old_pipeline_id old_pipeline_name new_pipeline_id new_pipeline_name"
-    " opportunity_value:int opportunity_value_currency opportunity_value_formatted opportunity_value_period"
-    " opportunity_confidence:int opportunity_date_won:date"
-)
-CUSTOM_ACTIVITY = ACTIVITY + cols(
-    "custom_activity_type_id status last_published_at:ts pinned:bool pinned_at:ts mentions:json"
-    " mentions_updated_at:ts source"
-)
-CONTACT = cols(
-    "id lead_id organization_id name display_name title integration_links:json created_by updated_by"
-    " date_created:ts date_updated:ts timezone timezone_source lead_suggestions_operation_id"
-    " recent_calls:json subscriptions:json"
-)
-CONTACT_WITH_ARRAYS = CONTACT + cols("emails:json phones:json urls:json")
-LEAD = cols(
-    "id name display_name description url html_url status_id status_label organization_id created_by"
-    " created_by_name updated_by updated_by_name date_created:ts date_updated:ts contact_ids:list"
-    " integration_links:json primary_email:json primary_phone:json primary_address_summary contacts_summary"
-    " localtime source recent_calls:json summaries:json"
-)
-OPPORTUNITY = cols(
-    "id lead_id lead_name contact_id contact_name user_id user_name organization_id status_id status_label"
-    " status_type status_display_name pipeline_id pipeline_name value:int value_currency value_formatted"
-    " value_period annualized_value:int expected_value:int annualized_expected_value:int confidence:int"
-    " note note_html date_won:date date_lost:ts date_created:ts date_updated:ts created_by created_by_name"
-    " updated_by updated_by_name integration_links:json attachments:json is_stalled:bool stall_status:json"
-    " suggested_action:json comment_summary:json lead_primary_email:json lead_primary_phone:json"
-)
-TASK = cols(
-    "id _type organization_id lead_id lead_name contact_id contact_name assigned_to assigned_to_name text"
-    " date:ts due_date:ts is_complete:bool is_dateless:bool view object_type object_id created_by"
-    " created_by_name updated_by updated_by_name date_created:ts date_updated:ts emails:list subject"
-    " body_preview email_id total_emails_count_in_thread:int phone phone_formatted phone_number_description"
-    " local_phone voicemail_url voicemail_duration:int recording_url opportunity_note opportunity_value:int"
-    " opportunity_value_currency opportunity_value_formatted opportunity_value_period remote_phone"
-    " remote_phone_formatted remote_phone_description attachments:json sequence_id sequence_subscription_id"
-    " step_id resolution deduplication_key is_primary_lead_notification:bool agent_config_id"
-)
-MEMBERSHIP = cols(
-    "id organization_id user_id role_id role permissions_granted:list track_email_opens:bool"
-    " auto_record_calls user_email user_first_name user_last_name user_full_name user_phone"
-)
-ORGANIZATION = cols(
-    "id name created_by updated_by date_created:ts date_updated:ts pipelines:json plan_type currency"
-    " currency_symbol enable_unsubscribe_link:bool require_unsubscribe_link:bool status user_count:int"
-    " billing_account_id payment_fail_date:ts cancellation_date:ts trial_ends:ts leads_email"
-    " lead_custom_fields:json"
-)
+from closesync.reports.spec import Nested, ReadKind, ReportSpec, UnknownReportError
 
 SMART_VIEW_TYPES = (
     "lead,contact,opportunity,call,email,sms,meeting,note,whatsapp_message,custom_activity,form_submission"
@@ -257,7 +42,7 @@ def _activity(
         name=name,
         description=description,
         source=path.rstrip("/"),
-        read="by_date",
+        read=ReadKind.BY_DATE,
         path=path,
         columns=columns,
         cursor="date_created",
@@ -272,7 +57,7 @@ def _list(name: str, description: str, path: str, columns: tuple[Column, ...], *
         name=name,
         description=description,
         source=path.rstrip("/"),
-        read="list",
+        read=ReadKind.LIST,
         path=path,
         columns=columns,
         **kw,  # type: ignore[arg-type]
@@ -284,7 +69,7 @@ def _contact_child(name: str, description: str, key: str, columns: tuple[Column,
         name=name,
         description=description,
         source="contact",
-        read="search",
+        read=ReadKind.SEARCH,
         path="data/search/",
         method="POST",
         columns=columns,
@@ -302,7 +87,7 @@ def _lead_child(
         name=name,
         description=description,
         source="lead",
-        read="search",
+        read=ReadKind.SEARCH,
         path="data/search/",
         method="POST",
         columns=columns,
@@ -318,7 +103,7 @@ def _org_child(name: str, description: str, nested: Nested, columns: tuple[Colum
         name=name,
         description=description,
         source="organization",
-        read="object",
+        read=ReadKind.OBJECT,
         path="organization/{organization_id}/",
         columns=columns,
         parent_key=("organization_id",),
@@ -331,7 +116,7 @@ def _me_child(name: str, description: str, nested: Nested, columns: tuple[Column
         name=name,
         description=description,
         source="me",
-        read="me",
+        read=ReadKind.ME,
         path="me/",
         columns=columns,
         parent_key=("user_id",),
@@ -375,7 +160,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         name="Contacts",
         description="Returns a list of Contacts.",
         source="contact",
-        read="search",
+        read=ReadKind.SEARCH,
         path="data/search/",
         method="POST",
         columns=CONTACT,
@@ -433,7 +218,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         name="Leads",
         description="Returns a list of Leads.",
         source="lead",
-        read="search",
+        read=ReadKind.SEARCH,
         path="data/search/",
         method="POST",
         columns=LEAD,
@@ -468,7 +253,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         name="Opportunities",
         description="Returns a list of Opportunities.",
         source="opportunity",
-        read="by_date",
+        read=ReadKind.BY_DATE,
         path="opportunity/",
         columns=OPPORTUNITY,
         cursor="date_updated",
@@ -488,7 +273,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         description="Returns Organization's details, including its current members, lead and opportunity "
         "statuses, etc.",
         source="organization",
-        read="object",
+        read=ReadKind.OBJECT,
         path="organization/{organization_id}/",
         columns=ORGANIZATION,
         omit=("lead_statuses", "memberships", "inactive_memberships", "opportunity_statuses", "invoices"),
@@ -536,7 +321,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         name="Reporting Activity",
         description="Returns an Activity Report for an organization.",
         source="report/activity",
-        read="report_activity",
+        read=ReadKind.REPORT_ACTIVITY,
         path="report/activity/",
         method="POST",
         columns=cols("organization_id user_id datetime:ts"),
@@ -548,7 +333,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         name="Reporting Sent Emails",
         description="Returns a report about Sent Emails for organization.",
         source="report/sent_emails",
-        read="report_sent_emails",
+        read=ReadKind.REPORT_SENT_EMAILS,
         path="report/sent_emails/{organization_id}/",
         columns=cols(
             "organization_id position:int user_id date_start:date date_end:date name template_id template_url"
@@ -574,7 +359,7 @@ REPORTS: tuple[ReportSpec, ...] = (
         name="Tasks",
         description="Returns a list of Tasks.",
         source="task",
-        read="by_date",
+        read=ReadKind.BY_DATE,
         path="task/",
         columns=TASK,
         cursor="date_updated",
@@ -643,30 +428,3 @@ def get_report(name_or_slug: str) -> ReportSpec:
         raise UnknownReportError(f"unknown report {name_or_slug!r}; run `closesync reports` to list them")
     return spec
 
-
-def group_by_source(specs: list[ReportSpec] | tuple[ReportSpec, ...]) -> list[list[ReportSpec]]:
-    """Group specs that one pass over a source can feed, keeping catalog order within and between groups."""
-    groups: dict[str, list[ReportSpec]] = {}
-    for spec in specs:
-        bucket = groups.setdefault(spec.source, [])
-        if spec not in bucket:
-            bucket.append(spec)
-    return list(groups.values())
-
-
-def describe(spec: ReportSpec) -> dict[str, object]:
-    """The catalog entry as plain data (for `closesync reports --json` and the web app)."""
-    return {
-        "name": spec.name,
-        "slug": spec.slug,
-        "description": spec.description,
-        "source": spec.source_label,
-        "group": spec.group,
-        "primary_key": list(spec.primary_key),
-        "parent_key": list(spec.parent_key),
-        "incremental": spec.incremental,
-        "cursor": spec.cursor,
-        "incremental_mode": spec.incremental_label,
-        "parameters": list(spec.parameters),
-        "columns": [{"name": c.name, "type": c.type} for c in spec.columns],
-    }

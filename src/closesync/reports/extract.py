@@ -3,7 +3,8 @@
 `open_read` does the small metadata requests up front (the default organization from /me/, custom field
 definitions once per kind, activity-report metrics) so the schemas are known before any data is read;
 `SourceRead.batches()` then streams the source, buffering a bounded number of records, and shapes each
-buffer for every report of the source (a lead buffer feeds leads and its four nested reports).
+buffer for every report of the source (a lead buffer feeds leads and its four nested reports). The requests
+themselves, one reader per `ReadKind`, are in `readers.py`.
 
 Incremental state is one dict per report slug: ``{"field": "date_updated", "cursor": "<iso UTC>"}``. A read
 starts at the oldest cursor of its reports (activities minus a look-back, to catch edits), and the new
@@ -25,35 +26,41 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from closesync.close.errors import CloseError, NotFoundError, PermissionDeniedError
 from closesync.close.events import EVENT_OBJECT_TYPES
+from closesync.close.records import Record
+from closesync.close.timestamps import format_timestamp, parse_timestamp
 from closesync.reports import timeparse
-from closesync.reports.catalog import ReportParams, ReportSpec
 from closesync.reports.columns import Column
 from closesync.reports.custom_fields import CustomField, snake_case
 from closesync.reports.nesting import nested_rows
-from closesync.reports.shaping import POSITION, Shaper
+from closesync.reports.readers import (
+    SourceQuery,
+    activity_metrics,
+    custom_field_definitions,
+    default_organization_id,
+    deleted_ids,
+    read_source,
+    search_fields,
+)
+from closesync.reports.shaping import Shaper
+from closesync.reports.spec import ReadKind, ReportParams, ReportSpec
 
 if TYPE_CHECKING:
     from closesync.close.client import CloseClient
 
-Record = dict[str, Any]
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
 # Records buffered before shaping: big enough for fast columnar work, small enough to keep memory flat
 # (a lead with its contacts, opportunities and tasks is several times an activity's size). These are caps:
 # the buffer also adapts to the records' size (see `_Plan.next_limit`), because an email thread is six times
 # a call and 20,000 of them held as Python dicts cost most of a gigabyte.
-BATCH_ROWS = {"search": 5_000}
+BATCH_ROWS = {ReadKind.SEARCH: 5_000}
 DEFAULT_BATCH_ROWS = 20_000
 # Shaped bytes aimed at per buffer (over every report the buffer feeds). The first buffer is small, a probe
 # of the records' width; each later one is sized from the previous one's bytes per record.
 BUFFER_BYTES = 12 << 20
 FIRST_BUFFER_ROWS = 1_000
 MIN_BUFFER_ROWS = 200
-# Close's event-log object_type per source (`GET event/?object_type=…&action=deleted`). A trailing "." means
-# every subtype (tasks log as task.lead, task.email_followup, …): those are walked unfiltered by type and
-# matched here, since the event log takes one object_type per request.
 EVENT_LOG_RETENTION = timedelta(days=30)  # Close keeps 30 days of events
 DELETED_CHUNK = 5_000  # deleted ids per cover batch
 ROWS, COVER = "rows", "cover"
@@ -207,13 +214,13 @@ class _Plan:
             return None
         # never backwards (a look-back re-read sees older records), never past the start of the read
         cursor = min(max(seen), self.started)
-        return {"field": self.cursor_field, "cursor": cursor.astimezone(UTC).isoformat()}
+        return {"field": self.cursor_field, "cursor": format_timestamp(cursor)}
 
 
 def _state_cursor(state: dict[str, Any] | None, field_name: str) -> datetime | None:
     if not state or state.get("field", field_name) != field_name:
         return None
-    return timeparse.parse_datetime(state.get("cursor"))
+    return parse_timestamp(state.get("cursor"))
 
 
 def open_read(
@@ -246,12 +253,12 @@ def open_read(
 
     custom: list[CustomField] = []
     for kind in dict.fromkeys(s.custom_field_kind for s in specs if s.custom_field_kind):
-        custom += _custom_fields(client, kind, notes)
+        custom += custom_field_definitions(client, kind, notes)
 
     extra_columns: list[Column] = []
     metrics: list[str] = []
-    if first.read == "report_activity":
-        metrics = _activity_metrics(client)
+    if first.read is ReadKind.REPORT_ACTIVITY:  # its columns are the account's metrics
+        metrics = activity_metrics(client)
         taken = {c.name for c in first.columns}
         for key in metrics:
             name = snake_case(key)
@@ -260,7 +267,7 @@ def open_read(
             taken.add(name)
             extra_columns.append(Column(name, "float", key=key))
 
-    shapers = {s.slug: Shaper(s, custom, extra_columns if s.read == "report_activity" else ()) for s in specs}
+    shapers = {s.slug: Shaper(s, custom, extra_columns if s.read is ReadKind.REPORT_ACTIVITY else ()) for s in specs}
 
     # Incremental: the source cursor is the parent's; every report of the read must have a state.
     cursor_field = next((s.cursor for s in specs if s.cursor), None)
@@ -292,7 +299,17 @@ def open_read(
         _shapers=shapers,
         _plan=plan,
     )
-    read._records = lambda: _records(client, specs, params, plan, organization_id, metrics, shapers)
+    query = SourceQuery(
+        client=client,
+        specs=specs,
+        params=params,
+        cursor_field=cursor_field,
+        start=start,
+        organization_id=organization_id,
+        metrics=metrics,
+        fields=search_fields(specs, shapers),
+    )
+    read._records = lambda: read_source(query)
     event_type = EVENT_OBJECT_TYPES.get(first.source)
     if previous is not None and event_type is not None:
         since = previous - lookback
@@ -301,7 +318,7 @@ def open_read(
                 f"records deleted in Close before {(started - EVENT_LOG_RETENTION).date().isoformat()} are no "
                 "longer in its event log (30 days); a full refresh removes them"
             )
-        read._deleted = lambda: _deleted_ids(client, event_type, since, notes)
+        read._deleted = lambda: deleted_ids(client, event_type, since, notes)
     return read
 
 
@@ -338,166 +355,3 @@ def read_records(
     )
     read._records = records
     return read
-
-
-def _deleted_ids(client: CloseClient, event_type: str, since: datetime, notes: list[str]) -> Iterator[str]:
-    """Ids of `event_type` objects deleted since `since`, from one walk of Close's event log; an account
-    whose key may not read the log (403/404) gets a note and no deletions."""
-    params: dict[str, Any] = {"action": "deleted", "date_updated__gte": _iso(since)}
-    prefix = event_type.endswith(".")
-    if not prefix:
-        params["object_type"] = event_type
-    try:
-        for event in client.events(params):
-            if not isinstance(event, dict) or event.get("action", "deleted") != "deleted":
-                continue
-            kind = str(event.get("object_type") or "")
-            if (kind.startswith(event_type) if prefix else kind == event_type) and event.get("object_id"):
-                yield str(event["object_id"])
-    except (PermissionDeniedError, NotFoundError) as exc:
-        notes.append(
-            f"Close's event log is unavailable ({exc.message}); records deleted in Close stay until a full refresh"
-        )
-
-
-def default_organization_id(client: CloseClient) -> str:
-    """The key owner's first organization, as Close's own scripts choose it."""
-    me = client.get("me/")
-    organizations = me.get("organizations") or []
-    if not organizations or not organizations[0].get("id"):
-        raise CloseError("The API key's user belongs to no organization; pass an Organization ID")
-    return str(organizations[0]["id"])
-
-
-def _custom_fields(client: CloseClient, kind: str, notes: list[str]) -> list[CustomField]:
-    try:
-        return [
-            CustomField.from_definition(d, kind)
-            for d in client.paginate(f"custom_field/{kind}/", page_size=1000)
-            if isinstance(d, dict) and d.get("id")
-        ]
-    except CloseError as exc:
-        notes.append(f"custom fields of {kind}s unavailable ({exc.message}); values kept in the extra column")
-        return []
-
-
-def _activity_metrics(client: CloseClient) -> list[str]:
-    page = client.get("report/activity/metrics/")
-    items = page.get("data", page) if isinstance(page, dict) else page
-    keys = [m.get("key") if isinstance(m, dict) else m for m in items or []]
-    return [str(k) for k in keys if k]
-
-
-def _search_fields(specs: Sequence[ReportSpec], shapers: dict[str, Shaper]) -> list[str]:
-    """Everything the reports of a search source need: declared keys (custom fields by id), nested arrays,
-    and `custom` (all custom values, so fields created since the definitions were read still arrive)."""
-    wanted: dict[str, None] = {}
-    for s in specs:
-        if s.nested is None:
-            wanted.update(dict.fromkeys(c.source_key for c in shapers[s.slug].columns))
-            wanted.update(dict.fromkeys(s.omit))
-        else:
-            wanted[s.nested.path[0]] = None
-            wanted.update(dict.fromkeys(s.nested.fallback[:1]))
-            wanted.update(dict.fromkeys(key for _, key in s.nested.parent_columns))
-    wanted["custom"] = None
-    return list(wanted)
-
-
-def _records(
-    client: CloseClient,
-    specs: Sequence[ReportSpec],
-    params: ReportParams,
-    plan: _Plan,
-    organization_id: str | None,
-    metrics: list[str],
-    shapers: dict[str, Shaper],
-) -> Iterator[Record]:
-    """The source's records (parents for nested reports), in the cheapest complete way for its kind."""
-    first = specs[0]
-    query: dict[str, Any] = dict(first.fixed_params)
-    if first.user_filter and params.user_id:
-        query[first.user_filter] = params.user_id
-    if first.read == "list":
-        yield from client.paginate(first.path, query or None, page_size=first.page_size)
-    elif first.read == "by_date":
-        walks_date_field = first.date_field is not None and first.date_field == plan.cursor_field
-        end = params.until if walks_date_field else None
-        if (
-            first.date_field and not walks_date_field
-        ):  # e.g. opportunities walk date_updated, bounded by creation
-            if params.since is not None:
-                query[f"{first.date_field}__gte"] = _iso(params.since)
-            if params.until is not None:
-                query[f"{first.date_field}__lt"] = _iso(params.until)
-        yield from client.paginate_by_date(
-            first.path,
-            query or None,
-            field=plan.cursor_field or "date_created",
-            start=plan.start,
-            end=end,
-            page_size=first.page_size,
-        )
-    elif first.read == "search":
-        yield from client.search_by_date(
-            first.source,
-            field=plan.cursor_field or "date_updated",
-            start=plan.start,
-            fields=_search_fields(specs, shapers),
-            page_size=first.page_size or 200,
-        )
-    elif first.read == "object":
-        yield client.get(first.path.format(organization_id=organization_id))
-    elif first.read == "me":
-        yield client.get("me/")
-    elif first.read == "report_activity":
-        yield from _activity_report(client, params, organization_id, metrics)
-    elif first.read == "report_sent_emails":
-        yield from _sent_emails(client, first, params, organization_id)
-    else:  # pragma: no cover - READS is validated in the catalog
-        raise ValueError(first.read)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _activity_report(
-    client: CloseClient, params: ReportParams, organization_id: str | None, metrics: list[str]
-) -> Iterator[Record]:
-    body: dict[str, Any] = {"type": "overview", "metrics": metrics}
-    if params.since is not None or params.until is not None:
-        since = params.since or datetime(2000, 1, 1, tzinfo=UTC)
-        until = params.until or datetime.now(UTC)
-        body["datetime_range"] = {"start": _iso(since), "end": _iso(until)}
-    else:
-        body["relative_range"] = "all-time"
-    if params.user_id:
-        body["users"] = [params.user_id]
-    response = client.post("report/activity/", body)
-    for row in response.get("data") or []:
-        if isinstance(row, dict):
-            yield {**row, "organization_id": organization_id, "user_id": params.user_id}
-
-
-def _sent_emails(
-    client: CloseClient, spec: ReportSpec, params: ReportParams, organization_id: str | None
-) -> Iterator[Record]:
-    query: dict[str, Any] = {}
-    if params.since is not None:
-        query["date_start"] = params.since.astimezone(UTC).date().isoformat()
-    if params.until is not None:
-        query["date_end"] = params.until.astimezone(UTC).date().isoformat()
-    if params.user_id:
-        query["user_id"] = params.user_id
-    response = client.get(spec.path.format(organization_id=organization_id), query or None)
-    for position, row in enumerate(response.get("sent_email_stats") or []):
-        if isinstance(row, dict):
-            yield {
-                **row,
-                "organization_id": organization_id,
-                POSITION: position,
-                "user_id": params.user_id,
-                "date_start": query.get("date_start"),
-                "date_end": query.get("date_end"),
-            }

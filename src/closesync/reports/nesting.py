@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from closesync.reports.catalog import ReportSpec
+from closesync.close.records import Record
+from closesync.reports.spec import ReportSpec
 
 POSITION = "position"
-
-Record = dict[str, Any]
 
 
 def nested_rows(spec: ReportSpec, parents: list[Record], notes: list[str] | None = None) -> list[Record]:

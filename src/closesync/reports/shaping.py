@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from closesync.reports import timeparse
-from closesync.reports.catalog import ReportSpec
 from closesync.reports.columns import JSON_METADATA, Column
 from closesync.reports.custom_fields import CustomField, assign_columns, mapping_rows
 from closesync.reports.nesting import POSITION
+from closesync.reports.spec import ReportSpec
 
 EXTRA = "extra"
 

@@ -1,22 +1,25 @@
-"""Lenient, vectorised timestamp and date parsing.
+"""Vectorised timestamp and date columns for shaping, built on the one lenient parser
+(`closesync.close.timestamps.parse_timestamp`).
 
 Close sends ``2013-02-01T00:54:51.337000+00:00``, ``2014-12-07T04:10:46+00:00``, offset-less pipeline dates
 (``2019-11-04T11:04:13.014979``), bare dates (task ``date``) and the odd ``Z``. Arrow's ISO-8601 cast handles
-most of that in C++; this module only drops to per-value Python for what Arrow cannot read, so a million
-rows parse in tens of milliseconds. A missing offset means UTC. Values that parse as nothing become null and
-are reported back to the caller so they can be kept (in ``extra``) instead of silently lost.
+most of that in C++; a column only drops to `parse_timestamp` value by value when Arrow cannot read it, so a
+million rows parse in tens of milliseconds and mean what they mean everywhere else. A missing offset means
+UTC. Values that parse as nothing become null and are reported back to the caller so they can be kept (in
+``extra``) instead of silently lost.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from closesync.close.timestamps import parse_timestamp
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _NAIVE = pa.timestamp("us")
@@ -24,40 +27,8 @@ _HAS_OFFSET = r"[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|z|[+-]\d\d(:?\d\d)?)$"  # a bare
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
-def parse_datetime(value: Any) -> datetime | None:
-    """Parse one value into an aware UTC datetime, or None if it is not a timestamp we understand."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, int | float):
-        # epoch seconds (or milliseconds when implausibly large)
-        seconds = value / 1000 if abs(value) > 1e11 else value
-        try:
-            return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(text)  # RFC 2822, e.g. email envelope dates
-        except (TypeError, ValueError, IndexError):
-            return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def parse_date(value: Any) -> date | None:
     """Parse one value into a date (the calendar date written in the string, offsets ignored)."""
-    if value is None or isinstance(value, bool):
-        return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -69,7 +40,7 @@ def parse_date(value: Any) -> date | None:
             return date.fromisoformat(value[:10])
         except ValueError:
             return None
-    parsed = parse_datetime(value)
+    parsed = parse_timestamp(value)
     return parsed.date() if parsed else None
 
 
@@ -105,7 +76,7 @@ def timestamps(values: Sequence[Any]) -> tuple[pa.Array, dict[int, Any]]:
     out: list[datetime | None] = []
     bad: dict[int, Any] = {}
     for i, value in enumerate(values):
-        parsed_value = parse_datetime(value)
+        parsed_value = parse_timestamp(value)
         if parsed_value is None and value is not None and value != "":
             bad[i] = value
         out.append(parsed_value)

@@ -1,0 +1,225 @@
+"""Readers: what one read of a source asks Close for, one reader per `ReadKind` (the `READERS` table), plus
+the small metadata requests a read makes up front and the event-log walk for deletions.
+
+`extract.py` decides what to read (reports, cursor, bounds) and shapes what comes back; nothing here
+buffers or shapes. Every reader is a generator, so no request is sent before the records are wanted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from closesync.close.errors import CloseError, NotFoundError, PermissionDeniedError
+from closesync.close.records import Record
+from closesync.close.timestamps import format_timestamp
+from closesync.reports.custom_fields import CustomField
+from closesync.reports.nesting import POSITION
+from closesync.reports.spec import ReadKind, ReportParams, ReportSpec
+
+if TYPE_CHECKING:
+    from closesync.close.client import CloseClient
+    from closesync.reports.shaping import Shaper
+
+
+
+@dataclass(frozen=True)
+class SourceQuery:
+    """One read of a source: the reports it feeds (the first names the source), the user's parameters,
+    and what the plan decided (cursor field, start) or looked up (organization, activity metrics)."""
+
+    client: CloseClient
+    specs: Sequence[ReportSpec]
+    params: ReportParams
+    cursor_field: str | None
+    start: datetime | None
+    organization_id: str | None
+    metrics: Sequence[str]
+    fields: Sequence[str]  # what a search asks for (see `search_fields`)
+
+    @property
+    def first(self) -> ReportSpec:
+        return self.specs[0]
+
+    def list_params(self) -> dict[str, Any]:
+        """The source's fixed query parameters and its user filter."""
+        query: dict[str, Any] = dict(self.first.fixed_params)
+        if self.first.user_filter and self.params.user_id:
+            query[self.first.user_filter] = self.params.user_id
+        return query
+
+
+def read_source(query: SourceQuery) -> Iterator[Record]:
+    """The source's records (parents for nested reports), in the cheapest complete way for its kind."""
+    return READERS[query.first.read](query)
+
+
+def _read_list(query: SourceQuery) -> Iterator[Record]:
+    first = query.first
+    yield from query.client.paginate(first.path, query.list_params() or None, page_size=first.page_size)
+
+
+def _read_by_date(query: SourceQuery) -> Iterator[Record]:
+    first, params = query.first, query.params
+    filters = query.list_params()
+    walks_date_field = first.date_field is not None and first.date_field == query.cursor_field
+    end = params.until if walks_date_field else None
+    if first.date_field and not walks_date_field:  # e.g. opportunities walk date_updated, bounded by creation
+        if params.since is not None:
+            filters[f"{first.date_field}__gte"] = format_timestamp(params.since)
+        if params.until is not None:
+            filters[f"{first.date_field}__lt"] = format_timestamp(params.until)
+    yield from query.client.paginate_by_date(
+        first.path,
+        filters or None,
+        field=query.cursor_field or "date_created",
+        start=query.start,
+        end=end,
+        page_size=first.page_size,
+    )
+
+
+def _read_search(query: SourceQuery) -> Iterator[Record]:
+    yield from query.client.search_by_date(
+        query.first.source,
+        field=query.cursor_field or "date_updated",
+        start=query.start,
+        fields=list(query.fields),
+        page_size=query.first.page_size or 200,
+    )
+
+
+def _read_object(query: SourceQuery) -> Iterator[Record]:
+    yield query.client.get(query.first.path.format(organization_id=query.organization_id))
+
+
+def _read_me(query: SourceQuery) -> Iterator[Record]:
+    yield query.client.get("me/")
+
+
+def _read_activity_report(query: SourceQuery) -> Iterator[Record]:
+    params = query.params
+    body: dict[str, Any] = {"type": "overview", "metrics": list(query.metrics)}
+    if params.since is not None or params.until is not None:
+        since = params.since or datetime(2000, 1, 1, tzinfo=UTC)
+        until = params.until or datetime.now(UTC)
+        body["datetime_range"] = {"start": format_timestamp(since), "end": format_timestamp(until)}
+    else:
+        body["relative_range"] = "all-time"
+    if params.user_id:
+        body["users"] = [params.user_id]
+    response = query.client.post("report/activity/", body)
+    for row in response.get("data") or []:
+        if isinstance(row, dict):
+            yield {**row, "organization_id": query.organization_id, "user_id": params.user_id}
+
+
+def _read_sent_emails(query: SourceQuery) -> Iterator[Record]:
+    params, organization_id = query.params, query.organization_id
+    days: dict[str, Any] = {}  # this report takes calendar days, not timestamps
+    if params.since is not None:
+        days["date_start"] = params.since.astimezone(UTC).date().isoformat()
+    if params.until is not None:
+        days["date_end"] = params.until.astimezone(UTC).date().isoformat()
+    if params.user_id:
+        days["user_id"] = params.user_id
+    response = query.client.get(query.first.path.format(organization_id=organization_id), days or None)
+    for position, row in enumerate(response.get("sent_email_stats") or []):
+        if isinstance(row, dict):
+            yield {
+                **row,
+                "organization_id": organization_id,
+                POSITION: position,
+                "user_id": params.user_id,
+                "date_start": days.get("date_start"),
+                "date_end": days.get("date_end"),
+            }
+
+
+READERS: dict[ReadKind, Callable[[SourceQuery], Iterator[Record]]] = {
+    ReadKind.LIST: _read_list,
+    ReadKind.BY_DATE: _read_by_date,
+    ReadKind.SEARCH: _read_search,
+    ReadKind.OBJECT: _read_object,
+    ReadKind.ME: _read_me,
+    ReadKind.REPORT_ACTIVITY: _read_activity_report,
+    ReadKind.REPORT_SENT_EMAILS: _read_sent_emails,
+}
+
+
+def search_fields(specs: Sequence[ReportSpec], shapers: dict[str, Shaper]) -> list[str]:
+    """Everything the reports of a search source need: declared keys (custom fields by id), nested arrays,
+    and `custom` (all custom values, so fields created since the definitions were read still arrive)."""
+    wanted: dict[str, None] = {}
+    for s in specs:
+        if s.nested is None:
+            wanted.update(dict.fromkeys(c.source_key for c in shapers[s.slug].columns))
+            wanted.update(dict.fromkeys(s.omit))
+        else:
+            wanted[s.nested.path[0]] = None
+            wanted.update(dict.fromkeys(s.nested.fallback[:1]))
+            wanted.update(dict.fromkeys(key for _, key in s.nested.parent_columns))
+    wanted["custom"] = None
+    return list(wanted)
+
+
+# -- metadata read up front ----------------------------------------------------------------------------
+
+
+def default_organization_id(client: CloseClient) -> str:
+    """The key owner's first organization, as Close's own scripts choose it."""
+    me = client.get("me/")
+    organizations = me.get("organizations") or []
+    if not organizations or not organizations[0].get("id"):
+        raise CloseError("The API key's user belongs to no organization; pass an Organization ID")
+    return str(organizations[0]["id"])
+
+
+def custom_field_definitions(client: CloseClient, kind: str, notes: list[str]) -> list[CustomField]:
+    """The custom field definitions of one kind; unreadable ones leave a note (values stay in `extra`)."""
+    try:
+        return [
+            CustomField.from_definition(d, kind)
+            for d in client.paginate(f"custom_field/{kind}/", page_size=1000)
+            if isinstance(d, dict) and d.get("id")
+        ]
+    except CloseError as exc:
+        notes.append(f"custom fields of {kind}s unavailable ({exc.message}); values kept in the extra column")
+        return []
+
+
+def activity_metrics(client: CloseClient) -> list[str]:
+    """The metric keys the activity report offers this account (each becomes a float column)."""
+    page = client.get("report/activity/metrics/")
+    items = page.get("data", page) if isinstance(page, dict) else page
+    keys = [m.get("key") if isinstance(m, dict) else m for m in items or []]
+    return [str(k) for k in keys if k]
+
+
+# -- deletions from the event log ------------------------------------------------------------------------
+
+
+def deleted_ids(client: CloseClient, event_type: str, since: datetime, notes: list[str]) -> Iterator[str]:
+    """Ids of `event_type` objects deleted since `since`, from one walk of Close's event log; an account
+    whose key may not read the log (403/404) gets a note and no deletions.
+
+    An `event_type` ending in "." (tasks: task.lead, task.email_followup, ...) stands for every subtype:
+    the event log takes one object_type per request, so that walk is unfiltered by type and matched here.
+    """
+    params: dict[str, Any] = {"action": "deleted", "date_updated__gte": format_timestamp(since)}
+    prefix = event_type.endswith(".")
+    if not prefix:
+        params["object_type"] = event_type
+    try:
+        for event in client.events(params):
+            if not isinstance(event, dict) or event.get("action", "deleted") != "deleted":
+                continue
+            kind = str(event.get("object_type") or "")
+            if (kind.startswith(event_type) if prefix else kind == event_type) and event.get("object_id"):
+                yield str(event["object_id"])
+    except (PermissionDeniedError, NotFoundError) as exc:
+        notes.append(
+            f"Close's event log is unavailable ({exc.message}); records deleted in Close stay until a full refresh"
+        )
