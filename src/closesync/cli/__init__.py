@@ -21,6 +21,7 @@ from closesync.cli.scheduler import scheduler
 from closesync.cli.serve import serve_command
 from closesync.cli.sync import reports_command, sync_command
 from closesync.errors import ClosesyncError
+from closesync.private_files import restrict_umask
 
 __all__ = ["cli", "main"]
 
@@ -62,4 +63,5 @@ cli.add_command(sandbox_command)
 
 
 def main() -> None:
+    restrict_umask()  # files made by DuckDB and SQLite themselves (write-ahead logs) are owner-only too
     cli()

@@ -1,7 +1,8 @@
 """Datasets: one report of one account loaded into one table, with a schedule and a retry policy.
 
 Every field is validated here, once, with messages that name the form field, so the CLI and the web app
-accept and refuse exactly the same things.
+accept and refuse exactly the same things. A destination holding a password is stored masked
+(`destination`), the whole URL encrypted with the master key beside it (`destination_secret`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from closesync.datacenter import history, leases
 from closesync.datacenter.accounts import Accounts, Clock, check_name
-from closesync.datacenter.errors import ConflictError, DatasetBusyError, ValidationError
+from closesync.datacenter.errors import ConflictError, DatasetBusyError, SecretKeyError, ValidationError
 from closesync.datacenter.models import Account, Choice, Dataset, Run
 from closesync.datacenter.schedule import ScheduleError, parse_duration, parse_schedule
 from closesync.datacenter.spec import DATASET_FIELDS, MAX_RETRIES, DatasetSpec
 from closesync.datacenter.state import DatasetState
 from closesync.datacenter.store import Store, from_iso, row_by_name_or_id, to_iso
-from closesync.sinks.destination import DEFAULT_METHOD, METHODS
+from closesync.sinks.destination import DEFAULT_METHOD, METHODS, redact_destination
 
 if TYPE_CHECKING:
     from closesync.reports import ReportSpec
@@ -81,13 +82,13 @@ def _retries(value: object) -> int:
     return retries
 
 
-def _saved_spec(row: sqlite3.Row) -> DatasetSpec:
+def _saved_spec(row: sqlite3.Row, destination: str) -> DatasetSpec:
     """A stored dataset as the input that would create it again (edits are merged over this)."""
     return DatasetSpec(
         name=row["name"], account=row["account_id"], report=row["report"],
         organization_id=row["organization_id"], user_id=row["user_id"], since=row["since"],
         method=row["method"], schedule=row["schedule"], retries=row["retries"],
-        retry_delay=row["retry_delay_s"], destination=row["destination"], table=row["table_name"],
+        retry_delay=row["retry_delay_s"], destination=destination, table=row["table_name"],
         description=row["description"], enabled=bool(row["enabled"]),
     )
 
@@ -115,8 +116,34 @@ class Datasets:
     def _row(self, conn: sqlite3.Connection, name_or_id: str | int) -> sqlite3.Row:
         return row_by_name_or_id(conn, _SELECT, "d", "dataset", name_or_id)
 
-    @staticmethod
-    def _to_dataset(row: sqlite3.Row, last_run: Run | None) -> Dataset:
+    def _destination(self, row: sqlite3.Row) -> str:
+        """The destination as given, its password decrypted; SecretKeyError if the master key changed."""
+        if row["destination_secret"] is None:
+            return row["destination"]
+        return self.accounts.secrets.decrypt(
+            row["destination_secret"], f"The database password of dataset {row['name']!r}"
+        )
+
+    def destination_url(self, name_or_id: str | int) -> str:
+        """The dataset's destination with its password, for opening the sink (and for nothing shown)."""
+        with self.store.connect() as conn:
+            return self._destination(self._row(conn, name_or_id))
+
+    def _stored(self, cols: dict[str, Any]) -> dict[str, Any]:
+        """Column values as stored: a destination with a password masked, the whole URL encrypted."""
+        if "destination" not in cols:
+            return cols
+        url = cols["destination"]
+        masked = redact_destination(url)
+        secret = self.accounts.secrets.encrypt(url) if masked != url else None
+        return {**cols, "destination": masked, "destination_secret": secret}
+
+    def _to_dataset(self, row: sqlite3.Row, last_run: Run | None) -> Dataset:
+        """The dataset; its destination masked when the master key cannot decrypt it (a run then says why)."""
+        try:
+            destination = self._destination(row)
+        except SecretKeyError:
+            destination = row["destination"]
         try:
             report_name = report_spec(row["report"]).name
         except ValidationError:
@@ -135,7 +162,7 @@ class Datasets:
             schedule=row["schedule"],
             retries=row["retries"],
             retry_delay_s=row["retry_delay_s"],
-            destination=row["destination"],
+            destination=destination,
             table=row["table_name"],
             description=row["description"],
             enabled=bool(row["enabled"]),
@@ -218,9 +245,9 @@ class Datasets:
         return _check_choice(value, choices, what, field)
 
     def _check_table_free(self, conn: sqlite3.Connection, cols: dict[str, Any], dataset_id: int | None) -> None:
-        clash = conn.execute(
+        clash = conn.execute(  # stored masked: two passwords of one database are one destination
             "SELECT name FROM datasets WHERE destination = ? AND table_name = ? AND id IS NOT ?",
-            (cols["destination"], cols["table_name"], dataset_id),
+            (redact_destination(cols["destination"]), cols["table_name"], dataset_id),
         ).fetchone()
         if clash:
             raise ConflictError(
@@ -243,9 +270,10 @@ class Datasets:
                 if conn.execute("SELECT 1 FROM datasets WHERE name = ?", (cols["name"],)).fetchone():
                     raise ConflictError(f"A dataset named {cols['name']!r} exists already.")
                 self._check_table_free(conn, cols, None)
-                names = ", ".join(cols)
-                marks = ", ".join("?" for _ in cols)
-                cur = conn.execute(f"INSERT INTO datasets ({names}) VALUES ({marks})", tuple(cols.values()))
+                stored = self._stored(cols)
+                names = ", ".join(stored)
+                marks = ", ".join("?" for _ in stored)
+                cur = conn.execute(f"INSERT INTO datasets ({names}) VALUES ({marks})", tuple(stored.values()))
                 dataset_id = int(cur.lastrowid)  # type: ignore[arg-type]
         except sqlite3.IntegrityError:
             raise ConflictError(f"A dataset named {cols['name']!r} exists already.") from None
@@ -259,14 +287,20 @@ class Datasets:
             raise ValidationError(f"Unknown dataset field(s): {', '.join(sorted(unknown))}.")
         with self.store.connect() as conn:
             row = self._row(conn, name_or_id)
-        spec = _saved_spec(row)
+        try:
+            saved = {**dict(row), "destination": self._destination(row)}
+        except SecretKeyError:
+            if not changes.get("destination"):
+                raise
+            saved = dict(row)  # the master key was lost: typing the destination again is the way back
+        spec = _saved_spec(row, saved["destination"])
         if changes.get("report") and report_spec(changes["report"]).slug != row["report"]:
             # a new report: ids and the default table name of the old one do not carry over
             spec = spec.replace(organization_id=None, user_id=None)
             if row["table_name"] == row["report"]:
                 spec = spec.replace(table=None)
         cols = self._validate(spec.replace(**changes))
-        changed = {k: v for k, v in cols.items() if row[k] != v}
+        changed = {k: v for k, v in cols.items() if saved[k] != v}
         if not changed:
             return self.get(row["id"])
         if "schedule" in changed or "enabled" in changed:
@@ -277,8 +311,9 @@ class Datasets:
             with self.store.write() as conn:
                 if "destination" in changed or "table_name" in changed:
                     self._check_table_free(conn, cols, row["id"])
-                sets = ", ".join(f"{k} = ?" for k in changed)
-                conn.execute(f"UPDATE datasets SET {sets} WHERE id = ?", (*changed.values(), row["id"]))
+                stored = self._stored(changed)
+                sets = ", ".join(f"{k} = ?" for k in stored)
+                conn.execute(f"UPDATE datasets SET {sets} WHERE id = ?", (*stored.values(), row["id"]))
         except sqlite3.IntegrityError:
             raise ConflictError(f"A dataset named {cols['name']!r} exists already.") from None
         if any(k in changed for k in _RESETS_STATE):
@@ -288,6 +323,7 @@ class Datasets:
     def delete(self, name_or_id: str | int, *, drop_table: bool = False) -> Dataset:
         """Forget the dataset, its history and cursors; with drop_table, also drop its table."""
         dataset = self.get(name_or_id)
+        destination = self.destination_url(dataset.id) if drop_table else dataset.destination
         with self.store.write() as conn:
             lease = leases.current(conn, dataset.id)
             if lease is not None and not leases.is_stale(lease):
@@ -297,7 +333,7 @@ class Datasets:
             from closesync.sinks import SinkError, open_sink
 
             try:
-                sink = open_sink(dataset.destination)
+                sink = open_sink(destination)
                 try:
                     if sink.table_exists(dataset.table):
                         sink.drop(dataset.table)

@@ -1,7 +1,7 @@
 """Versioned schema migrations of the metadata store.
 
 Rules that keep an upgrade from ever losing a user's data: migrations only add (tables, columns, rows
-computed from existing rows), each runs in one transaction together with its schema_version row, and the
+computed from existing rows) or move a value into an encrypted column, each runs in one transaction together with its schema_version row, and the
 file is copied to `closesync.sqlite.v<N>.bak` before an older store is upgraded.
 """
 
@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from closesync.datacenter.errors import DataCenterError
+from closesync.private_files import create_private_file
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,8 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
-    data: Callable[[sqlite3.Connection], None] | None = None
+    #: Rows computed from existing rows, given the connection and the home (the store's folder, if known).
+    data: Callable[[sqlite3.Connection, Path | None], None] | None = None
 
 
 V1 = (
@@ -106,7 +108,7 @@ V2 = (
 )
 
 
-def _schedule_existing(conn: sqlite3.Connection) -> None:
+def _schedule_existing(conn: sqlite3.Connection, home: Path | None) -> None:
     """v1 had schedules but no scheduler: give every scheduled dataset its first next run."""
     from closesync.datacenter.schedule import ScheduleError, parse_schedule
 
@@ -123,9 +125,36 @@ def _schedule_existing(conn: sqlite3.Connection) -> None:
             )
 
 
+V3 = ("ALTER TABLE datasets ADD COLUMN destination_secret TEXT",)
+
+
+def _encrypt_destination_passwords(conn: sqlite3.Connection, home: Path | None) -> None:
+    """v2 kept PostgreSQL URLs with their password in clear: keep them masked, the whole URL encrypted.
+
+    secure_delete makes SQLite overwrite the old text instead of leaving it in free space of a page.
+    """
+    from closesync.datacenter.secrets import Secrets
+    from closesync.sinks.destination import redact_destination
+
+    clear = [(i, url) for i, url in conn.execute("SELECT id, destination FROM datasets")
+             if redact_destination(url) != url]
+    if not clear:
+        return
+    if home is None:
+        raise DataCenterError("Encrypting destination passwords needs the metadata store's folder.")
+    secrets = Secrets(home)
+    conn.execute("PRAGMA secure_delete = ON")
+    for dataset_id, url in clear:
+        conn.execute(
+            "UPDATE datasets SET destination = ?, destination_secret = ? WHERE id = ?",
+            (redact_destination(url), secrets.encrypt(url), dataset_id),
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, datasets and run history", V1),
     Migration(2, "scheduler: leases, next runs, retries queued, per-dataset state", V2, _schedule_existing),
+    Migration(3, "destination passwords encrypted like API keys", V3, _encrypt_destination_passwords),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -143,6 +172,7 @@ def _backup(conn: sqlite3.Connection, path: Path, version: int) -> None:
     target = path.with_name(f"{path.name}.v{version}.bak")
     if target.exists():
         return
+    create_private_file(target)  # a copy of the store: as private as the store
     dest = sqlite3.connect(target)
     try:
         conn.backup(dest)
@@ -177,7 +207,7 @@ def migrate(conn: sqlite3.Connection, path: Path | None = None, target: int = LA
             for statement in migration.statements:
                 conn.execute(statement)
             if migration.data is not None:
-                migration.data(conn)
+                migration.data(conn, path.parent if path is not None else None)
             conn.execute(
                 "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.description, datetime.now(UTC).isoformat()),

@@ -198,7 +198,7 @@ class Runner:
                 result = sync(
                     [dataset.report],
                     client=client,
-                    destination=dataset.destination,
+                    destination=self.datasets.destination_url(dataset.id),
                     method=dataset.method,  # type: ignore[arg-type]
                     organization_id=dataset.organization_id,
                     user_id=dataset.user_id,

@@ -6,7 +6,6 @@ the file; writes use BEGIN IMMEDIATE so a read-then-write (a lease claim) cannot
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from closesync.datacenter.errors import NotFoundError
 from closesync.datacenter.migrations import migrate
+from closesync.private_files import create_private_file, make_private_dirs
 
 DB_NAME = "closesync.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -56,9 +56,10 @@ class Store:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.path = home / DB_NAME
-        home.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():  # it holds encrypted keys and account details: owner-only, like secret.key
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        make_private_dirs(home)
+        # It holds encrypted keys and account details: owner-only, like secret.key (SQLite gives its -wal
+        # and -shm files the mode of the database file).
+        create_private_file(self.path)
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             migrate(conn, self.path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal, get_args
+from urllib.parse import unquote
 
 from closesync.sinks.errors import UnknownDestinationError
 
@@ -16,6 +17,8 @@ from closesync.sinks.errors import UnknownDestinationError
 Method = Literal["replace", "append", "upsert"]
 METHODS: tuple[Method, ...] = get_args(Method)
 DEFAULT_METHOD: Method = "upsert"
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]{0,30}):")
+_PASSWORD_SPLIT = re.compile(r"[@/:?#&=%]")
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,44 @@ def parse_destination(destination: str) -> Destination:
             return Destination(kind, target)
     if lower.endswith((".duckdb", ".db")) and "://" not in lower:
         return Destination("duckdb", text)
-    scheme = text.split(":", 1)[0] if ":" in text else text
+    scheme = _SCHEME.match(text)  # never echo the text itself: it may be a conninfo with password=…
+    named = f" {scheme.group(1)!r}" if scheme else ""
     raise UnknownDestinationError(
-        f"unknown destination {scheme!r}; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
+        f"unknown destination{named}; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
     )
+
+
+def _userinfo_end(rest: str) -> int:
+    """Where the userinfo of a URL's part after `://` ends: the LAST "@" before the query (or -1)."""
+    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    return rest.rfind("@", 0, end)
+
+
+def destination_passwords(destination: str) -> list[str]:
+    """Every password a destination URL holds (in its userinfo or a `password=` parameter), as written."""
+    _, sep, rest = destination.partition("://")
+    if not sep:
+        return []
+    found = []
+    at = _userinfo_end(rest)
+    if at >= 0 and ":" in rest[:at]:
+        found.append(rest[:at].split(":", 1)[1])
+    found += re.findall(r"[?&]password=([^&#]*)", rest, flags=re.IGNORECASE)
+    return [p for p in found if p]
+
+
+def redact_password(message: str, destination: str) -> str:
+    """`message` without the destination's passwords, whole, percent-decoded or in pieces.
+
+    A password holding "@", "/" or ":" is split by libpq's URL parser, which then names a piece as a host
+    ("failed to resolve host 'cret@localhost'"): every piece that stands as a word of its own is hidden too.
+    """
+    for password in destination_passwords(destination):
+        for form in {password, unquote(password)}:
+            message = message.replace(form, "***")
+            for piece in filter(None, _PASSWORD_SPLIT.split(form)):
+                message = re.sub(rf"(?<![A-Za-z0-9]){re.escape(piece)}(?![A-Za-z0-9])", "***", message)
+    return message
 
 
 def redact_destination(destination: str) -> str:
@@ -71,8 +108,7 @@ def redact_destination(destination: str) -> str:
     scheme, sep, rest = destination.partition("://")
     if not sep:
         return destination
-    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-    at = rest.rfind("@", 0, end)
+    at = _userinfo_end(rest)
     if at >= 0 and ":" in rest[:at]:
         rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
     masked = f"{scheme}://{rest}"

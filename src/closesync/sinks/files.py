@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from closesync.private_files import create_private_file, make_private_dirs
 from closesync.sinks.base import Sink, TableWriter, conform_batch, logical_type
 from closesync.sinks.destination import Destination
 from closesync.sinks.errors import SinkError, TableNotFoundError
@@ -150,7 +151,7 @@ class FileSink(Sink):
         self.destination = Destination(fmt, str(directory))
         self._table_locks: dict[str, threading.Lock] = {}
         try:
-            (self.dir / META_DIR).mkdir(parents=True, exist_ok=True)
+            make_private_dirs(self.dir / META_DIR)
         except OSError as e:
             raise SinkError(f"cannot create folder {self.dir}: {e.strerror}") from None
         self._remove_stale_tmp()
@@ -208,6 +209,7 @@ class FileSink(Sink):
     def _save_schema(self, table: str, schema: pa.Schema) -> None:
         path = self._schema_path(table)
         tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+        create_private_file(tmp)
         tmp.write_bytes(schema.serialize().to_pybytes())
         os.replace(tmp, path)
 
@@ -216,6 +218,7 @@ class FileSink(Sink):
         return FileTableWriter(self, spec)
 
     def _open_file_writer(self, path: Path, schema: pa.Schema) -> _FileWriter:
+        create_private_file(path)  # CRM data: owner-only (see closesync.private_files); renames keep the mode
         return _FileWriter(path, schema, self.fmt, self.compression)
 
     # -- state --------------------------------------------------------------------------------------
@@ -235,6 +238,7 @@ class FileSink(Sink):
             states[key] = json.loads(json.dumps(value, default=str))
             path = self.dir / STATE_FILE
             tmp = path.with_name(f".{STATE_FILE}.tmp-{uuid.uuid4().hex}")
+            create_private_file(tmp)
             tmp.write_text(json.dumps(states, indent=2, sort_keys=True) + "\n", encoding="utf-8")
             os.replace(tmp, path)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from closesync.private_files import make_private
 from closesync.sinks.base import STATE_TABLE, quote_ident
 from closesync.sinks.errors import SinkError, SinkLockedError
 
@@ -45,6 +46,7 @@ class Database:
         self.refs = 0
         self.lock = threading.RLock()  # bookkeeping (state table, table-lock map)
         self._table_locks: dict[str, threading.Lock] = {}
+        created = not read_only and path != ":memory:" and not os.path.exists(path)
         try:
             self.con = duckdb.connect(path, read_only=read_only, config=config)
         except duckdb.IOException as e:
@@ -53,6 +55,8 @@ class Database:
             raise SinkError(f"cannot open DuckDB file {path}: {e}") from None
         except duckdb.Error as e:
             raise SinkError(f"cannot open DuckDB file {path}: {e}") from None
+        if created:  # CRM data: owner-only, like everything closesync creates (see closesync.private_files)
+            make_private(path)
         self.con.execute("SET GLOBAL TimeZone = 'UTC'")
         # Flush each full row group of a bulk insert to disk instead of buffering five: flat memory.
         self.con.execute("SET GLOBAL write_buffer_row_group_count = 1")

@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from closesync.sinks.base import STATE_TABLE, Sink
-from closesync.sinks.destination import Destination, redact_destination
+from closesync.sinks.destination import Destination, redact_destination, redact_password
 from closesync.sinks.errors import SinkError, TableNotFoundError
 from closesync.sinks.postgres.names import (
     NAME_COMMENT_PREFIX,
@@ -57,9 +57,8 @@ class PostgresSink(Sink):
                 application_name="closesync",
             )
         except psycopg.Error as e:
-            raise SinkError(
-                f"cannot connect to PostgreSQL at {self.destination.target}: {pg_message(e)}"
-            ) from e
+            reason = redact_password(pg_message(e), self._conninfo)  # libpq may name a piece of it as a host
+            raise SinkError(f"cannot connect to PostgreSQL at {self.destination.target}: {reason}") from None
         conn.execute("SET TimeZone = 'UTC'")
         # Staging is a TEMP table: its pages live in temp_buffers (8MB default), too small for a big load.
         conn.execute("SET temp_buffers = '128MB'")
