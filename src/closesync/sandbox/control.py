@@ -5,7 +5,8 @@
     GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip"}
     POST   /_sandbox/config          change any of those keys, or {"api_key": KEY} to accept only KEY from now
                                      on (a rotated key; never shown by GET)
-    POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?, "size_mb"?}
+    POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?,
+                                      "size_mb"?}
     DELETE /_sandbox/faults          forget every pending fault
 """
 
