@@ -142,3 +142,11 @@ def test_close_ids_have_a_prefix_and_letters_and_digits() -> None:
     for bad in ("user_abc", "orga_", "orga_a-b", "orga_a.b", " orga_ab", "../me"):
         with pytest.raises(errors.InvalidIdError):
             check_id(bad, "orga")
+
+
+@pytest.mark.timeout(60)
+def test_a_page_that_is_never_a_list_ends_the_read_instead_of_looping(sandbox: Sandbox) -> None:
+    sandbox.add_fault("notalist", path="user/", probability=1.0)  # every answer, for ever
+    with CloseClient(sandbox.api_key, sandbox.base_url) as client, pytest.raises(errors.ProtocolError):
+        list(client.paginate("user/"))
+    assert sandbox.stats()["requests"]["total"] == 1
