@@ -277,3 +277,65 @@ def test_scoped_children_share_settings_and_caps_but_count_their_own_stats() -> 
     assert not client._shared.http.is_closed
     client.close()
     assert client._shared.http.is_closed
+
+
+# -- pages, bodies and paths ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "options", "words"),
+    [
+        ([1, 2], {}, "a list instead of an object"),
+        ({"data": "notalist", "has_more": True}, {}, "`data` is a string"),
+        ({"has_more": False}, {}, "`data` is null"),
+        ({"data": [1, "x", None]}, {}, "3 of its 3 records are not objects"),
+        ({"data": [], "has_more": True}, {}, "`has_more` is true on an empty page"),
+        ({"data": [], "cursor": "c2"}, {"cursor_key": "cursor"}, "empty page carries a `cursor`"),
+        ({"data": [{"id": "a"}], "cursor": "c1"}, {"cursor_key": "cursor", "sent": "c1"}, "does not advance"),
+        ({"data": [{"id": "a"}], "cursor_next": 5}, {"cursor_key": "cursor_next"}, "is a number"),
+    ],
+)
+def test_contradictory_pages_are_protocol_errors(body: object, options: dict, words: str) -> None:
+    from closesync.close.pages import checked_page
+
+    with pytest.raises(errors.ProtocolError) as info:
+        checked_page(body, "lead/", **options)
+    assert words in str(info.value) and str(info.value).startswith("lead/: Close returned an unexpected answer")
+
+
+def test_consistent_pages_pass() -> None:
+    from closesync.close.pages import checked_page
+
+    last = {"data": [], "has_more": False}
+    assert checked_page(last, "lead/") is last
+    assert checked_page({"data": [{"id": "a"}], "cursor": "c2"}, "data/search/", cursor_key="cursor", sent="c1")
+    assert checked_page({"data": [], "cursor_next": None}, "event/", cursor_key="cursor_next", sent="c1")
+
+
+def test_bodies_nested_too_deeply_are_protocol_errors_and_cut_ones_unreadable() -> None:
+    from closesync.close.pages import UnreadableBody, decode
+
+    with pytest.raises(errors.ProtocolError, match="nested too deeply"):
+        decode(b"[" * 200_000)
+    with pytest.raises(errors.ProtocolError, match="nested too deeply"):
+        decode(b"[" * 100_000 + b"]" * 100_000)
+    for cut in (b'{"data": [', b"\xff\xfe", b"<html>"):
+        with pytest.raises(UnreadableBody):
+            decode(cut)
+    assert decode(b'{"a": [1]}') == {"a": [1]}
+
+
+def test_paths_are_plain_segments() -> None:
+    from closesync.close.paths import check_path
+
+    for good in ("me/", "/me/", "organization/orga_abc123/", "activity/status_change/lead/", "custom_field/lead/"):
+        assert check_path(good) == good
+    for bad in ("organization/../me/", "./me/", "lead/%2e%2e/", "lead/?x=1", "http://x/api/", "//evil/me/", ""):
+        with pytest.raises(errors.InvalidIdError):
+            check_path(bad)
+
+
+def test_invalid_id_is_bad_input_for_callers_that_catch_value_errors() -> None:
+    assert issubclass(errors.InvalidIdError, ValueError) and issubclass(errors.InvalidIdError, errors.CloseError)
+    with pytest.raises(ValueError, match="Invalid base URL"):
+        CloseClient("api_x", "http://[::1")

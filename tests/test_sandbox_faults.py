@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import sys
 import time
 from collections.abc import Callable
 
@@ -217,3 +219,101 @@ def test_requests_in_flight_are_not_early_retries(make_sandbox: Callable[..., Sa
     assert sb.stats()["early_retries"] == 0  # both were sent before either 429 came back
     assert c.get("lead/").status_code == 429
     assert sb.stats()["early_retries"] == 1 and sb.stats()["throttled"] == 3
+
+
+# -- faults that alter one kind of answer only ------------------------------------------------------------
+
+
+def test_badjson_truncates_ok_answers_only(sandbox: Sandbox) -> None:
+    sandbox.add_fault("badjson", path="lead/")
+    c = sandbox_client(sandbox)
+    missing = c.get("lead/lead_doesNotExist0000000000000/")
+    assert missing.status_code == 404 and missing.json()["error"]  # an error answer is left whole
+    assert len(sandbox.app.faults.pending()) == 1
+    r = c.get("lead/")
+    assert r.status_code == 200
+    with pytest.raises(ValueError):
+        r.json()
+    assert sandbox.app.faults.pending() == [] and sandbox.stats()["faults"] == {"badjson": 1}
+
+
+def test_cuterror_truncates_error_answers_only(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(skip_cap=10)
+    sb.add_fault("cuterror", path="activity/call/")
+    c = sandbox_client(sb)
+    assert c.get("activity/call/").json()["data"]  # a 200 is not touched, the fault stays
+    r = c.get("activity/call/", params={"_skip": 11})  # Close's max_skip 400, cut short
+    assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+    assert r.content and b"max_skip" not in r.content
+    with pytest.raises(ValueError):
+        r.json()
+    assert "max_skip" in c.get("activity/call/", params={"_skip": 11}).json()["error"]
+    assert sb.stats()["faults"] == {"cuterror": 1}
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "check"),
+    [
+        ("notalist", "user/", lambda page: page["data"] == "notalist" and page["has_more"] is True),
+        ("nonobjects", "user/", lambda page: page["data"] == [1, "x", None]),
+        ("emptymore", "user/", lambda page: page["data"] == [] and page["has_more"] is True),
+        ("notobject", "me/", lambda body: body == [1, 2, 3]),
+    ],
+)
+def test_contradictory_answers(sandbox: Sandbox, kind: str, path: str, check: Callable[[object], bool]) -> None:
+    sandbox.add_fault(kind, path=path)
+    c = sandbox_client(sandbox)
+    r = c.get(path)
+    assert r.status_code == 200 and check(r.json())
+    assert c.get(path).status_code == 200 and check(c.get(path).json()) is False
+
+
+def test_emptymore_on_a_cursor_page_keeps_a_cursor(sandbox: Sandbox) -> None:
+    sandbox.add_fault("emptymore", path="data/search/")
+    body = {"query": {"type": "object_type", "object_type": "lead"}, "_limit": 200}
+    page = sandbox_client(sandbox).post("data/search/", json=body).json()
+    assert page["data"] == [] and page["cursor"]
+
+
+def test_stuckcursor_repeats_the_cursor_it_was_sent(sandbox: Sandbox) -> None:
+    sandbox.add_fault("stuckcursor", path="data/search/")
+    c = sandbox_client(sandbox)
+    body = {"query": {"type": "object_type", "object_type": "lead"}, "_limit": 5}
+    first = c.post("data/search/", json=body).json()  # no cursor sent: nothing to repeat, the fault waits
+    assert first["cursor"] and len(sandbox.app.faults.pending()) == 1
+    second = c.post("data/search/", json={**body, "cursor": first["cursor"]}).json()
+    assert second["cursor"] == first["cursor"] and len(second["data"]) == 5
+    assert sandbox.app.faults.pending() == []
+
+
+def test_nested_answer(sandbox: Sandbox) -> None:
+    sandbox.add_fault("nested", path="me/")
+    r = sandbox_client(sandbox).get("me/")
+    assert r.status_code == 200 and r.content == b"[" * 200_000
+
+
+def test_huge_answer_is_generated_lazily(sandbox: Sandbox) -> None:
+    from closesync.sandbox.faults import HugeBody
+
+    sandbox.add_fault("huge", path="user/", size_mb=3)
+    c = sandbox_client(sandbox)
+    with c.stream("GET", "user/") as r:
+        assert r.status_code == 200 and int(r.headers["content-length"]) == 3 * 1024 * 1024
+        body = r.read()
+    page = json.loads(body)
+    assert page["data"] == [] and page["has_more"] is False and len(body) == 3 * 1024 * 1024
+    huge = HugeBody(50 * 1024 * 1024)
+    assert huge.seek(0, 2) == 50 * 1024 * 1024 and huge.seek(0) == 0
+    assert huge.read(10) == b'{"data":[]' and sys.getsizeof(huge) < 10_000  # nothing held in memory
+    assert [f.size_mb for f in parse_spec("huge=200*1@user/")] == [200.0]
+
+
+def test_rotating_the_accepted_key(sandbox: Sandbox) -> None:
+    base = f"http://127.0.0.1:{sandbox.port}/_sandbox/"
+    old = sandbox.api_key
+    config = httpx.post(base + "config", json={"api_key": "api_rotated_0123456789"}).json()
+    assert "api_rotated" not in json.dumps(config)  # the config never shows a key
+    assert sandbox_client(sandbox, key=old).get("me/").status_code == 401
+    assert sandbox_client(sandbox, key="api_rotated_0123456789").get("me/").status_code == 200
+    sandbox.rotate_api_key(old)
+    assert sandbox.api_key == old and sandbox_client(sandbox).get("me/").status_code == 200

@@ -155,9 +155,9 @@ def state_key(spec: ReportSpec, params: ReportParams) -> str:
 def describe_error(exc: BaseException) -> tuple[str, int | None]:
     """A readable one-line reason (Close's own message where there is one) and the HTTP status."""
     if isinstance(exc, AuthenticationError):
-        return f"{exc} Check the API key (Close: Settings → Developer → API Keys).", exc.status
-    if isinstance(exc, CloseError):
-        return str(exc), exc.status
+        return f"{exc.detail} Check the API key (Close: Settings → Developer → API Keys).", exc.status
+    if isinstance(exc, CloseError):  # the status travels on its own: every display names it once
+        return exc.detail, exc.status
     if isinstance(exc, SinkError):
         return f"Destination error: {exc}", None
     if isinstance(exc, OSError) and exc.strerror:

@@ -34,6 +34,14 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
 @click.option("--since", help="Only records created (or, for reporting, dated) on or after this date.")
 @click.option("--until", help="Only records before this date.")
 @click.option("--full-refresh", is_flag=True, help="Ignore saved cursors and read everything.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up on a silent connection after this long (each attempt; failures are retried).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
 @click.pass_context
 def sync_command(
@@ -51,12 +59,16 @@ def sync_command(
     since: str | None,
     until: str | None,
     full_refresh: bool,
+    timeout: float,
     as_json: bool,
 ) -> None:
     """Sync REPORTS (names or slugs; all 38 when none are given) into a database."""
     from rich.console import Console
 
     from closesync.cli.render import LiveProgress, print_summary
+    from closesync.close import CloseClient
+    from closesync.close.errors import InvalidIdError
+    from closesync.close.paths import check_id
     from closesync.close.timestamps import parse_timestamp
     from closesync.pipeline import resolve_reports, sync
     from closesync.reports import UnknownReportError
@@ -81,10 +93,16 @@ def sync_command(
         if text and moment is None:  # `2024-01-31` or a full ISO timestamp, read as UTC without an offset
             raise click.BadParameter(f"{text!r} is not a date like 2024-01-31.", param_hint=option)
 
+    ids = (("--organization-id", organization_id, "orga"), ("--user-id", user_id, "user"))
+    for option, value, prefix in ids:  # they go into request paths: refuse anything but a Close id
+        try:
+            if value is not None:
+                check_id(value, prefix)
+        except InvalidIdError as exc:
+            raise click.BadParameter(exc.message, param_hint=option) from None
+
     console = Console(stderr=as_json)
     options = dict(
-        api_key=key,
-        base_url=base_url,
         destination=destination,
         method=method,
         organization_id=organization_id,
@@ -94,6 +112,7 @@ def sync_command(
         full_refresh=full_refresh,
     )
     try:
+        options["client"] = ctx.with_resource(CloseClient(key, base_url=base_url, timeout=timeout))
         if as_json:
             result = sync([s.slug for s in specs], **options)
             click.echo(json.dumps(result.to_dict(), indent=2))

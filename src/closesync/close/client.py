@@ -2,14 +2,14 @@
 
 Paging algorithms live in `paging.py` (offset pages, date windows) and `cursors.py` (search, event log);
 this module only turns one logical request into as many HTTP attempts as it takes (or a typed error), so
-every reader gets the same retry and pacing behaviour.
+every reader gets the same retry and pacing behaviour. Paths are checked first (`paths.py`), each answer is
+read up to `max_response_mb` and must be an object (`pages.py`); the budget is `retry.RetryPolicy`.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -24,32 +24,19 @@ import httpx
 from closesync.close import cursors, errors, paging
 from closesync.close.groups import endpoint_group
 from closesync.close.pacing import Pacer
-from closesync.close.ratelimit import DEFAULT_429_WAIT, parse_ratelimit, throttle_wait
+from closesync.close.pages import UnreadableBody, decode, expect_object
+from closesync.close.paths import check_path
+from closesync.close.ratelimit import parse_ratelimit, throttle_wait
+from closesync.close.retry import RetryPolicy, Transient
 from closesync.close.stats import ClientStats
 from closesync.close.timestamps import format_timestamp
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
+DEFAULT_MAX_RESPONSE_MB = 64.0
+MB = 1024 * 1024
 USER_AGENT = "closesync/0.1 (+self-hosted Close connector; python-httpx)"
 
 log = logging.getLogger("closesync.close")
-
-
-@dataclass
-class RetryPolicy:
-    """How hard to try: transport errors, 5xx and unreadable bodies back off exponentially with jitter;
-    429s wait what the server says, up to `max_throttle_retries` in a row and `max_throttle_wait` each."""
-
-    max_retries: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    max_throttle_retries: int = 20
-    max_throttle_wait: float = 900.0
-    default_throttle_wait: float = DEFAULT_429_WAIT
-
-    def backoff(self, attempt: int) -> float:
-        """Delay before retry number `attempt` (1-based): base * 2^(n-1), capped, with 50-100 % jitter."""
-        delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
-        return delay * random.uniform(0.5, 1.0)
 
 
 class _Secret:
@@ -86,6 +73,7 @@ class _Shared:
     policy: RetryPolicy
     secret: _Secret
     base_url: str
+    max_response_bytes: int
     pace: bool = True
     prefetch: int = 3
     skip_cap_hint: int | None = None
@@ -117,6 +105,8 @@ class CloseClient:
         *,
         timeout: float = 60.0,
         max_retries: int = 5,
+        max_retry_time: float = 600.0,
+        max_response_mb: float = DEFAULT_MAX_RESPONSE_MB,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_throttle_retries: int = 20,
@@ -131,20 +121,26 @@ class CloseClient:
     ) -> None:
         if not api_key:
             raise errors.AuthenticationError("No API key given")
+        if timeout <= 0 or max_retry_time < 0 or max_response_mb <= 0:
+            raise ValueError("timeout and max_response_mb must be positive, max_retry_time not negative")
         if not base_url.endswith("/"):
             base_url += "/"
         secret = _Secret(api_key)
-        http = httpx.Client(
-            base_url=base_url,
-            auth=httpx.BasicAuth(api_key, ""),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
-            headers={"User-Agent": user_agent, "Accept": "application/json", "Accept-Encoding": "gzip"},
-            transport=transport,
-            follow_redirects=False,
-        )
+        try:
+            http = httpx.Client(
+                base_url=base_url,
+                auth=httpx.BasicAuth(api_key, ""),
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+                limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+                headers={"User-Agent": user_agent, "Accept": "application/json", "Accept-Encoding": "gzip"},
+                transport=transport,
+                follow_redirects=False,
+            )
+        except httpx.InvalidURL as exc:  # bad input, like any other bad parameter
+            raise ValueError(f"Invalid base URL {base_url!r}: {exc}") from None
         policy = RetryPolicy(
             max_retries=max_retries,
+            max_retry_time=max_retry_time,
             backoff_base=backoff_base,
             backoff_max=backoff_max,
             max_throttle_retries=max_throttle_retries,
@@ -156,6 +152,7 @@ class CloseClient:
             policy,
             secret,
             base_url=base_url,
+            max_response_bytes=int(max_response_mb * MB),
             pace=pace,
             prefetch=max(1, prefetch),
             skip_cap_hint=skip_cap,
@@ -179,6 +176,11 @@ class CloseClient:
     @property
     def base_url(self) -> str:
         return self._shared.base_url
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer read; a larger one is a ResponseTooLargeError."""
+        return self._shared.max_response_bytes
 
     @property
     def prefetch(self) -> int:
@@ -212,11 +214,11 @@ class CloseClient:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET `path` (relative to base_url, e.g. "me/") and return the decoded JSON object."""
-        return self.request("GET", path, params=params)
+        return expect_object(self.request("GET", path, params=params), _path_only(path), "GET")
 
     def post(self, path: str, json: Any = None) -> dict[str, Any]:
         """POST a JSON body. Only read-style POSTs are used (search, reports), so they are retried too."""
-        return self.request("POST", path, json=json)
+        return expect_object(self.request("POST", path, json=json), _path_only(path), "POST")
 
     def request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
@@ -225,9 +227,11 @@ class CloseClient:
         shared = self._shared
         policy = shared.policy
         method = method.upper()
+        check_path(path)
         group = endpoint_group(method, urlsplit(path).path)
         params = _clean_params(params)
-        attempt = 0
+        started = time.monotonic()
+        retries = 0
         throttles = 0
         throttled_wait = False
         while True:
@@ -240,22 +244,26 @@ class CloseClient:
                     self.stats.add(group, pacing_wait_seconds=waited)
             throttled_wait = False
             self.stats.add(group, requests=1)
-            failure: str
-            retry_after: float | None = None
             try:
-                response = shared.http.request(method, path, params=params, json=json)
-            except httpx.TransportError as exc:
+                response, content = self._exchange(method, path, params, json)
+            except (httpx.TransportError, httpx.DecodingError) as exc:
                 if shared.pace:
                     shared.pacer.release(group, None, ticket)
-                failure = f"{type(exc).__name__}: {shared.secret.scrub(str(exc)) or 'transport error'}"
-                kind: type[errors.CloseError] = errors.ConnectionFailedError
-                status: int | None = None
+                reason = f"{type(exc).__name__}: {shared.secret.scrub(str(exc)) or 'transport error'}"
+                failure = Transient(errors.ConnectionFailedError, f"Could not reach Close ({reason})")
             else:
                 status = response.status_code
                 if shared.pace:
                     shared.pacer.release(group, parse_ratelimit(response.headers), ticket)
+                if content is None:
+                    self.stats.add(group, errors=1)
+                    limit = f"{shared.max_response_bytes / MB:g} MB"
+                    raise errors.ResponseTooLargeError(
+                        f"Close's answer was larger than the {limit} allowed (max_response_mb); not read",
+                        status=status, method=method, path=_path_only(path),
+                    )
                 if status == 429:
-                    body = _json_or_text(response)
+                    body = _json_or_text(content)
                     wait = throttle_wait(response.headers, body, default=policy.default_throttle_wait)
                     throttles += 1
                     self.stats.add(group, throttled=1)
@@ -269,33 +277,80 @@ class CloseClient:
                         time.sleep(wait + 0.01)
                         self.stats.add(group, throttle_wait_seconds=wait)
                     continue
-                if 200 <= status < 300:
-                    if status == 204 or not response.content:
-                        return {}
-                    try:
-                        return response.json()
-                    except ValueError:
-                        failure = f"HTTP {status} with an unreadable (not JSON) body"
-                        kind = errors.ServerError
-                elif status >= 500 or status == 408:
-                    failure = f"HTTP {status}"
-                    kind = errors.ServerError
-                    retry_after = _seconds(response.headers.get("Retry-After"))
-                else:
+                try:
+                    answer = self._judge(response, content, method, path)
+                except errors.CloseError:
                     self.stats.add(group, errors=1)
-                    raise self._error(None, status, _json_or_text(response), method, path)
-            attempt += 1
-            if attempt > policy.max_retries:
+                    raise
+                if not isinstance(answer, Transient):
+                    return answer
+                failure = answer
+            retries += 1
+            delay = policy.backoff(retries)
+            if failure.retry_after is not None:
+                delay = min(policy.backoff_max, max(delay, failure.retry_after))
+            elapsed = time.monotonic() - started
+            if retries > policy.max_retries or elapsed + delay > policy.max_retry_time:
                 self.stats.add(group, errors=1)
-                message = f"{kind.default_message} ({attempt} attempts; last: {failure})"
-                raise kind(shared.secret.scrub(message), status=status, method=method, path=_path_only(path))
-            delay = policy.backoff(attempt)
-            if retry_after is not None:
-                delay = min(policy.backoff_max, max(delay, retry_after))
+                raise failure.give_up(retries - 1, elapsed, method, _path_only(path), shared.secret.scrub)
             self.stats.add(group, retries=1)
-            log.warning("%s %s failed (%s); retry %d/%d in %.2fs", method, _path_only(path), failure,
-                        attempt, policy.max_retries, delay)
+            log.warning("%s %s failed (%s); retry %d/%d in %.2fs", method, _path_only(path), failure.reason,
+                        retries, policy.max_retries, delay)
             time.sleep(delay)
+
+    def _exchange(
+        self, method: str, path: str, params: dict[str, Any] | None, json: Any
+    ) -> tuple[httpx.Response, bytes | None]:
+        """One HTTP attempt: the (closed) response and its decoded body, or None for a body larger than
+        `max_response_bytes` (not read further, so a runaway answer never fills memory)."""
+        http = self._shared.http
+        limit = self._shared.max_response_bytes
+        response = http.send(http.build_request(method, path, params=params, json=json), stream=True)
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                return response, None
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    return response, None
+                chunks.append(chunk)
+            return response, b"".join(chunks)
+        finally:
+            response.close()
+
+    def _judge(self, response: httpx.Response, content: bytes, method: str, path: str) -> Any:
+        """The decoded answer of a non-429 response, a `Transient` failure worth retrying, or a typed error.
+
+        Unreadable bodies are damage in transit (retried) when they claim to be JSON: a 2xx, or Close's 4xx
+        cut short (a `_skip`-cap 400 must be read to be acted on); a 4xx page from another server is final.
+        """
+        status = response.status_code
+        where = _path_only(path)
+        if 200 <= status < 300:
+            if status == 204 or not content:
+                return {}
+            try:
+                return decode(content)
+            except UnreadableBody:
+                return Transient(errors.ProtocolError, "Close's answer could not be read as JSON", status)
+            except errors.ProtocolError as exc:
+                raise errors.ProtocolError(exc.message, status=status, method=method, path=where) from None
+        if status >= 500 or status == 408:
+            message, _, _ = errors.parse_error_body(_json_or_text(content))
+            text = errors.ServerError.default_message + (f" ({message.rstrip('.')})" if message else "")
+            return Transient(errors.ServerError, text, status, _seconds(response.headers.get("Retry-After")))
+        claims_json = "json" in response.headers.get("Content-Type", "json").lower()
+        try:
+            body = decode(content) if content else ""
+        except (UnreadableBody, errors.ProtocolError):
+            if claims_json:
+                kind = type(errors.error_for_status(status, None))
+                return Transient(kind, f"{kind.default_message} (the answer could not be read)", status)
+            body = _text(content)
+        raise self._error(None, status, body, method, path)
 
     def _error(
         self,
@@ -406,11 +461,15 @@ def _clean_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
-def _json_or_text(response: httpx.Response) -> Any:
+def _json_or_text(content: bytes) -> Any:
     try:
-        return response.json()
-    except ValueError:
-        return response.text[:500]
+        return decode(content)
+    except (UnreadableBody, errors.ProtocolError):
+        return _text(content)
+
+
+def _text(content: bytes) -> str:
+    return content[:2000].decode("utf-8", "replace")[:500]
 
 
 def _seconds(value: str | None) -> float | None:

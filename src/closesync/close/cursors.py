@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from closesync.close.errors import BadRequestError, CloseError
+from closesync.close.pages import checked_page
 from closesync.close.records import Record, unseen
 from closesync.close.timestamps import format_timestamp, parse_bound, parse_timestamp
 
@@ -43,7 +44,7 @@ def search(
             body["sort"] = sort
         if fields:
             body["_fields"] = fields
-        page = client.post(SEARCH_PATH, body)
+        page = checked_page(client.post(SEARCH_PATH, body), SEARCH_PATH, cursor_key="cursor", sent=cursor)
         data = page.get("data") or []
         yield from unseen(data, seen)
         cursor = page.get("cursor")
@@ -114,7 +115,7 @@ def search_by_date(
                 break
             body = {"query": query, "sort": sort, "_limit": page_size, "cursor": cursor, "_fields": wanted}
             try:
-                page = client.post(path, body)
+                page = checked_page(client.post(path, body), path, cursor_key="cursor", sent=cursor)
             except BadRequestError as exc:
                 if exc.max_skip is None or depth == 0:
                     raise
@@ -178,7 +179,8 @@ def events(client: CloseClient, params: dict[str, Any] | None = None) -> Iterato
     cursor = (params or {}).get("_cursor")
     seen: set[str] = set()
     while True:
-        page = client.get("event/", {**base, "_cursor": cursor} if cursor else base)
+        page = checked_page(client.get("event/", {**base, "_cursor": cursor} if cursor else base), "event/",
+                            cursor_key="cursor_next", sent=cursor)
         data = page.get("data") or []
         yield from unseen(data, seen)
         cursor = page.get("cursor_next")

@@ -44,17 +44,20 @@ class CloseError(ClosesyncError):
         self.body = body
         super().__init__(self._render())
 
-    def _render(self) -> str:
+    @property
+    def detail(self) -> str:
+        """The error without its "HTTP n" head, for displays that show `status` on their own."""
         where = f"{self.method} {self.path}" if self.method and self.path else (self.path or "")
-        head = f"HTTP {self.status}" if self.status is not None else ""
-        prefix = " ".join(p for p in (head, where) if p)
         text = self.message
         extras = [e for e in self.errors if e and e != self.message]
         if extras:
             text += " (" + "; ".join(extras) + ")"
         if self.field_errors:
             text += " [" + "; ".join(f"{k}: {_flatten(v)}" for k, v in self.field_errors.items()) + "]"
-        return f"{prefix}: {text}" if prefix else text
+        return f"{where}: {text}" if where else text
+
+    def _render(self) -> str:
+        return f"HTTP {self.status} {self.detail}" if self.status is not None else self.detail
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructor: pickle through a helper so errors survive process pools.
@@ -123,15 +126,36 @@ class RateLimitError(CloseError):
 
 
 class ServerError(CloseError):
-    """5xx (or an unreadable 200 body) that persisted through every retry."""
+    """5xx (or 408) that persisted through every retry."""
 
-    default_message = "Close answered with a server error after all retries"
+    default_message = "Close answered with a server error"
 
 
 class ConnectionFailedError(CloseError):
     """Transport failure (refused, reset, timed out, body cut short) that persisted through every retry."""
 
-    default_message = "Could not reach Close after all retries"
+    default_message = "Could not reach Close"
+
+
+class ProtocolError(CloseError):
+    """Close answered something a faithful answer cannot be: unreadable JSON, a non-object where an object
+    belongs, a page that contradicts itself (`data` not a list, records not objects, `has_more` on an empty
+    page, a cursor that does not advance). The read stops, so it never replaces good data."""
+
+    default_message = "Close returned an unexpected answer"
+
+
+class ResponseTooLargeError(ProtocolError):
+    """One answer was larger than the client's `max_response_mb`; it is not read further."""
+
+    default_message = "Close's answer was larger than allowed"
+
+
+class InvalidIdError(CloseError, ValueError):
+    """An id (or a path built from one) that is not a Close id, refused before any request is sent.
+    A ValueError too: it is bad input, like any other bad parameter."""
+
+    default_message = "Not a Close id"
 
 
 _BY_STATUS: dict[int, type[CloseError]] = {

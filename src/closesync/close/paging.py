@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from closesync.close.errors import BadRequestError, CloseError
+from closesync.close.pages import checked_page
 from closesync.close.prefetch import fetch_pages
 from closesync.close.records import Record, unseen
 from closesync.close.timestamps import format_timestamp, parse_bound, parse_timestamp
@@ -62,7 +63,7 @@ def _get_page(client: CloseClient, path: str, params: dict[str, Any], box: list[
     """
     while True:
         try:
-            return client.get(path, {**params, "_limit": box[0]})
+            return checked_page(client.get(path, {**params, "_limit": box[0]}), path)
         except BadRequestError as exc:
             if exc.max_limit is not None and exc.max_limit < box[0]:
                 box[0] = max(1, exc.max_limit)
@@ -308,14 +309,15 @@ class _DateWalk:
         skip = min(expected, cap)
         limit = 1 if skip == expected else self.box[0]
         params = {**self._filters(lo, hi), "_skip": skip, "_limit": limit}
-        page = self.client.get(self.path, params)
+        page = checked_page(self.client.get(self.path, params), self.path)
         data = page.get("data") or []
         return not page.get("has_more") and skip + len(data) == expected
 
     def _fits(self, hi: datetime | None) -> bool:
         """One request: can everything before `hi` be paged in one window (nothing past the cap)?"""
         cap = self._known_cap()
-        page = self.client.get(self.path, {**self._filters(None, hi), "_skip": cap, "_limit": 1})
+        params = {**self._filters(None, hi), "_skip": cap, "_limit": 1}
+        page = checked_page(self.client.get(self.path, params), self.path)
         return not page.get("has_more")
 
     def _oldest_bound(self, hi: datetime | None) -> datetime | None:
@@ -339,7 +341,8 @@ class _DateWalk:
     def _any_before(self, moment: datetime) -> datetime | None:
         """A record's date if some record has field < moment (just below `moment` if it has no readable
         date), else None."""
-        page = self.client.get(self.path, {**self._filters(None, moment), "_skip": 0, "_limit": 1})
+        params = {**self._filters(None, moment), "_skip": 0, "_limit": 1}
+        page = checked_page(self.client.get(self.path, params), self.path)
         data = page.get("data") or []
         if not data:
             return None

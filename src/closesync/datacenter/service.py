@@ -51,7 +51,11 @@ def _utcnow() -> datetime:
 
 
 class DataCenter:
-    """Accounts, datasets, runs and the scheduler of one home folder."""
+    """Accounts, datasets, runs and the scheduler of one home folder.
+
+    `client_options` go to every CloseClient it makes, e.g. `{"timeout": 30, "max_retry_time": 300,
+    "max_response_mb": 64}`.
+    """
 
     def __init__(
         self,

@@ -16,10 +16,13 @@ activities_per_lead=20.0, activity_mix=None | {"activity/call": 30, ...}, extra_
 `sb.start()` / `sb.stop()` / context manager; `sb.port`, `sb.stats_url`; `repr(sb)` never shows the key.
 
 Run-time knobs: `sb.skip_cap = 100`, `sb.rate_limit = (5, 1.0)` (or None), `sb.latency_ms = 20`,
-`sb.add_fault(kind, path=None, count=1, *, delay=2.0, reset=1.0, probability=None)`, `sb.clear_faults()`.
+`sb.add_fault(kind, path=None, count=1, *, delay=2.0, reset=1.0, probability=None, size_mb=100)`,
+`sb.clear_faults()`, `sb.rotate_api_key(new_key)` (only the new key is accepted from then on).
 Fault kinds: "429" (locks the caller out for `reset` s), "500", "502", "503", "504", "slow" (`delay` s),
 "cut" (Content-Length larger than the bytes sent, then close), "drop" (close without a reply),
-"badjson" (200 with truncated JSON), "400"/"401"/"403"/"404" (Close's error bodies).
+"badjson" (200 with truncated JSON), "cuterror" (an error body truncated), "huge" (a `size_mb` MB page,
+generated as it is sent), "400"/"401"/"403"/"404" (Close's error bodies), and contradictory answers:
+"notalist", "nonobjects", "emptymore", "stuckcursor", "notobject", "nested" (see `faults.py`).
 `path` is a prefix of the API path, e.g. "activity/call/". Faults come after auth and rate limiting.
 `--faults` SPEC: `KIND:PROB` (random, e.g. `500:0.02,drop:0.01`) or `KIND*COUNT`, optional `@PATH`.
 

@@ -18,6 +18,7 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from closesync.sandbox import control
+from closesync.sandbox import faults as fault_kinds
 from closesync.sandbox.data import SandboxData
 from closesync.sandbox.errors import UNAUTHORIZED, ApiError
 from closesync.sandbox.exports import ExportFiles
@@ -107,16 +108,17 @@ class SandboxApp:
             reply = self._throttled(decision, group)
             reply.on_sent = partial(self.limiter.told, key, group)
             return self._finish(reply)
-        fault = self.faults.take(rel)
+        fault = self.faults.take(rel, fault_kinds.REPLACING.__contains__)
         if fault is not None:
             self.stats.fault(fault.kind)
             reply = self._fault(fault, key, group)
-            if reply is not None:
-                if reply.status == 429:
-                    reply.on_sent = partial(self.limiter.told, key, group)
-                elif decision.limit and reply.mode == "normal":
-                    reply.headers["RateLimit"] = decision.header()
-                return self._finish(reply)
+            if reply.status == 429:
+                reply.on_sent = partial(self.limiter.told, key, group)
+            elif decision.limit and reply.mode == "normal":
+                reply.headers["RateLimit"] = decision.header()
+            return self._finish(reply)
+        answer: Any = None
+        req: Request | None = None
         try:
             params = dict(parse_qsl(parts.query, keep_blank_values=True))
             payload = self._json_body(body) if method in ("POST", "PUT") else None
@@ -127,19 +129,18 @@ class SandboxApp:
                 payload = None
             req = Request(method, rel, params, payload, self.data, self.skip_cap,
                           {"origin": f"http://{headers.get('host', 'localhost')}"})
-            reply = json_reply(200, dispatch(req))
+            answer = dispatch(req)
+            reply = json_reply(200, answer)
         except ApiError as exc:
             reply = json_reply(exc.status, exc.body, exc.headers)
         except Exception:  # a sandbox bug must look like a Close 500, not kill the connection
             log.exception("sandbox handler failed for %s %s", method, rel)
             reply = json_reply(500, SERVER_ERRORS[500])
-        if fault is not None and fault.kind == "slow":
-            reply.delay = fault.delay
-        if fault is not None and fault.kind in ("cut", "badjson"):
-            if fault.kind == "cut":
-                reply.mode = "cut"
-            else:
-                reply.body = reply.body[: max(1, len(reply.body) // 2)] or b"{"
+        late = self.faults.take(rel, lambda kind: kind in fault_kinds.ALTERING
+                                and fault_kinds.fits(kind, reply.status, answer, req))
+        if late is not None:
+            self.stats.fault(late.kind)
+            fault_kinds.alter(late, reply, answer, req)
         if decision.limit:
             reply.headers["RateLimit"] = decision.header()
         return self._finish(reply)
@@ -178,8 +179,8 @@ class SandboxApp:
             "Retry-After": str(max(1, int(reset + 0.999))),
         })
 
-    def _fault(self, fault: Fault, key: str, group: str) -> Reply | None:
-        """Replies that replace the real answer; None for faults that alter it (slow, cut, badjson)."""
+    def _fault(self, fault: Fault, key: str, group: str) -> Reply:
+        """The reply that replaces the real answer (faults.REPLACING kinds)."""
         if fault.kind == "429":
             self.limiter.lock_out(key, group, fault.reset)
             self.stats.throttle(group, False)
@@ -192,6 +193,4 @@ class SandboxApp:
             return json_reply(int(fault.kind), CLIENT_ERRORS[fault.kind])
         if fault.kind == "504":
             return Reply(504, b"", {"Content-Type": "text/html"})
-        if fault.kind == "drop":
-            return Reply(0, mode="drop")
-        return None
+        return Reply(0, mode="drop")

@@ -3,8 +3,10 @@
     GET    /_sandbox/stats           counters (same as Sandbox.stats())
     POST   /_sandbox/stats/reset     zero the counters
     GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip"}
-    POST   /_sandbox/config          change any of those keys
-    POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?}
+    POST   /_sandbox/config          change any of those keys, or {"api_key": KEY} to accept only KEY from now
+                                     on (a rotated key; never shown by GET)
+    POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?,
+                                      "size_mb"?}
     DELETE /_sandbox/faults          forget every pending fault
 """
 
@@ -41,7 +43,8 @@ def handle(app: Any, method: str, path: str, body: bytes) -> tuple[int, Record]:
             probability = payload.get("probability")
             app.faults.add(make_fault(str(payload["kind"]), payload.get("path"), int(payload.get("count", 1)),
                                       delay=float(payload.get("delay", 2.0)), reset=float(payload.get("reset", 1.0)),
-                                      probability=None if probability is None else float(probability)))
+                                      probability=None if probability is None else float(probability),
+                                      size_mb=float(payload.get("size_mb", 100.0))))
             return 200, {"pending": len(app.faults.pending())}
         if route == ("DELETE", "_sandbox/faults"):
             app.faults.clear()
@@ -69,4 +72,9 @@ def configure(app: Any, changes: Record) -> Record:
         app.latency_ms = float(changes["latency_ms"])
     if "gzip" in changes:
         app.gzip = bool(changes["gzip"])
+    if "api_key" in changes:
+        key = changes["api_key"]
+        if not isinstance(key, str) or not key:
+            raise ValueError("api_key must be a non-empty string")
+        app.api_keys = [key]
     return config(app)

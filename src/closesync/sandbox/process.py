@@ -87,9 +87,9 @@ class SandboxProcess(SandboxSurface):
         self._call("POST", "stats/reset", {})
 
     def add_fault(self, kind: str, path: str | None = None, count: int = 1, *, delay: float = 2.0,
-                  reset: float = 1.0, probability: float | None = None) -> None:
+                  reset: float = 1.0, probability: float | None = None, size_mb: float = 100.0) -> None:
         self._call("POST", "faults", {"kind": str(kind), "path": path, "count": count, "delay": delay,
-                                      "reset": reset, "probability": probability})
+                                      "reset": reset, "probability": probability, "size_mb": size_mb})
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")

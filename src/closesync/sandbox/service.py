@@ -72,9 +72,10 @@ class Sandbox(SandboxSurface):
         return configure(self.app, changes)
 
     def add_fault(self, kind: str, path: str | None = None, count: int = 1, *, delay: float = 2.0,
-                  reset: float = 1.0, probability: float | None = None) -> None:
+                  reset: float = 1.0, probability: float | None = None, size_mb: float = 100.0) -> None:
         """Script a fault for the next `count` requests under `path` (or random ones with `probability`)."""
-        self.app.faults.add(make_fault(kind, path, count, delay=delay, reset=reset, probability=probability))
+        self.app.faults.add(make_fault(kind, path, count, delay=delay, reset=reset, probability=probability,
+                                       size_mb=size_mb))
 
     def clear_faults(self) -> None:
         self.app.faults.clear()

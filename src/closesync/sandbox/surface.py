@@ -14,6 +14,7 @@ class SandboxSurface:
 
     host: str
     _port: int
+    api_key: str
 
     def start(self) -> Self:
         raise NotImplementedError
@@ -81,3 +82,8 @@ class SandboxSurface:
     @gzip.setter
     def gzip(self, value: bool) -> None:
         self._config(gzip=bool(value))
+
+    def rotate_api_key(self, api_key: str) -> None:
+        """Accept only `api_key` from now on (as when a key is revoked and a new one issued in Close)."""
+        self._config(api_key=api_key)
+        self.api_key = api_key
