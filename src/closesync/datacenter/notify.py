@@ -12,6 +12,7 @@ channel (and logged) instead of raised. apprise is an optional extra, imported o
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sqlite3
@@ -168,6 +169,11 @@ def compose(event: str, dataset: Dataset, run: Run, base: str | None = None) -> 
 
 
 # -- apprise ------------------------------------------------------------------------------------------------
+def apprise_installed() -> bool:
+    """Whether channels can be added and told (the notify extra), without importing apprise."""
+    return importlib.util.find_spec("apprise") is not None
+
+
 def _apprise() -> ModuleType:
     try:
         import apprise
