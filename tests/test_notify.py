@@ -21,8 +21,8 @@ from closesync.datacenter import (
 )
 from closesync.datacenter.notify import INSTALL_HINT, _redact_url, mask_url, parse_events
 from dc_helpers import store_bytes
+from fixtures_notify import TOKEN, Receiver, closed_port_url
 from fixtures_web import csrf
-from notify_helpers import TOKEN, Receiver, closed_port_url, receiver  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize(

@@ -197,21 +197,45 @@ class _Warnings(logging.Handler):
             self.messages.append(record.getMessage())
 
 
+class _HideUrl(logging.Filter):
+    """Takes a channel's URL out of what apprise and urllib3 log while it is used (their debug lines show it)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = _redact_url(message, self.url)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+#: Loggers that write a channel's URL (apprise at debug level, urllib3 the request line).
+_URL_LOGGERS = ("apprise", "urllib3.connectionpool")
+
+
 @contextmanager
-def _apprise_warnings() -> Iterator[_Warnings]:
-    handler = _Warnings()
-    logger = logging.getLogger("apprise")
-    logger.addHandler(handler)
+def _using(url: str) -> Iterator[_Warnings]:
+    """Around a call into apprise for `url`: its logs without the URL, and its warnings collected."""
+    hide, warnings = _HideUrl(url), _Warnings()
+    loggers = [logging.getLogger(name) for name in _URL_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(hide)
+    loggers[0].addHandler(warnings)
     try:
-        yield handler
+        yield warnings
     finally:
-        logger.removeHandler(handler)
+        loggers[0].removeHandler(warnings)
+        for logger in loggers:
+            logger.removeFilter(hide)
 
 
 def _plugin(url: str) -> Any:
     """apprise's service for `url`; ValidationError when apprise does not know it."""
     apprise = _apprise()
-    with _apprise_warnings() as warnings:
+    with _using(url) as warnings:
         plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         why = _redact_url(" ".join(warnings.messages), url)
@@ -231,7 +255,7 @@ def send(url: str, title: str, body: str, kind: str) -> str | None:
     `kind` is "failure", "success" or "info" (apprise's notify types, which colour Slack and Teams cards).
     """
     plugin = _plugin(url)
-    with _apprise_warnings() as warnings:
+    with _using(url) as warnings:
         ok = plugin.notify(body=body, title=title, notify_type=kind)
     if ok:
         return None

@@ -1,4 +1,4 @@
-"""A local notification receiver for the alert tests: a generic JSON webhook on 127.0.0.1."""
+"""Alert fixtures (loaded by conftest): a local notification receiver, a generic JSON webhook on 127.0.0.1."""
 
 from __future__ import annotations
 
