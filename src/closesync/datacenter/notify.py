@@ -5,7 +5,8 @@ Data Center's default: a dataset's own channels for an event replace the default
 holds the service's token, so it is stored encrypted like an API key and only ever shown masked.
 
 One alert per change of state: `failure` when a run fails with no retry left to queue, `recovery` on the
-first success after that; a dataset that keeps failing does not alert again. Sending happens after the run
+first success after that; a dataset that keeps failing does not alert again, and a run cut short (Ctrl-C,
+a process that died) alerts nobody. Sending happens after the run
 is recorded and can never fail it: each channel gets a short timeout, and its outcome is kept on the
 channel (and logged) instead of raised. apprise is an optional extra, imported only to send or validate.
 """
