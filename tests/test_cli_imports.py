@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-#: Loaded only when a command runs: Arrow and the databases, the HTTP client, the sandbox, the web app,
+#: Loaded only when a command runs: Arrow and the databases, the HTTP client, the sandbox, the web app, apprise,
 #: the Data Center's service and schedule grammar, the pipeline and catalog, rich.
 HEAVY = (
     "pyarrow",
@@ -17,6 +17,7 @@ HEAVY = (
     "rich",
     "croniter",
     "fastapi",
+    "apprise",
     "closesync.sandbox",
     "closesync.web",
     "closesync.close",
@@ -42,7 +43,7 @@ def imported_modules(*args: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("args", [["--help"], ["datasets", "--help"], ["accounts", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["datasets", "--help"], ["accounts", "--help"], ["notify", "--help"]])
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     modules = imported_modules(*args)
     assert "closesync.cli.datasets" in modules  # the measurement works

@@ -146,11 +146,11 @@ def test_key_echoed_by_the_server_is_never_kept_or_shown(
 # -- login on every route --------------------------------------------------------------------------------------
 def test_every_route_needs_a_login_when_a_password_is_set(dc: DataCenter) -> None:
     """Pages send to the login form, the API answers 401; a POST may also be refused for its missing token."""
-    from closesync.web import api, pages  # the app includes exactly these two routers
+    from closesync.web import api, pages, settings  # the app includes exactly these routers
 
     routes = [
         (method, re.sub(r"\{[^}]+\}", "1", route.path))
-        for route in [*pages.router.routes, *api.router.routes]
+        for route in [*pages.router.routes, *settings.router.routes, *api.router.routes]
         if isinstance(route, APIRoute) and not route.path.startswith("/login")
         for method in sorted(route.methods - {"HEAD"})
     ]

@@ -11,6 +11,8 @@ typed methods say what each takes and returns; a dataset's fields are those of
   across processes (a SQLite lease); one process writes a DuckDB file at a time (`destlock`).
 - Reads (`preview`, `columns`, `export`) never create a table or file; front ends never open a
   destination themselves.
+- Notification channels (`add_notification`, apprise URLs stored encrypted, shown masked) are told when a
+  dataset fails with no retry left and when it recovers; a failing channel never fails a run.
 - Every error is a :class:`DataCenterError` (a ``closesync.ClosesyncError``) whose str() is fit for a user.
 
 `DataCenter` (the service, with the scheduler and croniter behind it) is imported on first use, so front
@@ -25,6 +27,7 @@ from closesync.datacenter.errors import (
     DataCenterError,
     DatasetBusyError,
     NotFoundError,
+    NotifyUnavailableError,
     SecretKeyError,
     ValidationError,
 )
@@ -43,6 +46,7 @@ from closesync.datacenter.models import (
 )
 
 if TYPE_CHECKING:
+    from closesync.datacenter.notify import Delivery, Notification
     from closesync.datacenter.service import DataCenter
 
 __all__ = [
@@ -56,8 +60,11 @@ __all__ = [
     "DataCenterError",
     "Dataset",
     "DatasetBusyError",
+    "Delivery",
     "Export",
     "NotFoundError",
+    "Notification",
+    "NotifyUnavailableError",
     "Preview",
     "ReportChoices",
     "ReportInfo",
@@ -73,4 +80,8 @@ def __getattr__(name: str) -> object:
         from closesync.datacenter.service import DataCenter
 
         return DataCenter
+    if name in ("Notification", "Delivery"):
+        from closesync.datacenter import notify
+
+        return getattr(notify, name)
     raise AttributeError(f"module 'closesync.datacenter' has no attribute {name!r}")

@@ -35,3 +35,7 @@ class DatasetBusyError(DataCenterError):
 
 class SecretKeyError(DataCenterError):
     """The master key that encrypts API keys is missing, malformed or not the one used to encrypt."""
+
+
+class NotifyUnavailableError(DataCenterError):
+    """Notification channels need the optional `apprise` library, which is not installed."""

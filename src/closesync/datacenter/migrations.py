@@ -151,10 +151,31 @@ def _encrypt_destination_passwords(conn: sqlite3.Connection, home: Path | None) 
         )
 
 
+V4 = (
+    """CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER REFERENCES datasets(id) ON DELETE CASCADE,
+        events TEXT NOT NULL,
+        url_secret TEXT NOT NULL,
+        url_display TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_sent_at TEXT,
+        last_status TEXT,
+        last_error TEXT
+    )""",
+    """CREATE TABLE alert_state (
+        dataset_id INTEGER PRIMARY KEY REFERENCES datasets(id) ON DELETE CASCADE,
+        failed_run_id INTEGER NOT NULL,
+        since TEXT NOT NULL
+    )""",
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, datasets and run history", V1),
     Migration(2, "scheduler: leases, next runs, retries queued, per-dataset state", V2, _schedule_existing),
     Migration(3, "destination passwords encrypted like API keys", V3, _encrypt_destination_passwords),
+    Migration(4, "notification channels (URLs encrypted) and which datasets are failing", V4),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -2,7 +2,8 @@
 
 The claim (lease + `running` history row + next schedule slot) is one SQLite transaction, so two
 processes can never both start the same dataset. A failed run leaves the table as it was (sinks publish
-a table only on success) and queues a retry when the dataset's policy allows one.
+a table only on success) and queues a retry when the dataset's policy allows one; when none is left, or
+when a failing dataset succeeds again, its notification channels are told once the run is recorded.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from closesync.datacenter import destlock, history, leases
+from closesync.datacenter import destlock, history, leases, notify
 from closesync.datacenter.accounts import Accounts, ClientFactory, Clock
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFoundError
 from closesync.datacenter.history import RunOutcome
 from closesync.datacenter.models import Dataset, Run
+from closesync.datacenter.notify import Notifications
 from closesync.datacenter.progress import RunProgress
 from closesync.datacenter.schedule import parse_schedule
 from closesync.datacenter.secrets import redact
@@ -52,8 +54,10 @@ class Runner:
         client_factory: ClientFactory,
         owner: str,
         home: Path,
+        notifications: Notifications,
     ) -> None:
         self.home = home
+        self.notifications = notifications
         self.store = store
         self.accounts = accounts
         self.datasets = datasets
@@ -137,8 +141,8 @@ class Runner:
         attempt: int,
         now: datetime,
         interrupted: bool = False,
-    ) -> None:
-        """Queue a retry after a failure the policy still covers; otherwise go back to the schedule."""
+    ) -> bool:
+        """Queue a retry after a failure the policy still covers (True); otherwise go back to the schedule."""
         schedule = parse_schedule(dataset["schedule"])
         if failed and attempt <= dataset["retries"]:
             pending = attempt + 1
@@ -152,6 +156,7 @@ class Runner:
             "UPDATE datasets SET pending_attempt = ?, next_run_at = ? WHERE id = ?",
             (pending, to_iso(nxt), dataset["id"]),
         )
+        return pending > 0
 
     # -- running --------------------------------------------------------------------------------------------
     def execute(self, claim: Claim, *, full_refresh: bool = False) -> Run:
@@ -162,9 +167,9 @@ class Runner:
         try:
             with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id, progress=progress):
                 outcome = self._sync(dataset, full_refresh, progress)
-        except BaseException as exc:  # Ctrl-C or a bug: record it, then let it go on
+        except BaseException as exc:  # Ctrl-C or a bug: record it (no alert: nobody let it fail), then go on
             outcome = self._failure(exc, None)
-            self._finish(claim, dataset, outcome, time.monotonic() - started)
+            self._finish(claim, dataset, outcome, time.monotonic() - started, alert=False)
             raise
         return self._finish(claim, dataset, outcome, time.monotonic() - started)
 
@@ -239,14 +244,22 @@ class Runner:
             message = describe_error(exc)[0]
         return RunOutcome("failed", error=redact(message, key), http_status=getattr(exc, "status", None))
 
-    def _finish(self, claim: Claim, dataset: Dataset, outcome: RunOutcome, duration: float) -> Run:
+    def _finish(
+        self, claim: Claim, dataset: Dataset, outcome: RunOutcome, duration: float, *, alert: bool = True
+    ) -> Run:
         now = self.clock()
+        due: str | None = None
+        ok = outcome.status == "success"
         with self.store.write() as conn:
             history.finish(conn, claim.run_id, outcome, finished_at=now, duration_s=round(duration, 3))
             leases.release(conn, claim.dataset_id, claim.run_id)
             row = conn.execute("SELECT * FROM datasets WHERE id = ?", (claim.dataset_id,)).fetchone()
             if row is not None:
-                self._plan_next(conn, row, failed=outcome.status != "success", attempt=claim.attempt, now=now)
+                retry_queued = self._plan_next(conn, row, failed=not ok, attempt=claim.attempt, now=now)
+                if alert:
+                    due = notify.due_alert(
+                        conn, claim.dataset_id, claim.run_id, ok=ok, retry_queued=retry_queued, now=now
+                    )
             run = history.get(conn, claim.run_id)
         if run is None:
             raise NotFoundError(f"Dataset {dataset.name!r} was deleted while it ran; its run was not kept.")
@@ -260,4 +273,6 @@ class Runner:
         else:
             status = f" http_status={run.http_status}" if run.http_status else ""
             log.warning("%s%s error=%s", line, status, run.error)
+        if due is not None:  # outside the write transaction: a slow channel must not hold the store
+            self.notifications.send(due, dataset, run)
         return run

@@ -25,7 +25,8 @@ _KEYLIKE = re.compile(r"api_[A-Za-z0-9_\-.]{6,}")
 RECOVER_KEY = (
     "Restore {key_file} from a backup (or set ${env} to the old key). If the old key is lost, enter the "
     "secret again: for an API key, `closesync accounts remove NAME` then `closesync accounts add NAME`; "
-    "for a database password, `closesync datasets edit NAME --destination URL`."
+    "for a database password, `closesync datasets edit NAME --destination URL`; for a notification URL, "
+    "`closesync notify remove ID` then `closesync notify add URL`."
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from closesync.datacenter.models import (
     Run,
     ScheduleInfo,
 )
+from closesync.datacenter.notify import Delivery, Notification, Notifications
 from closesync.datacenter.runner import Runner
 from closesync.datacenter.schedule import ScheduleError, parse_schedule
 from closesync.datacenter.scheduler import Scheduler
@@ -77,10 +79,13 @@ class DataCenter:
 
         factory = client_factory or make_client
         self.owner = new_owner()
-        self._accounts = Accounts(self.store, Secrets(self.home), factory, self.clock)
+        secrets = Secrets(self.home)
+        self._accounts = Accounts(self.store, secrets, factory, self.clock)
         self._datasets = Datasets(self.store, self._accounts, self.clock, self.home)
+        self._notifications = Notifications(self.store, secrets, self.clock)
         self._runner = Runner(
-            self.store, self._accounts, self._datasets, self.clock, factory, self.owner, self.home
+            self.store, self._accounts, self._datasets, self.clock, factory, self.owner, self.home,
+            self._notifications,
         )
 
     @functools.cached_property
@@ -218,6 +223,28 @@ class DataCenter:
         still gives a valid file (CSV header, Parquet schema).
         """
         return self._tables.export(self._datasets.get(name_or_id), fmt)
+
+    # -- alerts ---------------------------------------------------------------------------------------------
+    def add_notification(
+        self, url: str, *, dataset: str | int | None = None, events: str | Iterable[str] | None = None
+    ) -> Notification:
+        """Add an apprise channel (its URL stored encrypted, shown masked) for one dataset or, without one,
+        as the default of every dataset without its own; `events`: "failure", "recovery" or both (None).
+
+        NotifyUnavailableError when apprise is not installed (`pip install 'closesync[notify]'`).
+        """
+        dataset_id = None if dataset is None else self._datasets.get(dataset).id
+        return self._notifications.add(url, dataset_id=dataset_id, events=events)
+
+    def list_notifications(self) -> list[Notification]:
+        return self._notifications.list()
+
+    def remove_notification(self, notification_id: int | str) -> Notification:
+        return self._notifications.remove(notification_id)
+
+    def test_notification(self, notification_id: int | str | None = None) -> list[Delivery]:
+        """Send a test message to one channel, or to every channel; never raises for a channel that fails."""
+        return self._notifications.test(notification_id)
 
     # -- scheduler ------------------------------------------------------------------------------------------
     def scheduler(self, *, max_workers: int = 4, poll_seconds: float = 5.0) -> Scheduler:

@@ -228,3 +228,45 @@ def dataset_download(
     request: Request, dataset_id: int, format: Literal["csv", "parquet"] = "csv"
 ) -> Response:
     return download_response(_dc(request), dataset_id, format)
+
+
+# ---------------------------------------------------------------- alerts
+
+
+class NotificationIn(BaseModel):
+    """A channel to tell when a DataSet fails with no retry left, or recovers."""
+
+    url: str = Field(
+        description="An apprise URL (slack://…, msteams://…, mailtos://…, json://host/path). Stored encrypted, "
+        "never returned: answers show `url_masked` (scheme and host)."
+    )
+    dataset: str | int | None = Field(
+        None, description="A DataSet's name or id; none: the default of every DataSet without its own channel."
+    )
+    events: list[Literal["failure", "recovery"]] = Field(["failure", "recovery"], description="When to send.")
+
+
+@router.get("/notifications", summary="List notification channels (URLs masked)")
+def list_notifications(request: Request) -> list[dict[str, Any]]:
+    return _json(_dc(request).list_notifications())
+
+
+@router.post("/notifications", status_code=201, summary="Add a notification channel (needs apprise)")
+def add_notification(request: Request, body: NotificationIn) -> dict[str, Any]:
+    return _json(_dc(request).add_notification(body.url, dataset=body.dataset, events=body.events))
+
+
+@router.delete("/notifications/{notification_id}", summary="Remove a notification channel")
+def remove_notification(request: Request, notification_id: int) -> dict[str, Any]:
+    _dc(request).remove_notification(notification_id)
+    return {"removed": True}
+
+
+@router.post("/notifications/test", summary="Send a test message to every channel")
+def test_notifications(request: Request) -> dict[str, Any]:
+    return {"deliveries": _json(_dc(request).test_notification())}
+
+
+@router.post("/notifications/{notification_id}/test", summary="Send a test message to one channel")
+def test_notification(request: Request, notification_id: int) -> dict[str, Any]:
+    return {"deliveries": _json(_dc(request).test_notification(notification_id))}

@@ -172,7 +172,7 @@
       if (!body) return;
       body.replaceChildren();
       for (const r of runs) {
-        const tr = el("tr", { "data-run": r.id });
+        const tr = el("tr", { "data-run": r.id, id: `run-${Number(r.id)}` });  // alerts link to #run-N
         tr.append(...historyCells(r));
         body.appendChild(tr);
       }
