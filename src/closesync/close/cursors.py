@@ -1,8 +1,9 @@
 """Cursor walks on Close: Advanced Filtering search (POST `data/search/`) and the event log (GET `event/`).
 
-Neither has `_skip`: a search follows `cursor`, the event log `cursor_next`. A search walk is depth-capped
-like `_skip` (Close's 400 carries `max_skip = N`, remembered per endpoint group on the client), so big reads
-restart as an ascending keyset walk (`search_by_date`). Offset paging and date windows live in `paging.py`.
+Neither has `_skip`: a search follows `cursor`, the event log `cursor_next`. A long cursor walk is both
+depth-capped (Close's 400 carries `max_skip = N`) and exposed to records that move while it runs, so whole
+reads use `search_by_date`, a keyset walk whose every page is a fresh query. Offset paging and date windows
+live in `paging.py`.
 """
 
 from __future__ import annotations

@@ -418,9 +418,14 @@ def paginate_by_date(
     4. With no `start`, the part below the first cut is checked with one request (`_skip` = cap): if it
        fits it is read as one window; if not, a binary search (1-record probes) finds a date with no
        records before it, so windows do not crawl up from 1970.
-    For a mutable `field` (date_updated) consecutive pages overlap by 5 %: a record updated during the
-    read leaves its window and shifts the rest down, which would otherwise hide one record per move.
-    Duplicates at window edges, re-reads, overlaps and page shifts are dropped by id. Windows ascend; only inside
+    Pages are anchored (see `fetch_pages`): each starts with a record already read, so records deleted
+    or moved out of a window meanwhile never hide others; for a mutable `field` (date_updated) they
+    overlap by 5 %, so a few records leaving cost no extra request. A record edited into a later window
+    comes again in its new version. When the newest, open-ended window took several pages, records may
+    have joined it above our position (created, or edited into a date_updated window): one catch-up
+    window from shortly before that window's first page picks them up.
+    Duplicates at window edges, re-reads, overlaps and page shifts are dropped by id (a newer `field`
+    value is a new version and comes again). Windows ascend; only inside
     a window that overflowed do its newest records come before its older ones - never rely on the order.
     """
     walk = _DateWalk(client, path, params, field, parse_bound(start), parse_bound(end), page_size)
