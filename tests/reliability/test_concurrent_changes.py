@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import closesync
+from closesync.close import CloseClient
 from closesync.close.timestamps import parse_timestamp
 from closesync.sandbox import Sandbox
 from closesync.sinks import open_sink
@@ -140,3 +141,18 @@ def test_leads_read_with_nested_reports_while_leads_and_contacts_change(make_san
         sink.close()
     expected = [c["id"] for lead in sb.data.records("lead") for c in lead.get("contacts") or []]
     assert sorted(contacts) == sorted(expected)
+
+
+def test_plain_list_read_while_records_come_and_go(make_sandbox) -> None:
+    """`paginate` (the reader of lists without date filters) under deletes that shift its pages by more
+    than their overlap, and creates above its position."""
+    sb = make_sandbox(leads=60)
+    for after in (2, 3):
+        sb.schedule_mutation("activity/call", "delete", 4, after=after, group="GET activity/call")
+        sb.schedule_mutation("activity/call", "create", 3, after=after, group="GET activity/call")
+    with CloseClient(sb.api_key, base_url=sb.base_url) as client:
+        ids = [r["id"] for r in client.paginate("activity/call/")]
+    truth = {r["id"] for r in sb.truth("activity/call")}
+    assert len(ids) == len(set(ids))
+    assert truth <= set(ids)
+    assert set(ids) - truth <= _changed_ids(sb, "delete")

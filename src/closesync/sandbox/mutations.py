@@ -8,7 +8,8 @@
     DELETE /_sandbox/mutations   forget pending and applied mutations
 
 Scheduled mutations fire on request counts, not on time, so a test that changes the data in the middle of
-a read is deterministic. Edited and deleted records are picked evenly across the live records (oldest to
+a read is deterministic. Requests are counted from the moment a mutation is scheduled while none was
+pending. Edited and deleted records are picked evenly across the live records (oldest to
 newest, a different pick for each mutation), so they fall on every page of a read; `ids` names them.
 """
 
@@ -116,6 +117,8 @@ class MutationPlan:
                 self._seen[key] = self._seen.get(key, 0) + 1
             due = [m for m in self.pending if self._seen.get(m.group, 0) >= m.after]
             self.pending = [m for m in self.pending if m not in due]
+            if not self.pending:
+                self._seen.clear()  # the next schedule counts from its own start
         for mutation in due:
             self.run(data, mutation)
 
