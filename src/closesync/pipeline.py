@@ -12,6 +12,10 @@ nested tables lose stale children and deleted records disappear without a full r
 
 Cursors are saved after the tables they describe are published: a run killed in between re-reads that
 window next time, which upsert absorbs (append may then repeat those rows, by its nature).
+
+A full read whose records changed while it ran sends their rows "late" (see `extract.py`): they are held
+and, once the read's tables are published, upserted over them, so a replaced table never holds two rows
+with one key and each record is in its last version. Append adds them like any other version.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import pyarrow as pa
 from closesync.close import DEFAULT_BASE_URL, CloseClient
 from closesync.close.errors import AuthenticationError, CloseError
 from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
-from closesync.reports.extract import COVER
+from closesync.reports.extract import COVER, LATE, LATE_COVER, ROWS
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink
 from closesync.sinks.destination import METHODS, Method
@@ -281,14 +285,19 @@ class _SourceRunner:
                         parent_key=spec.parent_key if incremental else (),
                     )
                     writers[spec.slug] = writers_stack.enter_context(self.sink.writer(write))
+                late: list[tuple[str, str, pa.RecordBatch]] = []
                 for slug, kind, batch in read.changes():
-                    if kind == COVER:
+                    if kind in (LATE, LATE_COVER) and self.method != "append":
+                        late.append((slug, kind, batch))  # upserted once this read's tables are published
+                    elif kind in (COVER, LATE_COVER):
                         writers[slug].cover(batch)
-                        continue
-                    writers[slug].write(batch)
-                    result = by_slug[slug]
-                    result.rows += batch.num_rows
-                    self._count(result, client)
+                    else:
+                        writers[slug].write(batch)
+                    if kind in (ROWS, LATE):
+                        by_slug[slug].rows += batch.num_rows
+                        self._count(by_slug[slug], client)
+            if late:
+                self._publish_late(specs, read.schemas, late, by_slug)
             for spec in specs:
                 new_state = read.new_states.get(spec.slug)
                 if new_state is not None:
@@ -305,6 +314,28 @@ class _SourceRunner:
             for r in results:
                 self._count(r, client)
             _fail(results, exc, self.progress)
+
+    def _publish_late(
+        self,
+        specs: list[ReportSpec],
+        schemas: dict[str, pa.Schema],
+        late: list[tuple[str, str, pa.RecordBatch]],
+        by_slug: dict[str, ReportResult],
+    ) -> None:
+        """Upsert the rows of records changed during a full read over its published tables (children
+        replaced per parent), so each key holds its last version once."""
+        by_spec = {s.slug: s for s in specs}
+        with ExitStack() as stack:
+            writers = {}
+            for slug in dict.fromkeys(slug for slug, _, _ in late):
+                spec = by_spec[slug]
+                write = WriteSpec(by_slug[slug].table, schemas[slug], "upsert", spec.primary_key, spec.parent_key)
+                writers[slug] = stack.enter_context(self.sink.writer(write))
+            for slug, kind, batch in late:
+                if kind == LATE_COVER:
+                    writers[slug].cover(batch)
+                else:
+                    writers[slug].write(batch)
 
     def _writer_method(self, incremental: bool) -> Method:
         if self.method == "append":

@@ -1,8 +1,9 @@
 """Cursor walks on Close: Advanced Filtering search (POST `data/search/`) and the event log (GET `event/`).
 
-Neither has `_skip`: a search follows `cursor`, the event log `cursor_next`. A search walk is depth-capped
-like `_skip` (Close's 400 carries `max_skip = N`, remembered per endpoint group on the client), so big reads
-restart as an ascending keyset walk (`search_by_date`). Offset paging and date windows live in `paging.py`.
+Neither has `_skip`: a search follows `cursor`, the event log `cursor_next`. A long cursor walk is both
+depth-capped (Close's 400 carries `max_skip = N`) and exposed to records that move while it runs, so whole
+reads use `search_by_date`, a keyset walk whose every page is a fresh query. Offset paging and date windows
+live in `paging.py`.
 """
 
 from __future__ import annotations
@@ -83,12 +84,17 @@ def search_by_date(
     fields: list[str] | dict[str, list[str]] | None = None,
     page_size: int = 200,
 ) -> Iterator[Record]:
-    """Every `object_type` record with start <= field < end, ascending by `field`, each once.
+    """Every `object_type` record with start <= field < end, ascending by `field`.
 
-    A keyset walk: search sorted ascending by `field`; when the cursor walk reaches the depth cap
-    (learned from Close's 400 or known on the client), start a new search at the last value seen
-    (inclusive) and drop the ids already yielded at exactly that value. Relies only on the sort we ask for,
-    and checks it: a page that goes backwards raises instead of silently losing records.
+    A keyset walk where each page is a fresh search: `field` on or after the last value seen (down to its
+    whole second, as some Close filters honour only seconds; the exact value when a page ends in the
+    boundary's second), sorted ascending; records at that boundary already yielded in the same version are
+    dropped by id. No cursor is followed from page to page, so
+    however Close's cursors behave while records change (an edit moves a record to the end and shifts the
+    rest), no record is lost or repeated. A record edited during the walk comes again, later, in its new
+    version: callers keep the last one. Only when more records share one exact value than a page holds
+    does the walk follow that query's cursor, through that value.
+    Relies only on the sort we ask for, and checks it: a page that goes backwards raises.
     """
     lower = parse_bound(start)
     upper = parse_bound(end)
@@ -99,59 +105,62 @@ def search_by_date(
             "direction": "asc",
         }
     ]
-    edge_ids: set[str] = set()
-    path = SEARCH_PATH
+    edge: dict[str, datetime | None] = {}  # yielded ids (and versions) at or above `lower`
+    newest: datetime | None = None  # the last value seen, and its whole second (order is checked by second)
+    newest_second: datetime | None = None
+    cursor: str | None = None
     while True:
-        query = moment_range_query(object_type, field, lower, upper)
-        cursor: str | None = None
-        depth = 0
-        last: datetime | None = None
-        at_last: set[str] = set()
-        restart = False
-        while True:
-            cap = client.skip_cap(path)
-            if cap is not None and depth > cap:
-                restart = True
-                break
-            body = {"query": query, "sort": sort, "_limit": page_size, "cursor": cursor, "_fields": wanted}
-            try:
-                page = checked_page(client.post(path, body), path, cursor_key="cursor", sent=cursor)
-            except BadRequestError as exc:
-                if exc.max_skip is None or depth == 0:
-                    raise
-                client.learn_skip_cap(path, exc.max_skip)
-                restart = True
-                break
-            data = page.get("data") or []
-            for record in data:
-                value = parse_timestamp(record.get(field))
-                rid = record.get("id")
-                if value is not None:
-                    if last is not None and value < last:
-                        raise CloseError(
-                            f"data/search/ returned {object_type}s out of {field} order; "
-                            "a keyset walk would lose records",
-                            path=path,
-                        )
-                    if value != last:
-                        last, at_last = value, set()
-                    if rid is not None:
-                        at_last.add(rid)
-                if rid is not None and value == lower and rid in edge_ids:
-                    continue
-                yield record
-            depth += len(data)
-            cursor = page.get("cursor")
-            if not cursor or not data:
-                return
-        if not restart:
-            return
-        if last is None or last == lower:
+        body = {
+            "query": moment_range_query(object_type, field, lower, upper),
+            "sort": sort,
+            "_limit": page_size,
+            "cursor": cursor,
+            "_fields": wanted,
+        }
+        try:
+            page = checked_page(client.post(SEARCH_PATH, body), SEARCH_PATH, cursor_key="cursor", sent=cursor)
+        except BadRequestError as exc:
+            if cursor is None or exc.max_skip is None:
+                raise
             raise CloseError(
-                f"More {object_type}s share one {field} value than one search may page through",
-                path=path,
-            )
-        lower, edge_ids = last, at_last
+                f"More {object_type}s share one second of {field} than one search may page through",
+                path=SEARCH_PATH,
+            ) from exc
+        data = page.get("data") or []
+        for record in data:
+            value = parse_timestamp(record.get(field))
+            if value is not None:
+                second = value.replace(microsecond=0)
+                if newest_second is not None and second < newest_second:
+                    raise CloseError(
+                        f"data/search/ returned {object_type}s out of {field} order; "
+                        "a keyset walk would lose records",
+                        path=SEARCH_PATH,
+                    )
+                newest, newest_second = max(value, newest or value), second
+            rid = record.get("id")
+            if rid is not None:
+                if rid in edge and edge[rid] == value:
+                    continue
+                edge[rid] = value
+            yield record
+        if not page.get("cursor") or not data:
+            return
+        boundary = _next_bound(lower, newest_second, newest)
+        if boundary is None:  # the whole page shares the boundary's value: page through it
+            cursor = page.get("cursor")
+            continue
+        lower, cursor = boundary, None
+        edge = {k: v for k, v in edge.items() if v is None or v >= boundary}
+
+
+def _next_bound(lower: datetime | None, second: datetime | None, value: datetime | None) -> datetime | None:
+    """Where the next keyset page starts: the last value's whole second if that moves past `lower` (some
+    filters honour only seconds), else the exact value; None if neither moves (ties fill the page)."""
+    for bound in (second, value):
+        if bound is not None and (lower is None or bound > lower):
+            return bound
+    return None
 
 
 def _search_fields(

@@ -34,6 +34,8 @@ MAX_GROWTH = 16.0
 # Candidate dates with no records before them, tried in order when `start` is not given.
 _FLOORS = (EPOCH, datetime(1900, 1, 1, tzinfo=UTC))
 _IMMUTABLE_FIELDS = {"date_created"}
+# How far Close's clock may be behind ours: a catch-up pass starts this much before the pages it checks.
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 # -- small helpers --------------------------------------------------------------------------------------
@@ -78,19 +80,32 @@ def paginate(
     client: CloseClient, path: str, params: dict[str, Any] | None = None, *, page_size: int | None = None
 ) -> Iterator[Record]:
     """Walk `_skip` pages until `has_more` is false. Past the resource's skip cap Close answers 400
-    (BadRequestError with `.max_skip`); collections that can grow that big need `paginate_by_date`."""
+    (BadRequestError with `.max_skip`); collections that can grow that big need `paginate_by_date`.
+
+    Pages are anchored (see `fetch_pages`), so records deleted meanwhile never hide others. A list that
+    took several pages is then read again from the top until a page holds a record already read: Close
+    lists newest first, so records created during the walk are there."""
     box = [_limit_from(page_size)]
     base = dict(params or {})
     seen: set[str] = set()
-    pages = fetch_pages(
-        client.executor,
-        lambda skip: _get_page(client, path, {**base, "_skip": skip}, box),
-        limit=box[0],
-        depth=client.prefetch,
-        cap=lambda: None,
-    )
-    for _skip, page in pages:  # a record inserted before our position shifts the pages: skip repeats
+
+    def get(skip: int) -> dict[str, Any]:
+        return _get_page(client, path, {**base, "_skip": skip}, box)
+
+    pages = fetch_pages(client.executor, get, limit=box[0], depth=client.prefetch, cap=lambda: None, seen=seen)
+    read = 0
+    for _skip, page in pages:  # pages overlap and shift: repeats are dropped
+        read += 1
         yield from unseen(page.get("data") or [], seen)
+    skip = 0
+    while read > 1:
+        page = get(skip)
+        data = page.get("data") or []
+        fresh = list(unseen(data, seen))
+        yield from fresh
+        if len(fresh) < len(data) or not data or not page.get("has_more"):
+            return
+        skip += len(data)
 
 
 # -- date windows ----------------------------------------------------------------------------------------
@@ -102,6 +117,7 @@ class _Window:
 
     complete: bool
     seen: dict[str, datetime | None]
+    pages: int = 1
 
 
 def plan_next_length(length: timedelta, count: int, target: float) -> timedelta:
@@ -126,6 +142,11 @@ def choose_cut(dates: list[datetime], hi: datetime) -> tuple[datetime, int] | No
         if above > 0:
             return cut, above
     return None
+
+
+def _newer(when: datetime | None, before: datetime | None) -> bool:
+    """Is `when` a later value of the walked field than `before` (a record edited since we read it)?"""
+    return when is not None and before is not None and when > before
 
 
 def _bisect_left(items: list[datetime], value: datetime) -> int:
@@ -164,6 +185,7 @@ class _DateWalk:
         self.density: float | None = None  # records per second in the last window read
         self.seen: dict[str, datetime | None] = {}
         self.prune = field in _IMMUTABLE_FIELDS
+        self.catch_up_from: datetime | None = None  # set when an open-ended window took several pages
 
     @property
     def cap(self) -> int | None:
@@ -192,6 +214,15 @@ class _DateWalk:
         return parse_timestamp(record.get(self.field))
 
     def run(self) -> Iterator[Record]:
+        """The walk, then one catch-up window if the newest, open-ended window was paged while records
+        could join it above our position (created, or edited into a `date_updated` window)."""
+        yield from self._walk()
+        if self.catch_up_from is not None:
+            self.spans, self.catch_up_from = [(self.catch_up_from, None)], None
+            self.prune = False  # the catch-up window overlaps what was read: keep every id
+            yield from self._walk()
+
+    def _walk(self) -> Iterator[Record]:
         while self.spans:
             lo, hi = self.spans[0]
             if lo is None and self.length is not None and not self._fits(hi):
@@ -228,6 +259,7 @@ class _DateWalk:
         expected = None
         if self.density is not None and lo is not None and hi is not None:
             expected = int(self.density * (hi - lo).total_seconds())
+        began = datetime.now(UTC)
         pages = fetch_pages(
             self.client.executor,
             lambda skip: _get_page(self.client, self.path, {**params, "_skip": skip}, self.box),
@@ -235,12 +267,15 @@ class _DateWalk:
             depth=self.client.prefetch,
             cap=lambda: self.cap,
             expected=expected,
-            overlap=0 if self.prune else max(1, self.box[0] // 20),
+            overlap=1 if self.prune else max(1, self.box[0] // 20),
+            seen=in_window,
         )
         next_skip = 0
         more = True
+        count = 0
         try:
             for skip, page in pages:
+                count += 1
                 data = page.get("data") or []
                 for record in data:
                     rid = record.get("id")
@@ -249,9 +284,9 @@ class _DateWalk:
                         continue
                     when = self._date_of(record)
                     in_window[rid] = when
-                    if rid in self.seen:
+                    if rid in self.seen and not _newer(when, self.seen[rid]):
                         continue
-                    self.seen[rid] = when
+                    self.seen[rid] = when  # a new record, or a newer version of one (edited meanwhile)
                     yield record
                 next_skip = skip + len(data)
                 more = bool(page.get("has_more")) and bool(data)
@@ -261,8 +296,11 @@ class _DateWalk:
             self.client.learn_skip_cap(self.path, exc.max_skip)
             if next_skip <= exc.max_skip:
                 raise
-            return _Window(False, in_window)
-        return _Window(not more, in_window)
+            return _Window(False, in_window, count)
+        if hi is None and count > 1:
+            start = began - CLOCK_MARGIN
+            self.catch_up_from = start if lo is None else max(lo, start)
+        return _Window(not more, in_window, count)
 
     def _learn_from_complete(self, lo: datetime | None, hi: datetime | None, window: _Window) -> None:
         cap = self.cap
@@ -383,9 +421,14 @@ def paginate_by_date(
     4. With no `start`, the part below the first cut is checked with one request (`_skip` = cap): if it
        fits it is read as one window; if not, a binary search (1-record probes) finds a date with no
        records before it, so windows do not crawl up from 1970.
-    For a mutable `field` (date_updated) consecutive pages overlap by 5 %: a record updated during the
-    read leaves its window and shifts the rest down, which would otherwise hide one record per move.
-    Duplicates at window edges, re-reads, overlaps and page shifts are dropped by id. Windows ascend; only inside
+    Pages are anchored (see `fetch_pages`): each starts with a record already read, so records deleted
+    or moved out of a window meanwhile never hide others; for a mutable `field` (date_updated) they
+    overlap by 5 %, so a few records leaving cost no extra request. A record edited into a later window
+    comes again in its new version. When the newest, open-ended window took several pages, records may
+    have joined it above our position (created, or edited into a date_updated window): one catch-up
+    window from shortly before that window's first page picks them up.
+    Duplicates at window edges, re-reads, overlaps and page shifts are dropped by id (a newer `field`
+    value is a new version and comes again). Windows ascend; only inside
     a window that overflowed do its newest records come before its older ones - never rely on the order.
     """
     walk = _DateWalk(client, path, params, field, parse_bound(start), parse_bound(end), page_size)

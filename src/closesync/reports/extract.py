@@ -14,6 +14,12 @@ Incremental reads also say which target rows they cover (`SourceRead.changes()` 
 upsert-key values next to the rows): every re-read parent's key for its nested reports, so children a
 parent no longer has go, and the ids Close's event log reports deleted since the cursor (minus the
 look-back), for the report and for the nested rows of deleted parents. One event-log walk per source.
+
+A full read of a source whose records change (`date_updated` cursor) may meet a record twice: read early,
+edited, and read again in its new version (and a record created meanwhile may come with it). Rows of
+records changed since shortly before the read began come as "late" batches (with "late_cover" parent
+keys for nested reports): the loader publishes the full read first and then upserts the late rows over
+it, so the table holds every record once, in its last version.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from closesync.close.events import EVENT_OBJECT_TYPES
+from closesync.close.paging import CLOCK_MARGIN
 from closesync.close.records import Record
 from closesync.close.timestamps import format_timestamp, parse_timestamp
 from closesync.reports import timeparse
@@ -64,6 +71,8 @@ MIN_BUFFER_ROWS = 200
 EVENT_LOG_RETENTION = timedelta(days=30)  # Close keeps 30 days of events
 DELETED_CHUNK = 5_000  # deleted ids per cover batch
 ROWS, COVER = "rows", "cover"
+LATE, LATE_COVER = "late", "late_cover"  # changed during a full read: upserted after it is published
+_MUTABLE_CURSORS = {"date_updated"}
 
 
 @dataclass
@@ -84,15 +93,18 @@ class SourceRead:
     deleted: int = 0  # ids Close's event log reported deleted (valid after the read)
 
     def batches(self) -> Iterator[tuple[str, pa.RecordBatch]]:
-        """Yield (slug, RecordBatch) until the source is exhausted; then `new_states` is final."""
+        """Yield (slug, RecordBatch) until the source is exhausted; then `new_states` is final. Late rows
+        come too: a record changed during the read may come twice, the last time in its last version."""
         for slug, kind, batch in self.changes():
-            if kind == ROWS:
+            if kind in (ROWS, LATE):
                 yield slug, batch
 
     def changes(self) -> Iterator[tuple[str, str, pa.RecordBatch]]:
-        """Yield (slug, "rows" | "cover", batch): rows to upsert, and upsert-key values this load covers
-        (pass them to `TableWriter.cover`); covers come only for incremental reports. Memory stays flat:
-        parent keys go per buffer, deleted ids in chunks."""
+        """Yield (slug, kind, batch): "rows" to load, "cover" upsert-key values this load covers (pass them
+        to `TableWriter.cover`; only for incremental reports), and for full reads "late" rows and
+        "late_cover" parent keys of records changed while the read ran, to upsert once the full read is
+        published (see the module docstring). Memory stays flat: parent keys go per buffer, deleted ids in
+        chunks."""
         plan, records = self._plan, self._records
         assert plan is not None and records is not None, "SourceRead comes from open_read()"
         if self._deleted is not None:
@@ -122,16 +134,26 @@ class SourceRead:
     def _flush(self, parents: list[Record]) -> Iterator[tuple[str, str, pa.RecordBatch]]:
         plan = self._plan
         assert plan is not None
+        late: list[Record] = []
         if plan.cursor_field:
-            plan.observe(parents)
+            late_mask = plan.observe(parents)
+            if late_mask is not None and not any(self.incremental.values()):
+                late = [p for p, is_late in zip(parents, late_mask, strict=True) if is_late]
+                parents = [p for p, is_late in zip(parents, late_mask, strict=True) if not is_late]
         for spec in self.specs:
-            if spec.nested is not None and self.incremental.get(spec.slug):
-                covered = self._parent_keys(spec, parents)
-                if covered is not None:
-                    yield spec.slug, COVER, covered
-            rows = parents if spec.nested is None else nested_rows(spec, parents, self.notes)
-            if rows:
-                yield spec.slug, ROWS, self._shapers[spec.slug].shape(rows)
+            for batch_parents, rows_kind, cover_kind, cover in (
+                (parents, ROWS, COVER, self.incremental.get(spec.slug)),
+                (late, LATE, LATE_COVER, True),
+            ):
+                if not batch_parents:
+                    continue
+                if spec.nested is not None and cover:
+                    covered = self._parent_keys(spec, batch_parents)
+                    if covered is not None:
+                        yield spec.slug, cover_kind, covered
+                rows = batch_parents if spec.nested is None else nested_rows(spec, batch_parents, self.notes)
+                if rows:
+                    yield spec.slug, rows_kind, self._shapers[spec.slug].shape(rows)
 
     def _parent_keys(self, spec: ReportSpec, parents: list[Record]) -> pa.RecordBatch | None:
         """The parent key of every re-read parent that carries the nested array (even empty): all of its
@@ -191,6 +213,7 @@ class _Plan:
     previous: datetime | None
     batch_rows: int
     newest: datetime | None = None
+    late_from: datetime | None = None  # records whose cursor is at or after this changed during the read
 
     def next_limit(self, rows: int, shaped_bytes: int) -> int:
         """Records in the next buffer: about BUFFER_BYTES of shaped output, within [MIN_BUFFER_ROWS, batch_rows].
@@ -199,14 +222,19 @@ class _Plan:
         per_record = max(1.0, shaped_bytes / max(rows, 1))
         return max(min(MIN_BUFFER_ROWS, self.batch_rows), min(self.batch_rows, int(BUFFER_BYTES / per_record)))
 
-    def observe(self, records: Sequence[Record]) -> None:
-        """Track the newest cursor value seen (vectorised: one parse per buffer, not per record)."""
+    def observe(self, records: Sequence[Record]) -> list[bool] | None:
+        """Track the newest cursor value seen (vectorised: one parse per buffer, not per record); which
+        records changed during the read, if this read tells (`late_from`)."""
         assert self.cursor_field is not None
         key = self.cursor_field
         array, _bad = timeparse.timestamps([r.get(key) if isinstance(r, dict) else None for r in records])
         newest = pc.max(array).as_py()
         if newest is not None and (self.newest is None or newest > self.newest):
             self.newest = newest
+        if self.late_from is None:
+            return None
+        late = pc.fill_null(pc.greater_equal(array, pa.scalar(self.late_from, array.type)), False)
+        return late.to_pylist()
 
     def new_state(self) -> dict[str, Any] | None:
         seen = [c for c in (self.newest, self.previous) if c is not None]
@@ -288,6 +316,7 @@ def open_read(
         start=start,
         previous=previous,
         batch_rows=batch_rows or BATCH_ROWS.get(first.read, DEFAULT_BATCH_ROWS),
+        late_from=started - CLOCK_MARGIN if cursor_field in _MUTABLE_CURSORS else None,
     )
     read = SourceRead(
         specs=specs,

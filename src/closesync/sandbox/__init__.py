@@ -32,6 +32,14 @@ not share a GIL with it; it is steered through the `/_sandbox/` control endpoint
 `.data` is a local replica built from the same seed. `sb.gzip = False` skips response compression (real
 Close compresses; on loopback it only costs CPU on both sides).
 
+Data changing during a read (`mutations.py`): `sb.mutate(collection, "create"|"edit"|"delete", count=1, *,
+ids=(), fields=None)` applies a change now (POST /_sandbox/mutate) and returns the ids;
+`sb.schedule_mutation(..., after=N, group=None)` applies it just before the API request that makes N
+requests (in one endpoint group, e.g. "GET activity/call", if given): deterministic mid-read changes.
+`sb.mutations()` lists pending and applied ones, `sb.clear_mutations()` forgets them. Ground truth
+(`truth.py`): `sb.truth(collection)` == GET /_sandbox/truth/{collection} -> the id and date_updated of every
+live record, for comparing a synced table without paging through the API.
+
 Observations: `sb.stats()` == GET /_sandbox/stats (no auth) ->
 `{"requests": {"total", "by_group", "by_status"}, "throttled", "throttled_by_group", "early_retries",
 "faults": {kind: n}, "unauthorized"}`; `sb.reset_stats()`. Groups are the sandbox's own model of Close's

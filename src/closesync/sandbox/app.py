@@ -23,6 +23,7 @@ from closesync.sandbox.data import SandboxData
 from closesync.sandbox.errors import UNAUTHORIZED, ApiError
 from closesync.sandbox.exports import ExportFiles
 from closesync.sandbox.faults import Fault, FaultPlan
+from closesync.sandbox.mutations import MutationPlan
 from closesync.sandbox.ratelimit import Decision, RateLimiter
 from closesync.sandbox.routes import Request, dispatch, endpoint_group
 from closesync.sandbox.stats import Stats
@@ -72,6 +73,7 @@ class SandboxApp:
         self.limiter, self.faults, self.stats = limiter, faults, Stats()
         self.gzip = True  # compress responses for clients that accept it (real Close does)
         self.exports = ExportFiles()
+        self.mutations = MutationPlan()  # scheduled data changes (mutations.py), fired by request counts
 
     def _key(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.lower().startswith("basic "):
@@ -95,6 +97,7 @@ class SandboxApp:
         rel = path[len(API_PREFIX):].strip("/")
         group = endpoint_group(method, rel)
         self.stats.request(group)
+        self.mutations.on_request(self.data, group)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         key = self._key(headers.get("authorization"))

@@ -8,6 +8,9 @@
     POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?,
                                       "size_mb"?}
     DELETE /_sandbox/faults          forget every pending fault
+
+Data changes during a read and the ground truth have their own modules: `mutations.py` (/_sandbox/mutate,
+/_sandbox/mutations) and `truth.py` (/_sandbox/truth/{collection}).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from closesync.sandbox import mutations, truth
 from closesync.sandbox.faults import make_fault
 
 Record = dict[str, Any]
@@ -30,6 +34,10 @@ def handle(app: Any, method: str, path: str, body: bytes) -> tuple[int, Record]:
         return 400, {"error": "Expected a JSON object."}
     route = (method, path.strip("/"))
     try:
+        for knob in (mutations.control, truth.control):
+            reply = knob(app, *route, payload)
+            if reply is not None:
+                return reply
         if route == ("GET", "_sandbox/stats"):
             return 200, app.stats.snapshot()
         if route == ("POST", "_sandbox/stats/reset"):

@@ -80,6 +80,8 @@ class SandboxProcess(SandboxSurface):
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
 
+    _control = _call
+
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "stats")
 

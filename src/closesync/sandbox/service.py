@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
+from closesync.sandbox import control
 from closesync.sandbox.app import SandboxApp
 from closesync.sandbox.control import configure
 from closesync.sandbox.data import SandboxData
@@ -70,6 +72,13 @@ class Sandbox(SandboxSurface):
 
     def _config(self, **changes: Any) -> dict[str, Any]:
         return configure(self.app, changes)
+
+    def _control(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = json.dumps(payload).encode() if payload is not None else b""
+        status, answer = control.handle(self.app, method, f"/_sandbox/{path}", body)
+        if status != 200:
+            raise ValueError(answer.get("error", answer))
+        return answer
 
     def add_fault(self, kind: str, path: str | None = None, count: int = 1, *, delay: float = 2.0,
                   reset: float = 1.0, probability: float | None = None, size_mb: float = 100.0) -> None:

@@ -87,3 +87,34 @@ class SandboxSurface:
         """Accept only `api_key` from now on (as when a key is revoked and a new one issued in Close)."""
         self._config(api_key=api_key)
         self.api_key = api_key
+
+    # -- data changing during a read, and the truth to compare with (mutations.py, truth.py) -------------
+    def _control(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One `/_sandbox/{path}` control request; its JSON answer."""
+        raise NotImplementedError
+
+    def mutate(self, collection: str, action: str, count: int = 1, *, ids: tuple[str, ...] = (),
+               fields: dict[str, Any] | None = None) -> list[str]:
+        """Create, edit or delete records now; the ids touched (edits and deletes spread over the list)."""
+        body = {"collection": collection, "action": action, "count": count, "ids": list(ids),
+                "fields": fields or {}}
+        return list(self._control("POST", "mutate", body)["ids"])
+
+    def schedule_mutation(self, collection: str, action: str, count: int = 1, *, after: int,
+                          group: str | None = None, ids: tuple[str, ...] = (),
+                          fields: dict[str, Any] | None = None) -> None:
+        """Apply a mutation just before the API request that makes `after` requests (in `group`, if given)."""
+        self._control("POST", "mutations", {"collection": collection, "action": action, "count": count,
+                                            "ids": list(ids), "fields": fields or {}, "after": after,
+                                            "group": group})
+
+    def mutations(self) -> dict[str, Any]:
+        """{"pending": [...], "applied": [{"collection", "action", "ids"}, ...]}."""
+        return self._control("GET", "mutations")
+
+    def clear_mutations(self) -> None:
+        self._control("DELETE", "mutations")
+
+    def truth(self, collection: str) -> list[dict[str, Any]]:
+        """The id and date_updated of every live record of `collection` (oldest first)."""
+        return list(self._control("GET", f"truth/{collection.strip('/')}")["records"])
