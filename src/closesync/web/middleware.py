@@ -15,6 +15,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+#: Where TrustedProxy leaves X-Forwarded-Host in the request's state.
+FORWARDED_HOST = "forwarded_host"
 
 
 class SecurityHeaders:
@@ -87,8 +89,9 @@ class TrustedProxy:
             forwarded_for = headers.get("x-forwarded-for", "").split(",")[-1].strip()
             if forwarded_for:
                 scope["client"] = (forwarded_for, 0)
+            # the host the browser asked for, which its Origin header names; Host itself is left alone
+            # (on a loopback bind it stays pinned against DNS rebinding)
             forwarded_host = headers.get("x-forwarded-host", "").split(",")[-1].strip()
             if forwarded_host:
-                raw = [(k, v) for k, v in scope["headers"] if k != b"host"]
-                scope["headers"] = [*raw, (b"host", forwarded_host.encode("latin-1"))]
+                scope.setdefault("state", {})[FORWARDED_HOST] = forwarded_host
         await self.app(scope, receive, send)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from closesync.web.middleware import FORWARDED_HOST
 from closesync.web.sessions import SessionBook
 from closesync.web.throttle import GuessThrottle
 
@@ -219,7 +220,8 @@ def cross_site(request: Request) -> bool:
     if source == "null" or not parts.netloc:
         return True
     scheme = parts.scheme.lower()
-    return _host_and_port(parts.netloc, scheme) != _host_and_port(request.headers.get("host", ""), scheme)
+    host = request.scope.get("state", {}).get(FORWARDED_HOST) or request.headers.get("host", "")
+    return _host_and_port(parts.netloc, scheme) != _host_and_port(host, scheme)
 
 
 async def submitted_csrf(request: Request) -> str | None:
