@@ -165,3 +165,16 @@ def test_the_server_keeps_only_a_hash_of_the_password(server: LiveServer) -> Non
     assert auth is not None
     found = list(_reachable_strings(vars(app.state)["_state"], set()))
     assert found and not any(PASSWORD in text for text in found)
+
+
+def test_guesses_sent_in_parallel_are_counted_before_they_are_checked(server: LiveServer) -> None:
+    """Checking a password takes a moment (scrypt): 30 guesses at once must not all be checked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(i: int) -> int:
+        with _from(server.url) as http:
+            return http.get("/api/datasets", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+
+    with ThreadPoolExecutor(30) as pool:
+        statuses = list(pool.map(guess, range(30)))
+    assert statuses.count(401) <= 3 and statuses.count(429) >= 27

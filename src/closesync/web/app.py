@@ -89,7 +89,8 @@ def create_app(
         description=(
             "JSON API of the closesync Data Center. State-changing calls need the `X-CSRF-Token` header "
             "(from `GET /api/csrf`, with the session cookie) or, when a password is set, "
-            "`Authorization: Bearer <password>`."
+            "`Authorization: Bearer <password>`. Wrong passwords slow down the address they come from "
+            "(429 with Retry-After); requests from another site's pages are refused (403)."
         ),
         docs_url=None,  # Swagger UI and ReDoc load from a CDN: we serve our own /api page instead
         redoc_url=None,

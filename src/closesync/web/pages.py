@@ -98,8 +98,7 @@ async def logout(request: Request) -> Response:
     auth: Auth | None = request.app.state.auth
     if auth is not None:
         auth.log_out(request)
-    else:
-        request.session.clear()
+    request.session.clear()
     return _redirect("/login")
 
 

@@ -163,10 +163,12 @@ class Auth:
         host = client_host(request)
         if self.throttle.wait_s(host) > 0:
             raise TooManyGuesses(self.throttle.retry_after(host))
+        # counted as wrong until proven right, so guesses sent in parallel cannot all slip in before the
+        # first one is counted
+        self.throttle.failed(host)
         if await run_in_threadpool(self.password.matches, given):  # scrypt takes a moment: off the loop
             self.throttle.succeeded(host)
             return True
-        self.throttle.failed(host)
         return False
 
     async def bearer_ok(self, request: Request) -> bool:
