@@ -5,6 +5,7 @@ Everything is real: SQLite store, the sandbox over HTTP, DuckDB tables, uvicorn 
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -76,7 +78,10 @@ def leads_dataset(dc: DataCenter, account: Any) -> Any:
 class LiveServer:
     """`closesync serve` in a thread: uvicorn on a free loopback port with its own home."""
 
-    def __init__(self, home: Path, password: str | None = None, scheduler: bool = True) -> None:
+    def __init__(
+        self, home: Path, password: str | None = None, scheduler: bool = True, **options: Any
+    ) -> None:
+        """`options` go to build_server as they are (session_idle_s, https_only, trusted_proxies)."""
         from closesync.web.server import build_server
 
         self.port = free_port()
@@ -88,6 +93,7 @@ class LiveServer:
             password=password,
             scheduler=scheduler,
             log_level="warning",
+            **options,
         )
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 
@@ -109,3 +115,16 @@ class LiveServer:
 def live_server(web_home: Path) -> Iterator[LiveServer]:
     with LiveServer(web_home) as srv:
         yield srv
+
+
+def page_token(http: httpx.Client, path: str = "/login") -> str:
+    """The CSRF token a page's forms carry (what a browser would post back)."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', http.get(path).text)
+    assert match, f"no form token on {path}"
+    return match.group(1)
+
+
+def form_login(http: httpx.Client, password: str, **headers: str) -> httpx.Response:
+    """Log in through the login form, as a browser does: read the page's token, post it with the password."""
+    token = page_token(http)
+    return http.post("/login", data={"csrf_token": token, "password": password}, headers=headers)

@@ -51,7 +51,7 @@ def test_serve_command_serves_the_data_center(web_home: Path) -> None:
 
 def test_serve_with_a_password_from_the_environment(web_home: Path) -> None:
     port = free_port()
-    env = {**os.environ, "CLOSESYNC_HOME": str(web_home), "CLOSESYNC_PASSWORD": "pw-from-env"}
+    env = {**os.environ, "CLOSESYNC_HOME": str(web_home), "CLOSESYNC_PASSWORD": "pw-from-the-env"}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -72,7 +72,7 @@ def test_serve_with_a_password_from_the_environment(web_home: Path) -> None:
         response = _wait_for(f"http://127.0.0.1:{port}/datasets", proc)
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
         api = httpx.get(
-            f"http://127.0.0.1:{port}/api/datasets", headers={"Authorization": "Bearer pw-from-env"}
+            f"http://127.0.0.1:{port}/api/datasets", headers={"Authorization": "Bearer pw-from-the-env"}
         )
         assert api.status_code == 200
     finally:
@@ -121,13 +121,16 @@ def test_serve_options_reach_the_server(monkeypatch: Any, tmp_path: Path) -> Non
     monkeypatch.delenv("CLOSESYNC_PASSWORD", raising=False)
     runner = CliRunner()
     result = runner.invoke(
-        cli, ["--home", str(tmp_path), "serve", "--host", "0.0.0.0", "--password"], input="typed\ntyped\n"
+        cli, ["--home", str(tmp_path), "serve", "--host", "0.0.0.0", "--password"], input="typed-long-pw\ntyped-long-pw\n"
     )
     assert result.exit_code == 0, result.output
-    assert "typed" not in result.output
+    assert "typed-long-pw" not in result.output
     result = runner.invoke(cli, ["--home", str(tmp_path), "serve", "--no-scheduler", "--port", "9999"])
     assert result.exit_code == 0, result.output
+    defaults = {"session_idle_s": 8 * 3600.0, "https_only": False, "trusted_proxies": None}
     assert calls == [
-        {"home": str(tmp_path), "host": "0.0.0.0", "port": 8080, "password": "typed", "scheduler": True},
-        {"home": str(tmp_path), "host": "127.0.0.1", "port": 9999, "password": None, "scheduler": False},
+        {"home": str(tmp_path), "host": "0.0.0.0", "port": 8080, "password": "typed-long-pw", "scheduler": True}
+        | defaults,
+        {"home": str(tmp_path), "host": "127.0.0.1", "port": 9999, "password": None, "scheduler": False}
+        | defaults,
     ]

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from closesync.datacenter.errors import (
     AccountKeyError,
@@ -54,6 +55,16 @@ def normalize_base_url(url: str | None) -> str:
     url = (url or DEFAULT_BASE_URL).strip()
     if not url.startswith(("http://", "https://")):
         raise ValidationError(f"The base URL {url!r} must start with https:// (or http://).", field="base_url")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname if parts.port != 0 else None  # reading .port checks it is a number
+    except ValueError:  # e.g. "http://[::1" or a port that is not a number
+        host = None
+    if not host or not url.isprintable() or " " in url:
+        raise ValidationError(
+            f"The base URL {url!r} is not a valid web address: write it like https://api.close.com/api/v1/.",
+            field="base_url",
+        )
     return url if url.endswith("/") else url + "/"
 
 

@@ -7,13 +7,14 @@ are UTC unless the spec ends with an IANA time zone ("daily at 06:00 Europe/Berl
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from closesync.errors import ClosesyncError
 
@@ -33,6 +34,8 @@ IntervalUnit = Literal["minute", "hour", "day"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The longest interval or duration accepted: anything longer is a typo, and would overflow the store.
+MAX_INTERVAL = timedelta(days=366)
 _UNITS: dict[IntervalUnit, int] = {"minute": 60, "hour": 3600, "day": 86400}
 _EVERY = re.compile(r"^every\s+(?:(\d+)\s+)?(minute|hour|day)s?$")
 _DAILY = re.compile(r"^daily\s+at\s+(\d{1,2}):(\d{2})$")
@@ -123,6 +126,8 @@ def _clock(spec: str, hour: str, minute: str) -> time:
 
 
 def _every(spec: str, count: int, unit: IntervalUnit) -> Schedule:
+    if count * _UNITS[unit] > MAX_INTERVAL.total_seconds():
+        raise _bad(spec, f"the interval must be at most {MAX_INTERVAL.days} days")
     interval = timedelta(seconds=count * _UNITS[unit])
     return Schedule(spec, "every", interval=interval, count=count, unit=unit)
 
@@ -172,7 +177,12 @@ def parse_schedule(spec: str | None) -> Schedule:
         return _at(f"weekly on {','.join(weekdays)} at {at:%H:%M}{suffix}", at, weekdays, zone)
     fields = body.split()
     if (len(fields) == 5 or (len(fields) == 1 and body.startswith("@"))) and croniter.is_valid(body):
-        return Schedule(body + suffix, "cron", cron=body, tz=zone)
+        schedule = Schedule(body + suffix, "cron", cron=body, tz=zone)
+        try:  # valid field by field, yet e.g. "0 0 31 2 *" (31 February) has no run time at all
+            schedule.next_after(datetime.now(UTC))
+        except CroniterBadDateError:
+            raise _bad(original, "it never runs: no date matches it") from None
+        return schedule
     raise _bad(original)
 
 
@@ -181,7 +191,7 @@ def parse_duration(value: str | int | float | None, *, default: int = 300) -> in
     if value is None or value == "":
         return default
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds = float(value) if abs(value) < 1e300 else math.inf
     else:
         text = value.strip().lower()
         pos, seconds = 0, 0.0
@@ -195,6 +205,8 @@ def parse_duration(value: str | int | float | None, *, default: int = 300) -> in
             raise ScheduleError(f"Cannot understand the duration {value!r}; write e.g. 30s, 5m, 1h or 1h30m.")
     if seconds < 0:
         raise ScheduleError(f"A duration cannot be negative: {value!r}.")
+    if not seconds <= MAX_INTERVAL.total_seconds():  # also NaN and infinity
+        raise ScheduleError(f"A duration must be at most {MAX_INTERVAL.days} days: {value!r} is not.")
     return int(round(seconds))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -149,17 +150,27 @@ def _writer(out: _Chunks, fmt: str, schema: pa.Schema) -> Any:
     return pq.ParquetWriter(out, schema, compression="zstd")
 
 
+# Cells a spreadsheet would run as a formula when the CSV is opened (OWASP "CSV injection").
+_FORMULA_START = r"^([=+\-@\t\r])"
+
+
+def _defused(text: str) -> str:
+    """A header or cell that starts like a formula, with a leading ' so spreadsheets show it as text."""
+    return "'" + text if re.match(_FORMULA_START, text) else text
+
+
 def _csv_type(dtype: pa.DataType) -> pa.DataType:
     nested = pa.types.is_nested(dtype) or pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype)
     return pa.string() if nested else dtype
 
 
 def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, _csv_type(f.type)) for f in schema])
+    return pa.schema([pa.field(_defused(f.name), _csv_type(f.type)) for f in schema])
 
 
 def _csv_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """CSV cannot hold lists or structs: write those columns as JSON text, bytes as text."""
+    """CSV cannot hold lists or structs: write those columns as JSON text, bytes as text. Text that starts
+    like a formula gets a leading ' (CRM values are typed by anyone); numbers stay numbers."""
     import pyarrow.compute as pc
 
     columns = []
@@ -168,6 +179,8 @@ def _csv_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
             col = pa.array([None if v is None else _json(v) for v in col.to_pylist()], pa.string())
         elif pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type):
             col = pc.cast(col, pa.string(), safe=False)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pc.replace_substring_regex(col, pattern=_FORMULA_START, replacement=r"'\1")
         columns.append(col)
     return pa.RecordBatch.from_arrays(columns, schema=_csv_schema(batch.schema))
 

@@ -12,10 +12,11 @@ from typing import Any, Literal, get_type_hints
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from closesync.datacenter import DataCenter, DataCenterError
 from closesync.datacenter.spec import DatasetSpec
+from closesync.web.params import RowId
 from closesync.web.rendering import download_response
 from closesync.web.security import csrf_token
 
@@ -35,16 +36,25 @@ def _json(obj: Any) -> Any:
 
 
 class AccountIn(BaseModel):
-    """A Close account to add; exactly one of api_key / api_key_env."""
+    """A Close account to add, with its API key typed in (validated live, stored encrypted)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str
-    api_key: str | None = Field(
-        None, description="Validated live with GET /me/, stored encrypted, never returned."
-    )
-    api_key_env: str | None = Field(
-        None, description="Or: the environment variable holding the key at run time."
-    )
+    api_key: str = Field(description="Validated live with GET /me/, stored encrypted, never returned.")
     base_url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_environment_keys(cls, data: Any) -> Any:
+        """The server's environment is not the caller's: naming a variable here could send its value
+        (CLOSE_API_KEY, HOME, ...) to any base URL. Variables are for `closesync accounts add` on the host."""
+        if isinstance(data, dict) and "api_key_env" in data:
+            raise ValueError(
+                "api_key_env is not accepted over the web: send the key itself as api_key "
+                "(keys in environment variables are for `closesync accounts add --api-key-env` on the server)"
+            )
+        return data
 
 
 def _dataset_model(name: str, doc: str, *, partial: bool) -> type[BaseModel]:
@@ -98,40 +108,50 @@ def list_accounts(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/accounts", status_code=201, summary="Add an account: the key is validated live")
 def add_account(request: Request, body: AccountIn) -> dict[str, Any]:
-    account = _dc(request).add_account(
-        body.name, api_key=body.api_key, api_key_env=body.api_key_env, base_url=body.base_url
-    )
-    return _json(account)
+    return _json(_dc(request).add_account(body.name, api_key=body.api_key, base_url=body.base_url))
 
 
 @router.get("/accounts/{account_id}", summary="One account")
-def get_account(request: Request, account_id: int) -> dict[str, Any]:
+def get_account(request: Request, account_id: RowId) -> dict[str, Any]:
     return _json(_dc(request).get_account(account_id))
 
 
 class AccountPatch(BaseModel):
-    """Rename an account (its key is changed by adding a new account)."""
+    """Rename an account. Its key and base URL stay: to change them, add the account again with its key."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_new_address(cls, data: Any) -> Any:
+        """A stored key goes only to the address it was checked with; a new one needs the key typed again."""
+        if isinstance(data, dict) and ({"base_url", "api_key", "api_key_env"} & data.keys()):
+            raise ValueError(
+                "only the name can be changed here: to use another base URL or key, add the account again "
+                "with its API key (POST /api/accounts) and remove this one"
+            )
+        return data
+
 
 @router.patch("/accounts/{account_id}", summary="Rename an account")
-def rename_account(request: Request, account_id: int, body: AccountPatch) -> dict[str, Any]:
+def rename_account(request: Request, account_id: RowId, body: AccountPatch) -> dict[str, Any]:
     return _json(_dc(request).rename_account(account_id, body.name))
 
 
 @router.post("/accounts/{account_id}/check", summary="Re-validate an account's key")
-def check_account(request: Request, account_id: int) -> dict[str, Any]:
+def check_account(request: Request, account_id: RowId) -> dict[str, Any]:
     return _json(_dc(request).check_account(account_id))
 
 
 @router.get("/accounts/{account_id}/choices", summary="Organization ID and User ID choices of an account")
-def account_choices(request: Request, account_id: int, refresh: bool = False) -> dict[str, Any]:
+def account_choices(request: Request, account_id: RowId, refresh: bool = False) -> dict[str, Any]:
     return _json(_dc(request).report_choices(account_id, refresh=refresh))
 
 
 @router.delete("/accounts/{account_id}", summary="Remove an account (force: with its DataSets)")
-def remove_account(request: Request, account_id: int, force: bool = False) -> dict[str, Any]:
+def remove_account(request: Request, account_id: RowId, force: bool = False) -> dict[str, Any]:
     removed = _dc(request).remove_account(account_id, force=force)
     return {"removed": True, "datasets_removed": list(removed)}
 
@@ -150,31 +170,31 @@ def create_dataset(request: Request, body: DatasetIn) -> dict[str, Any]:
 
 
 @router.get("/datasets/{dataset_id}", summary="One DataSet")
-def get_dataset(request: Request, dataset_id: int) -> dict[str, Any]:
+def get_dataset(request: Request, dataset_id: RowId) -> dict[str, Any]:
     return _json(_dc(request).get_dataset(dataset_id))
 
 
 @router.patch("/datasets/{dataset_id}", summary="Edit a DataSet")
-def edit_dataset(request: Request, dataset_id: int, body: DatasetPatch) -> dict[str, Any]:
+def edit_dataset(request: Request, dataset_id: RowId, body: DatasetPatch) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     return _json(_dc(request).edit_dataset(dataset_id, **changes))
 
 
 @router.delete("/datasets/{dataset_id}", summary="Delete a DataSet (drop_table: its table too)")
-def delete_dataset(request: Request, dataset_id: int, drop_table: bool = False) -> dict[str, Any]:
+def delete_dataset(request: Request, dataset_id: RowId, drop_table: bool = False) -> dict[str, Any]:
     _dc(request).delete_dataset(dataset_id, drop_table=drop_table)
     return {"deleted": True}
 
 
 @router.post("/datasets/{dataset_id}/run", status_code=202, summary="Start a run now (returns at once)")
-def run_dataset(request: Request, dataset_id: int, full_refresh: bool = False) -> dict[str, Any]:
+def run_dataset(request: Request, dataset_id: RowId, full_refresh: bool = False) -> dict[str, Any]:
     ds = _dc(request).get_dataset(dataset_id)
     request.app.state.runs.start(_dc(request), ds.id, full_refresh=full_refresh, busy=ds.running)
     return {"started": True, "dataset_id": ds.id}
 
 
 @router.get("/datasets/{dataset_id}/status", summary="Is it running, and the latest run (poll this)")
-def dataset_status(request: Request, dataset_id: int) -> dict[str, Any]:
+def dataset_status(request: Request, dataset_id: RowId) -> dict[str, Any]:
     dc = _dc(request)
     ds = dc.get_dataset(dataset_id)
     runs = dc.history(dataset_id, limit=1)
@@ -191,18 +211,20 @@ def dataset_status(request: Request, dataset_id: int) -> dict[str, Any]:
 
 
 @router.get("/datasets/{dataset_id}/runs", summary="Run history, newest first")
-def dataset_runs(request: Request, dataset_id: int, limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+def dataset_runs(
+    request: Request, dataset_id: RowId, limit: int = Query(50, ge=1, le=1000)
+) -> dict[str, Any]:
     return {"runs": _json(_dc(request).history(dataset_id, limit=limit))}
 
 
 @router.get("/runs/{run_id}", summary="One run with its per-report details")
-def get_run(request: Request, run_id: int) -> dict[str, Any]:
+def get_run(request: Request, run_id: RowId) -> dict[str, Any]:
     return _json(_dc(request).get_run(run_id))
 
 
 @router.get("/datasets/{dataset_id}/preview", summary="The first rows of the DataSet's table")
 def dataset_preview(
-    request: Request, dataset_id: int, limit: int = Query(100, ge=1, le=1000)
+    request: Request, dataset_id: RowId, limit: int = Query(100, ge=1, le=1000)
 ) -> dict[str, Any]:
     try:
         return _json(_dc(request).preview(dataset_id, limit=limit))
@@ -213,7 +235,7 @@ def dataset_preview(
 
 
 @router.get("/datasets/{dataset_id}/columns", summary="Columns of the DataSet's table and their types")
-def dataset_columns(request: Request, dataset_id: int) -> dict[str, Any]:
+def dataset_columns(request: Request, dataset_id: RowId) -> dict[str, Any]:
     dc = _dc(request)
     ds = dc.get_dataset(dataset_id)
     return {"table": ds.table, "columns": _json(dc.columns(ds.id))}
@@ -225,7 +247,7 @@ def dataset_columns(request: Request, dataset_id: int) -> dict[str, Any]:
     response_class=Response,
 )
 def dataset_download(
-    request: Request, dataset_id: int, format: Literal["csv", "parquet"] = "csv"
+    request: Request, dataset_id: RowId, format: Literal["csv", "parquet"] = "csv"
 ) -> Response:
     return download_response(_dc(request), dataset_id, format)
 

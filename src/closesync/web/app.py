@@ -5,7 +5,6 @@ Everything the pages and the JSON API do goes through `closesync.datacenter`; th
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,27 +13,23 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from closesync import __version__
 from closesync.datacenter import DataCenter
 from closesync.web import api, filters, pages, security, settings
 from closesync.web.errors import EXCEPTION_HANDLERS
+from closesync.web.middleware import SecurityHeaders, TrustedProxy
 from closesync.web.runs import RunTracker
-from closesync.web.security import guard
+from closesync.web.security import Auth, guard
+from closesync.web.sessions import DEFAULT_IDLE_S, SessionBook
 
 log = logging.getLogger("closesync.web")
 
 HERE = Path(__file__).parent
-# Only our own files: no inline script, no third-party origin. A CRM value that slipped past escaping
-# still could not run.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
+#: Bigger request bodies get a 413 before anything parses them: no form or JSON call needs more.
+MAX_BODY_BYTES = 1 << 20
 
 
 def _templates() -> Jinja2Templates:
@@ -44,34 +39,6 @@ def _templates() -> Jinja2Templates:
     env.autoescape = True
     filters.register(env)
     return templates
-
-
-class SecurityHeaders:
-    """Pure ASGI middleware (streams downloads untouched) adding CSP and friends to every response."""
-
-    NO_STORE = ("/api/", "/datasets", "/accounts", "/login")
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", CSP)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                headers.setdefault("X-Frame-Options", "DENY")
-                if path.startswith(self.NO_STORE):
-                    headers.setdefault("Cache-Control", "no-store")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 @contextlib.asynccontextmanager
@@ -101,6 +68,9 @@ def create_app(
     run_scheduler: bool = False,
     datacenter: DataCenter | None = None,
     session_secret: str | None = None,
+    session_idle_s: float = DEFAULT_IDLE_S,
+    https_only: bool = False,
+    trusted_proxies: list[str] | None = None,
 ) -> FastAPI:
     """Build the Data Center app.
 
@@ -108,6 +78,9 @@ def create_app(
     `password` turns on the login page; `allowed_hosts` pins the Host header (set on loopback binds).
     `run_scheduler` starts the datacenter's scheduler with the app and stops it on shutdown.
     `session_secret` signs the session cookie; by default it is read from (or created in) the home.
+    `session_idle_s` ends a login session unused for that long. `https_only` marks cookies Secure on every
+    response (they are anyway on requests that came over HTTPS); `trusted_proxies` are the addresses whose
+    X-Forwarded-Proto/-For/-Host headers are believed.
     """
     dc = datacenter if datacenter is not None else DataCenter(home)
     app = FastAPI(
@@ -116,7 +89,8 @@ def create_app(
         description=(
             "JSON API of the closesync Data Center. State-changing calls need the `X-CSRF-Token` header "
             "(from `GET /api/csrf`, with the session cookie) or, when a password is set, "
-            "`Authorization: Bearer <password>`."
+            "`Authorization: Bearer <password>`. Wrong passwords slow down the address they come from "
+            "(429 with Retry-After); requests from another site's pages are refused (403)."
         ),
         docs_url=None,  # Swagger UI and ReDoc load from a CDN: we serve our own /api page instead
         redoc_url=None,
@@ -124,27 +98,30 @@ def create_app(
         lifespan=_lifespan,
         dependencies=[Depends(guard)],
         exception_handlers=EXCEPTION_HANDLERS,
+        max_body_size=MAX_BODY_BYTES,
     )
+    session_key = session_secret or security.session_secret(dc.home)
     app.state.dc = dc
-    app.state.password = password or None
+    app.state.auth = Auth(password, session_key, SessionBook(dc.home, session_idle_s)) if password else None
     app.state.templates = _templates()
     app.state.runs = RunTracker()
     app.state.run_scheduler = run_scheduler
     app.state.scheduler = None
-    app.state.login_failures = collections.deque(maxlen=1000)
 
     app.add_middleware(
         SessionMiddleware,
         # kept in the home by default, so restarting `serve` does not log everyone out
-        secret_key=session_secret or security.session_secret(dc.home),
+        secret_key=session_key,
         session_cookie="closesync_session",
         same_site="strict",
-        max_age=12 * 3600,
+        max_age=max(60, int(session_idle_s)),  # re-sent on every answer: the cookie too ends when idle
     )
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, https_only=https_only)
+    if trusted_proxies:  # outermost: everything inside sees the scheme and address the proxy forwarded
+        app.add_middleware(TrustedProxy, proxies=frozenset(trusted_proxies))
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(pages.router)

@@ -25,7 +25,7 @@ from closesync.datacenter import (
 )
 from closesync.errors import ClosesyncError
 from closesync.web.rendering import render
-from closesync.web.security import CsrfFailed, LoginRequired
+from closesync.web.security import CrossSiteRefused, CsrfFailed, LoginRequired, TooManyGuesses
 
 log = logging.getLogger("closesync.web")
 
@@ -86,6 +86,25 @@ async def on_csrf_failed(request: Request, exc: Exception) -> Response:
     return _error_page(request, "Request refused", message, 403)
 
 
+async def on_cross_site(request: Request, exc: Exception) -> Response:
+    message = "This request came from another site's page: it was refused, whatever it carried."
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status_code=403)
+    return _error_page(request, "Request refused", message, 403)
+
+
+async def on_too_many_guesses(request: Request, exc: Exception) -> Response:
+    """A wrong `Authorization: Bearer` password too many times from this address: wait, then retry."""
+    assert isinstance(exc, TooManyGuesses)
+    headers = {"Retry-After": str(exc.retry_after)}
+    message = f"Too many wrong passwords from your address: wait {exc.retry_after} s and try again."
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status_code=429, headers=headers)
+    page = _error_page(request, "Too many wrong passwords", message, 429)
+    page.headers.update(headers)
+    return page
+
+
 async def on_bad_request(request: Request, exc: Exception) -> Response:
     """A malformed request. FastAPI's default echoes the input back; for /api/accounts that could be a key."""
     assert isinstance(exc, RequestValidationError)
@@ -110,6 +129,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     LoginRequired: on_login_required,
     CsrfFailed: on_csrf_failed,
+    CrossSiteRefused: on_cross_site,
+    TooManyGuesses: on_too_many_guesses,
     ClosesyncError: on_closesync_error,
     RequestValidationError: on_bad_request,
     HTTPException: on_http_error,

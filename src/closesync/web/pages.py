@@ -6,8 +6,6 @@ they name or as a message at the top of the page.
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,8 +23,9 @@ from closesync.datacenter import (
     ValidationError,
 )
 from closesync.web import forms
+from closesync.web.params import RowId
 from closesync.web.rendering import download_response, flash, render
-from closesync.web.security import password_matches
+from closesync.web.security import Auth, TooManyGuesses
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,43 +65,29 @@ def _safe_next(target: str) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/datasets") -> Response:
-    if not request.app.state.password:
+    if request.app.state.auth is None:
         return _redirect("/datasets")
     return render(request, "login.html", {"next": _safe_next(next), "error": None, "show_nav": False})
 
 
-# Password guessing on a public bind: after this many wrong tries within the window, refuse for a while.
-LOGIN_MAX_FAILURES = 20
-LOGIN_WINDOW_S = 300.0
-
-
-def _too_many_failures(request: Request) -> bool:
-    failures: deque[float] = request.app.state.login_failures
-    cutoff = time.monotonic() - LOGIN_WINDOW_S
-    while failures and failures[0] < cutoff:
-        failures.popleft()
-    return len(failures) >= LOGIN_MAX_FAILURES
-
-
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    password = request.app.state.password
+    auth: Auth | None = request.app.state.auth
     form = await request.form()
     target = _safe_next(_form_text(form, "next") or "/datasets")
-    if not password:
+    if auth is None:
         return _redirect(target)
-    if _too_many_failures(request):
-        ctx = {"next": target, "error": "Too many wrong passwords: wait a few minutes.", "show_nav": False}
-        return render(request, "login.html", ctx, status=429)
     given = form.get("password")
-    if isinstance(given, str) and password_matches(given, password):
-        csrf = request.session.get("csrf")
-        request.session.clear()  # new session on login: no fixation
-        request.session["auth"] = True
-        if csrf:
-            request.session["csrf"] = csrf
+    try:
+        ok = isinstance(given, str) and await auth.password_ok(request, given)
+    except TooManyGuesses as exc:
+        error = f"Too many wrong passwords from your address: wait {exc.retry_after} s and try again."
+        page = render(request, "login.html", {"next": target, "error": error, "show_nav": False}, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    if ok:
+        auth.log_in(request)
         return _redirect(target)
-    request.app.state.login_failures.append(time.monotonic())
     return render(
         request, "login.html", {"next": target, "error": "Wrong password.", "show_nav": False}, status=401
     )
@@ -110,6 +95,9 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    auth: Auth | None = request.app.state.auth
+    if auth is not None:
+        auth.log_out(request)
     request.session.clear()
     return _redirect("/login")
 
@@ -179,7 +167,7 @@ async def add_account(request: Request) -> Response:
 
 
 @router.post("/accounts/{account_id}/check")
-async def check_account(request: Request, account_id: int) -> Response:
+async def check_account(request: Request, account_id: RowId) -> Response:
     try:
         result = await run_in_threadpool(_dc(request).check_account, account_id)
     except NotFoundError:
@@ -192,7 +180,7 @@ async def check_account(request: Request, account_id: int) -> Response:
 
 
 @router.post("/accounts/{account_id}/rename")
-async def rename_account(request: Request, account_id: int) -> Response:
+async def rename_account(request: Request, account_id: RowId) -> Response:
     """The account's name only: its key stays (to change a key, add the account again)."""
     form = await request.form()
     try:
@@ -209,7 +197,7 @@ async def rename_account(request: Request, account_id: int) -> Response:
 
 
 @router.post("/accounts/{account_id}/delete")
-async def remove_account(request: Request, account_id: int) -> Response:
+async def remove_account(request: Request, account_id: RowId) -> Response:
     form = await request.form()
     force = form.get("force") == "1"
     try:
@@ -335,7 +323,7 @@ async def create_dataset(request: Request) -> Response:
 
 
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
-async def dataset_page(request: Request, dataset_id: int) -> Response:
+async def dataset_page(request: Request, dataset_id: RowId) -> Response:
     dc = _dc(request)
     ds = await _dataset(request, dataset_id)
     runs = await run_in_threadpool(dc.history, dataset_id, limit=50)
@@ -370,7 +358,7 @@ async def dataset_page(request: Request, dataset_id: int) -> Response:
 
 
 @router.get("/datasets/{dataset_id}/edit", response_class=HTMLResponse)
-async def edit_dataset_page(request: Request, dataset_id: int) -> Response:
+async def edit_dataset_page(request: Request, dataset_id: RowId) -> Response:
     ds = await _dataset(request, dataset_id)
     form = forms.from_dataset(ds)
     ctx = await _form_context(request, form, section="datasets", mode="edit", dataset_id=dataset_id)
@@ -378,13 +366,13 @@ async def edit_dataset_page(request: Request, dataset_id: int) -> Response:
 
 
 @router.post("/datasets/{dataset_id}/edit", response_class=HTMLResponse)
-async def edit_dataset(request: Request, dataset_id: int) -> Response:
+async def edit_dataset(request: Request, dataset_id: RowId) -> Response:
     await _dataset(request, dataset_id)
     return await _save(request, dataset_id)
 
 
 @router.post("/datasets/{dataset_id}/run")
-async def run_dataset(request: Request, dataset_id: int) -> Response:
+async def run_dataset(request: Request, dataset_id: RowId) -> Response:
     """Fallback for browsers without JavaScript: start the run and come back to the page."""
     ds = await _dataset(request, dataset_id)
     try:
@@ -396,7 +384,7 @@ async def run_dataset(request: Request, dataset_id: int) -> Response:
 
 
 @router.post("/datasets/{dataset_id}/delete")
-async def delete_dataset(request: Request, dataset_id: int) -> Response:
+async def delete_dataset(request: Request, dataset_id: RowId) -> Response:
     form = await request.form()
     ds = await _dataset(request, dataset_id)
     try:
@@ -411,7 +399,7 @@ async def delete_dataset(request: Request, dataset_id: int) -> Response:
 
 
 @router.get("/datasets/{dataset_id}/download.{fmt}")
-def download(request: Request, dataset_id: int, fmt: str) -> Response:
+def download(request: Request, dataset_id: RowId, fmt: str) -> Response:
     return download_response(_dc(request), dataset_id, fmt)  # DataCenter errors: app.py's error page
 
 

@@ -26,7 +26,7 @@ def render(
         "csrf": csrf_token(request),
         "flashes": request.session.pop("flashes", []) if "flashes" in request.session else [],
         "version": __version__,
-        "password_set": bool(app.state.password),
+        "password_set": app.state.auth is not None,
         "show_nav": True,
         "section": "",
     }
