@@ -201,3 +201,21 @@ def test_close_error_text_is_escaped_in_messages_runs_and_logs(
     assert scheduler.returncode == 0, scheduler.stderr
     assert "bad [/red] \\x1b[2J" in scheduler.stderr
     assert not any(raw in scheduler.stderr for raw in RAW), scheduler.stderr
+
+
+def test_a_me_answer_with_wrong_types_inside_adds_the_account_with_what_is_usable(
+    run: Any, hostile_close: tuple[HostileClose, str]
+) -> None:
+    """Issue 11: `/me/` lists that hold non-objects, or fields of the wrong type, never give a traceback."""
+    server, base_url = hostile_close
+    server.me = {
+        "id": "user_1",
+        "email": ["not", "a", "string"],
+        "first_name": {"nested": True},
+        "organizations": [1, "x", None, {"id": ["a"]}, {"id": "orga_1", "name": {"x": 1}}],
+    }
+    added = run("accounts", "add", "odd", "--api-key-env", "SB_KEY", "--base-url", base_url)
+    assert_clean(added)
+    shown = json.loads(run("accounts", "show", "odd", "--json").output)
+    assert shown["organizations"] == [{"id": "orga_1", "label": "orga_1"}]
+    assert shown["user_email"] is None and shown["user_name"] is None

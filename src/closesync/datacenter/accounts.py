@@ -81,8 +81,8 @@ def _describe_close_error(exc: Exception, base_url: str, *secrets: str | None) -
 
 
 def _user_label(user: dict[str, Any]) -> str:
-    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or user.get("id", "")
-    email = user.get("email")
+    name = " ".join(p for p in (_text(user.get("first_name")), _text(user.get("last_name"))) if p) or user["id"]
+    email = _text(user.get("email"))
     return f"{name} <{email}>" if email else name
 
 
@@ -158,14 +158,14 @@ class Accounts:
             raise AccountKeyError(_describe_close_error(exc, base_url, api_key)) from None
         except OSError as exc:
             raise AccountKeyError(f"Could not reach Close at {base_url}: {redact(str(exc), api_key)}") from None
-        orgs = [Choice(o["id"], o.get("name") or o["id"]) for o in me.get("organizations") or []]
+        orgs = [Choice(o["id"], _text(o.get("name")) or o["id"]) for o in _objects_with_ids(me.get("organizations"))]
         user_choices = sorted(
-            (Choice(u["id"], _user_label(u)) for u in users if u.get("id")), key=lambda c: c.label.lower()
+            (Choice(u["id"], _user_label(u)) for u in _objects_with_ids(users)), key=lambda c: c.label.lower()
         )
-        full_name = " ".join(p for p in (me.get("first_name"), me.get("last_name")) if p) or None
+        full_name = " ".join(p for p in (_text(me.get("first_name")), _text(me.get("last_name"))) if p) or None
         return {
-            "user_id": me.get("id"),
-            "user_email": me.get("email"),
+            "user_id": _text(me.get("id")),
+            "user_email": _text(me.get("email")),
             "user_name": full_name,
             "organizations": json.dumps([c.__dict__ for c in orgs]),
             "users": json.dumps([c.__dict__ for c in user_choices]),
@@ -289,3 +289,15 @@ class Accounts:
                 raise AccountKeyError(result.message)
             account = result.account
         return ReportChoices(organizations=account.organizations, users=account.users)
+
+
+def _text(value: Any) -> str | None:
+    """A string field of Close's answer, or None when it holds anything else (a list, an object...)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _objects_with_ids(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list in Close's answer that carry a string id; anything else is left out."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict) and _text(item.get("id"))]
