@@ -11,15 +11,9 @@ from jinja2 import Environment
 from closesync.close.timestamps import parse_timestamp
 
 
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
-    return parse_timestamp(value)
-
-
 def when(value: Any) -> str:
     """`2026-11-26 18:35 UTC`: absolute, unambiguous, no locale surprises."""
-    moment = _as_datetime(value)
+    moment = parse_timestamp(value)
     if moment is None:
         return "—"
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -27,7 +21,7 @@ def when(value: Any) -> str:
 
 def ago(value: Any, now: dt.datetime | None = None) -> str:
     """`5 min ago` / `in 2 h`: how far a run is from now, for list pages."""
-    moment = _as_datetime(value)
+    moment = parse_timestamp(value)
     if moment is None:
         return ""
     now = now or dt.datetime.now(dt.UTC)
