@@ -29,6 +29,7 @@ from closesync.datacenter.errors import (
     ValidationError,
 )
 from closesync.datacenter.models import (
+    RUN_STATUSES,
     Account,
     AccountCheck,
     Choice,
@@ -39,6 +40,8 @@ from closesync.datacenter.models import (
     ReportChoices,
     ReportInfo,
     Run,
+    RunDay,
+    RunStatus,
     ScheduleInfo,
 )
 
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from closesync.datacenter.service import DataCenter
 
 __all__ = [
+    "RUN_STATUSES",
     "Account",
     "AccountCheck",
     "AccountKeyError",
@@ -62,6 +66,8 @@ __all__ = [
     "ReportChoices",
     "ReportInfo",
     "Run",
+    "RunDay",
+    "RunStatus",
     "ScheduleInfo",
     "SecretKeyError",
     "ValidationError",

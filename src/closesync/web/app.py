@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from closesync import __version__
 from closesync.datacenter import DataCenter
-from closesync.web import api, filters, pages, security
+from closesync.web import api, filters, pages, run_pages, security
 from closesync.web.errors import EXCEPTION_HANDLERS
 from closesync.web.runs import RunTracker
 from closesync.web.security import guard
@@ -49,7 +49,7 @@ def _templates() -> Jinja2Templates:
 class SecurityHeaders:
     """Pure ASGI middleware (streams downloads untouched) adding CSP and friends to every response."""
 
-    NO_STORE = ("/api/", "/datasets", "/accounts", "/login")
+    NO_STORE = ("/api/", "/datasets", "/accounts", "/login", "/runs")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -148,5 +148,6 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(pages.router)
+    app.include_router(run_pages.router)
     app.include_router(api.router)
     return app

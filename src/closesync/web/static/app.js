@@ -141,18 +141,24 @@
       if (runBtn) runBtn.disabled = !!st.running;
     };
 
+    // The cells of _runs_table.html, in its order.
     const historyCells = (r) => {
+      const id = el("td", { class: "num" });
+      id.appendChild(el("a", { href: `/runs/${Number(r.id)}`, title: `Run ${Number(r.id)}: details` }, r.id));
       const st = el("td");
       st.appendChild(el("span", { class: `badge ${r.status}` }, r.status));
+      const error = r.error || "";
       return [
-        el("td", { class: "num" }, r.id),
+        id,
         st,
-        el("td", {}, fmtWhen(r.started_at)),
+        el("td", {}, r.trigger || ""),
+        el("td", { class: "nowrap" }, fmtWhen(r.started_at)),
         el("td", { class: "num" }, r.status === "running" ? "running…" : fmtDur(r.duration_s)),
         el("td", { class: "num" }, fmtRows(r)),
         el("td", { class: "num" }, fmtCount(r.requests)),
+        el("td", { class: "num" }, fmtCount(r.throttle_waits)),
         el("td", { class: "num" }, r.attempt ?? "—"),
-        el("td", { class: "err" }, r.error || ""),
+        el("td", { class: "err" }, error.length > 300 ? `${error.slice(0, 297)}...` : error),
       ];
     };
 
