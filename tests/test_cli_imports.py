@@ -42,7 +42,9 @@ def imported_modules(*args: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("args", [["--help"], ["datasets", "--help"], ["accounts", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["datasets", "--help"], ["accounts", "--help"], ["runs", "--help"]]
+)
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     modules = imported_modules(*args)
     assert "closesync.cli.datasets" in modules  # the measurement works

@@ -16,6 +16,7 @@ from closesync import __version__
 from closesync.cli.accounts import accounts
 from closesync.cli.common import error_message, exit_code, fail
 from closesync.cli.datasets import datasets
+from closesync.cli.runs import runs
 from closesync.cli.sandbox import sandbox_command
 from closesync.cli.scheduler import scheduler
 from closesync.cli.serve import serve_command
@@ -58,6 +59,7 @@ cli.add_command(reports_command)
 cli.add_command(serve_command)
 cli.add_command(accounts)
 cli.add_command(datasets)
+cli.add_command(runs)
 cli.add_command(scheduler)
 cli.add_command(sandbox_command)
 

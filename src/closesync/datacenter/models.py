@@ -92,6 +92,8 @@ class AccountCheck(_ToDict):
 #: What a run's status may be: written "running" when it starts, one of the other two when it ends.
 RunStatus = Literal["running", "success", "failed"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+#: The most runs one history query returns (a page of the Runs page, `runs list --limit`, `GET /api/runs`).
+MAX_RUNS_LIMIT = 10_000
 
 
 @dataclass(frozen=True)

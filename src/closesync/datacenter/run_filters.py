@@ -8,11 +8,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from closesync.datacenter.errors import ValidationError
-from closesync.datacenter.models import RUN_STATUSES
+from closesync.datacenter.models import MAX_RUNS_LIMIT, RUN_STATUSES
 from closesync.datacenter.store import to_iso
-
-#: The most runs one query returns (a page of the Runs page, `runs list --limit`, `GET /api/runs`).
-MAX_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ def parse_bound(value: str | date | datetime | None, field: str, *, end: bool = 
 
 
 def check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    if not 1 <= limit <= MAX_RUNS_LIMIT:
+        raise ValidationError(f"limit must be between 1 and {MAX_RUNS_LIMIT}.", field="limit")
     if offset < 0:
         raise ValidationError("offset must be 0 or more.", field="offset")

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, create_model
 
 from closesync.datacenter import DataCenter, DataCenterError, RunStatus
+from closesync.datacenter.models import MAX_RUNS_LIMIT
 from closesync.datacenter.spec import DatasetSpec
 from closesync.web.rendering import download_response
 from closesync.web.security import csrf_token
@@ -202,7 +203,7 @@ def list_runs(
     status: RunStatus | None = None,
     since: str | None = Query(None, description="Started at or after this date or time (UTC), e.g. 2026-11-01."),
     until: str | None = Query(None, description="Started before this time, or on or before this day (UTC)."),
-    limit: int = Query(50, ge=1, le=1000),
+    limit: int = Query(50, ge=1, le=MAX_RUNS_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     runs = _dc(request).list_runs(dataset, status=status, since=since, until=until, limit=limit, offset=offset)
