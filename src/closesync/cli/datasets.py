@@ -23,7 +23,7 @@ from closesync.cli.common import (
     home_of,
     pass_data_center,
 )
-from closesync.datacenter.models import MAX_RUNS_LIMIT, RUN_STATUSES
+from closesync.datacenter import MAX_RUNS_LIMIT, RUN_STATUSES
 from closesync.datacenter.spec import DatasetSpec
 
 if TYPE_CHECKING:

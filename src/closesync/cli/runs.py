@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from closesync.cli.common import echo_json, pass_data_center
-from closesync.datacenter.models import MAX_RUNS_LIMIT, RUN_STATUSES
+from closesync.datacenter import MAX_RUNS_LIMIT, RUN_STATUSES
 
 if TYPE_CHECKING:
     from closesync.datacenter import DataCenter

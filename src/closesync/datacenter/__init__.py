@@ -29,6 +29,7 @@ from closesync.datacenter.errors import (
     ValidationError,
 )
 from closesync.datacenter.models import (
+    MAX_RUNS_LIMIT,
     RUN_STATUSES,
     Account,
     AccountCheck,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from closesync.datacenter.service import DataCenter
 
 __all__ = [
+    "MAX_RUNS_LIMIT",
     "RUN_STATUSES",
     "Account",
     "AccountCheck",

@@ -14,8 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, create_model
 
-from closesync.datacenter import DataCenter, DataCenterError, RunStatus
-from closesync.datacenter.models import MAX_RUNS_LIMIT
+from closesync.datacenter import MAX_RUNS_LIMIT, DataCenter, DataCenterError, RunStatus
 from closesync.datacenter.spec import DatasetSpec
 from closesync.web.rendering import download_response
 from closesync.web.security import csrf_token
