@@ -6,7 +6,7 @@ Used by the Runs tests of the Data Center, the JSON API, the pages and the CLI.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,11 @@ class History:
         return [r for r in self.runs if r.status == "failed"]
 
 
-def make_history(home: Path, sandbox: Any) -> History:
-    """Six runs on Nov 20-22 (UTC): Users three times (the first waits out a 429 once, the last-but-one
-    fails with Close's 403), Broken once (its destination is under a file: an error of more than 300
-    characters) and a dataset named like a script tag once."""
-    clock = FakeClock(DAY1)
+def make_history(home: Path, sandbox: Any, day1: datetime = DAY1) -> History:
+    """Six runs on three days from `day1` (Nov 20-22, 2026 09:00 UTC unless given): Users three times (the
+    first waits out a 429 once, the second-to-last fails with Close's 403), Broken once (its destination is
+    under a file: an error of more than 300 characters) and a dataset named like a script tag once."""
+    clock = FakeClock(day1)
     dc = make_dc(home, clock)
     account = add_account(dc, sandbox)
     blocker = home / ("not-a-folder-" + "x" * 240)
@@ -57,10 +57,10 @@ def make_history(home: Path, sandbox: Any) -> History:
     sandbox.add_fault("429", path="user/", count=1, reset=0.2)
     history.run("Users")  # Nov 20
     history.run("Broken")
-    clock.set(datetime(2026, 11, 21, 9, 0, tzinfo=UTC))
+    clock.set(day1 + timedelta(days=1))
     history.run("Users")
     history.run(XSS_NAME)
-    clock.set(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+    clock.set(day1 + timedelta(days=2))
     sandbox.add_fault("403", path="user/", count=1)
     history.run("Users")
     history.run("Users")

@@ -109,9 +109,12 @@ def test_runs_page_lists_every_run_with_links_and_a_chart(client: Any, history: 
     assert chart is not None and check_svg(chart.group(1))
     assert "Runs per day" in chart.group(1) and "Oct 24" in chart.group(1)  # 30 days up to the clock's day
     assert "<script" not in chart.group(1)
-    # the long error is cut in the table, whole on the run's page
+    # the long error is cut in the table (whole on hover, and on the run's page)
     error = history.runs[1].error or ""
-    assert html.escape(error, quote=False) not in text and html.escape(error[:200], quote=False) in text
+    shown = re.search(r'<tr data-run="2">.*?<div class="clamp" title="([^"]*)">([^<]*)</div>', text, re.S)
+    assert shown is not None and len(error) > 300
+    assert html.unescape(shown.group(1)) == error
+    assert html.unescape(shown.group(2)) == error[:297] + "..."
 
 
 def test_runs_page_filters_keep_their_values(client: Any, history: History) -> None:

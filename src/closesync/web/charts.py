@@ -33,12 +33,18 @@ _CONFIG: dict[str, Any] = {
 }
 
 
-def _utc_x(title: str | None = None) -> dict[str, Any]:
-    return {"field": "started", "type": "temporal", "scale": {"type": "utc"}, "title": title,
-            "axis": {"labelOverlap": True, "grid": False}}
+def _utc_x(span: timedelta) -> dict[str, Any]:
+    """The start time axis. Vega's own labels mix hours and days; over days, label days (one a day up to
+    six weeks, then Vega's choice of days with the year)."""
+    axis: dict[str, Any] = {"labelOverlap": True, "grid": False}
+    if timedelta(days=2) <= span <= timedelta(days=45):
+        axis.update(format="%b %d", tickCount={"interval": "day", "step": 1})
+    elif span > timedelta(days=45):
+        axis.update(format="%b %d, %Y")
+    return {"field": "started", "type": "temporal", "scale": {"type": "utc"}, "title": None, "axis": axis}
 
 
-def _run_panel(field: str, title: str, axis_title: str) -> dict[str, Any]:
+def _run_panel(field: str, title: str, axis_title: str, span: timedelta) -> dict[str, Any]:
     """One panel of the dataset chart: a faint line through the successful runs, a mark per run."""
     statuses = list(RUN_MARKS)
     y = {"field": field, "type": "quantitative", "title": axis_title, "axis": {"tickCount": 4}}
@@ -50,12 +56,12 @@ def _run_panel(field: str, title: str, axis_title: str) -> dict[str, Any]:
             {  # the trend of the runs that worked; a failure is a cross off the line
                 "transform": [{"filter": "datum.status === 'success'"}],
                 "mark": {"type": "line", "color": "#b8c4e6", "strokeWidth": 1.5},
-                "encoding": {"x": _utc_x(), "y": y},
+                "encoding": {"x": _utc_x(span), "y": y},
             },
             {
                 "mark": {"type": "point", "filled": True, "size": 70, "opacity": 1},
                 "encoding": {
-                    "x": _utc_x(),
+                    "x": _utc_x(span),
                     "y": y,
                     "color": {"field": "status", "type": "nominal", "title": None,
                               "scale": {"domain": statuses, "range": [RUN_MARKS[s][0] for s in statuses]}},
@@ -85,13 +91,15 @@ def dataset_runs_spec(runs: Sequence[Run]) -> dict[str, Any] | None:
     ]
     if not values:
         return None
+    starts = [r.started_at for r in runs if r.status in RUN_MARKS]
+    span = max(starts) - min(starts)
     return {
         "$schema": SCHEMA,
         "config": _CONFIG,
         "data": {"values": values},
         "vconcat": [
-            _run_panel("duration", "Duration per run", "seconds"),
-            _run_panel("rows", "Rows loaded per run", "rows"),
+            _run_panel("duration", "Duration per run", "seconds", span),
+            _run_panel("rows", "Rows loaded per run", "rows", span),
         ],
         "resolve": {"scale": {"x": "shared"}},
     }

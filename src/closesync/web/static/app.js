@@ -141,13 +141,20 @@
       if (runBtn) runBtn.disabled = !!st.running;
     };
 
+    // An error in two lines at most; hover for more, the run's page has it all.
+    const errorCell = (error) => {
+      const td = el("td", { class: "err" });
+      const cut = (text, n) => (text.length > n ? `${text.slice(0, n - 3)}...` : text);
+      if (error) td.appendChild(el("div", { class: "clamp", title: cut(error, 1000) }, cut(error, 300)));
+      return td;
+    };
+
     // The cells of _runs_table.html, in its order.
     const historyCells = (r) => {
       const id = el("td", { class: "num" });
       id.appendChild(el("a", { href: `/runs/${Number(r.id)}`, title: `Run ${Number(r.id)}: details` }, r.id));
       const st = el("td");
       st.appendChild(el("span", { class: `badge ${r.status}` }, r.status));
-      const error = r.error || "";
       return [
         id,
         st,
@@ -158,7 +165,7 @@
         el("td", { class: "num" }, fmtCount(r.requests)),
         el("td", { class: "num" }, fmtCount(r.throttle_waits)),
         el("td", { class: "num" }, r.attempt ?? "—"),
-        el("td", { class: "err" }, error.length > 300 ? `${error.slice(0, 297)}...` : error),
+        errorCell(r.error || ""),
       ];
     };
 
