@@ -43,7 +43,10 @@ def imported_modules(*args: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("args", [["--help"], ["datasets", "--help"], ["accounts", "--help"], ["notify", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["datasets", "--help"], ["accounts", "--help"], ["notify", "--help"], ["runs", "--help"]],
+)
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     modules = imported_modules(*args)
     assert "closesync.cli.datasets" in modules  # the measurement works

@@ -46,8 +46,8 @@ def test_one_alert_after_the_last_retry_and_one_on_recovery(
     monkeypatch.setenv("CLOSESYNC_PUBLIC_URL", "https://closesync.example.com/")
     dc = make_dc(home, clock)
     add_account(dc, sandbox)
-    dataset = dc.create_dataset("users", account="acme", report="Users", schedule="hourly", retries=1,
-                                retry_delay="5m")
+    dc.create_dataset("users", account="acme", report="Users", schedule="hourly", retries=1,
+                      retry_delay="5m")
     dc.add_notification(receiver.url())
     sched = dc.scheduler()
     sandbox.add_fault("503", path="user/", count=2)
@@ -65,7 +65,7 @@ def test_one_alert_after_the_last_retry_and_one_on_recovery(
     assert alert["type"] == "failure" and alert["title"] == "closesync: DataSet “users” failed"
     body = alert["message"]
     assert "DataSet “users” failed" in body and "Report: Users" in body and failed.error in body
-    assert f"Run: https://closesync.example.com/datasets/{dataset.id}#run-{last}" in body
+    assert f"Run: https://closesync.example.com/runs/{last}" in body
 
     sandbox.add_fault("503", path="user/", count=2)  # still broken at the next slot: no second alert
     clock.set(_at(12, 0))
@@ -80,7 +80,7 @@ def test_one_alert_after_the_last_retry_and_one_on_recovery(
     recovery = receiver.messages[1]
     assert recovery["type"] == "success" and recovery["title"] == "closesync: DataSet “users” recovered"
     assert "Report: Users" in recovery["message"]
-    assert f"https://closesync.example.com/datasets/{dataset.id}#run-{fixed}" in recovery["message"]
+    assert f"https://closesync.example.com/runs/{fixed}" in recovery["message"]
 
     clock.set(_at(14, 0))
     sched.tick(wait=True)  # healthy again: quiet

@@ -17,6 +17,7 @@ from closesync.cli.accounts import accounts
 from closesync.cli.common import error_message, exit_code, fail
 from closesync.cli.datasets import datasets
 from closesync.cli.notify import notify
+from closesync.cli.runs import runs
 from closesync.cli.sandbox import sandbox_command
 from closesync.cli.scheduler import scheduler
 from closesync.cli.serve import serve_command
@@ -59,6 +60,7 @@ cli.add_command(reports_command)
 cli.add_command(serve_command)
 cli.add_command(accounts)
 cli.add_command(datasets)
+cli.add_command(runs)
 cli.add_command(scheduler)
 cli.add_command(notify)
 cli.add_command(sandbox_command)

@@ -23,6 +23,7 @@ from closesync.cli.common import (
     home_of,
     pass_data_center,
 )
+from closesync.datacenter import MAX_RUNS_LIMIT, RUN_STATUSES
 from closesync.datacenter.spec import DatasetSpec
 
 if TYPE_CHECKING:
@@ -190,17 +191,19 @@ def datasets_run(ctx: click.Context, name: str, as_json: bool, full_refresh: boo
 
 @datasets.command("history")
 @click.argument("name")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--status", type=click.Choice(RUN_STATUSES), help="Only runs with this status.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, MAX_RUNS_LIMIT),
+              help="At most this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_data_center
-def datasets_history(dc: DataCenter, name: str, limit: int, as_json: bool) -> None:
-    """The runs of dataset NAME, newest first."""
+def datasets_history(dc: DataCenter, name: str, status: str | None, limit: int, as_json: bool) -> None:
+    """The runs of dataset NAME, newest first (`closesync runs show ID` for one in full)."""
     from closesync.cli.render import print_history
 
-    runs = dc.history(name, limit=limit)
+    runs = dc.history(name, status=status, limit=limit)
     if as_json:
         return echo_json([r.to_dict() for r in runs])
-    return print_history(name, runs)
+    return print_history(name, runs, only=status)
 
 
 def _preview_columns(preview: Preview, columns: str | None, expanded: bool) -> list[str]:

@@ -257,42 +257,77 @@ def print_run(run: Run) -> None:
     console().print(line)
 
 
-def print_history(name: str, runs: Sequence[Run]) -> None:
-    result = table(
-        f"Runs of {name}",
-        [
-            "Run",
-            "Status",
-            "Started",
-            "Duration",
-            "Rows",
-            "Requests",
-            "Throttle waits",
-            "Attempt",
-            "Trigger",
-            "Error",
-        ],
-    )
+def _run_error(r: Run) -> str:
+    """The report that failed, the HTTP status (once) and the error, on one line."""
+    if not r.error:
+        return ""
+    http = f"HTTP {r.http_status} " if r.http_status and f"HTTP {r.http_status}" not in r.error else ""
+    return f"{r.error_report + ': ' if r.error_report else ''}{http}{r.error}"
+
+
+def runs_table(title: str, runs: Sequence[Run], *, with_dataset: bool = False) -> Table:
+    """Runs as rows: what `datasets history` and `runs list` print."""
+    columns = ["Run", "Dataset", "Status", "Started", "Duration", "Rows", "Requests", "Throttle waits",
+               "Attempt", "Trigger", "Error"]
+    result = table(title, columns if with_dataset else [c for c in columns if c != "Dataset"])
     for r in runs:
-        error = ""
-        if r.error:
-            http = f"HTTP {r.http_status} " if r.http_status else ""
-            error = f"{r.error_report + ': ' if r.error_report else ''}{http}{r.error}"
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
-        add_row(
-            result,
-            str(r.id),
-            status(r.status),
-            when(r.started_at),
-            duration,
-            str(r.rows),
-            str(r.requests),
-            str(r.throttle_waits),
-            str(r.attempt),
-            r.trigger,
-            error,
-        )
-    console().print(result if runs else safe(f"Dataset {name!r} has not run yet."))
+        cells = [str(r.id), r.dataset_name, status(r.status), when(r.started_at), duration, str(r.rows),
+                 str(r.requests), str(r.throttle_waits), str(r.attempt), r.trigger, _run_error(r)]
+        add_row(result, *(cells if with_dataset else cells[:1] + cells[2:]))
+    return result
+
+
+def print_history(name: str, runs: Sequence[Run], *, only: str | None = None) -> None:
+    """A dataset's runs (`only` names the status they were filtered by)."""
+    empty = f"Dataset {name!r} has no {only} runs." if only else f"Dataset {name!r} has not run yet."
+    console().print(runs_table(f"Runs of {name}", runs) if runs else safe(empty))
+
+
+def print_runs(runs: Sequence[Run], *, filtered: bool = False) -> None:
+    empty = "No runs match these filters." if filtered else "No runs yet: `closesync datasets run NAME`."
+    console().print(runs_table("Runs, newest first", runs, with_dataset=True) if runs else safe(empty))
+
+
+def print_run_detail(run: Run) -> None:
+    """One run in full: its counts, each report's line, the error whole and the notes."""
+    out = console()
+    finished = when(run.finished_at) if run.finished_at else "-"
+    duration = "running" if run.status == "running" else f"{run.duration_s or 0:.1f}s"
+    _labelled(
+        out,
+        (
+            ("Run", run.id),
+            ("Dataset", f"{run.dataset_name} (id {run.dataset_id})"),
+            ("Status", status(run.status)),
+            ("Trigger", run.trigger),
+            ("Attempt", run.attempt),
+            ("Started", when(run.started_at)),
+            ("Finished", finished),
+            ("Duration", duration),
+            ("Rows", run.rows),
+            ("Requests", run.requests),
+            ("Throttle waits", run.throttle_waits),
+            ("Retries", run.retries),
+        ),
+    )
+    if run.http_status:
+        _labelled(out, (("HTTP status", run.http_status),))
+    if run.reports:
+        reports = table("Reports", ["Report", "Table", "Status", "Rows", "Requests", "Throttle waits",
+                                    "Retries", "Duration"])
+        for rep in run.reports:
+            add_row(reports, rep.get("report", ""), rep.get("table", ""), status(rep.get("status")),
+                    str(rep.get("rows", 0)), str(rep.get("requests", 0)), str(rep.get("throttle_waits", 0)),
+                    str(rep.get("retries", 0)), f"{rep.get('duration_s') or 0:.1f}s")
+        out.print(reports)
+    for rep in run.reports:
+        for note in rep.get("notes") or []:
+            out.print(Text.assemble(("Note", "bold"), " ", safe(f"({rep.get('report', '')}): {note}")))
+    if run.error:
+        where = f" in {run.error_report}" if run.error_report else ""
+        out.print(Text.assemble((f"Error{printable(where)}:", "bold red")))
+        out.print(safe(run.error), soft_wrap=True)  # whole, never cut: users paste it into a ticket
 
 
 def print_preview(preview: Preview, shown: Sequence[str], expanded: bool, chosen: bool) -> None:

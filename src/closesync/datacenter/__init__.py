@@ -32,6 +32,8 @@ from closesync.datacenter.errors import (
     ValidationError,
 )
 from closesync.datacenter.models import (
+    MAX_RUNS_LIMIT,
+    RUN_STATUSES,
     Account,
     AccountCheck,
     Choice,
@@ -42,6 +44,8 @@ from closesync.datacenter.models import (
     ReportChoices,
     ReportInfo,
     Run,
+    RunDay,
+    RunStatus,
     ScheduleInfo,
 )
 
@@ -50,6 +54,8 @@ if TYPE_CHECKING:
     from closesync.datacenter.service import DataCenter
 
 __all__ = [
+    "MAX_RUNS_LIMIT",
+    "RUN_STATUSES",
     "Account",
     "AccountCheck",
     "AccountKeyError",
@@ -69,6 +75,8 @@ __all__ = [
     "ReportChoices",
     "ReportInfo",
     "Run",
+    "RunDay",
+    "RunStatus",
     "ScheduleInfo",
     "SecretKeyError",
     "ValidationError",

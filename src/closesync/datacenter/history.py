@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from closesync.datacenter.models import Run
+from closesync.datacenter.models import Run, RunDay
+from closesync.datacenter.run_filters import RunFilter
 from closesync.datacenter.store import from_iso, to_iso
 
 _SELECT = "SELECT r.*, d.name AS dataset_name FROM runs r JOIN datasets d ON d.id = r.dataset_id"
@@ -104,9 +105,26 @@ def get(conn: sqlite3.Connection, run_id: int) -> Run | None:
     return to_run(row) if row else None
 
 
-def for_dataset(conn: sqlite3.Connection, dataset_id: int, limit: int = 50) -> list[Run]:
-    rows = conn.execute(f"{_SELECT} WHERE r.dataset_id = ? ORDER BY r.id DESC LIMIT ?", (dataset_id, limit))
+def search(conn: sqlite3.Connection, runs: RunFilter, limit: int = 50, offset: int = 0) -> list[Run]:
+    """The runs `runs` selects, newest first (run ids grow with start time), one page of them."""
+    where, params = runs.where()
+    rows = conn.execute(f"{_SELECT}{where} ORDER BY r.id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
     return [to_run(r) for r in rows]
+
+
+def for_dataset(conn: sqlite3.Connection, dataset_id: int, limit: int = 50) -> list[Run]:
+    return search(conn, RunFilter(dataset_id=dataset_id), limit)
+
+
+def per_day(conn: sqlite3.Connection, runs: RunFilter) -> list[RunDay]:
+    """How many of the selected runs started on each UTC day, by status (times are stored as UTC text)."""
+    where, params = runs.where()
+    rows = conn.execute(
+        f"SELECT substr(r.started_at, 1, 10) AS day, r.status, COUNT(*) AS runs FROM runs r{where}"
+        " GROUP BY day, r.status ORDER BY day, r.status",
+        params,
+    )
+    return [RunDay(date.fromisoformat(r["day"]), r["status"], r["runs"]) for r in rows]
 
 
 def latest(conn: sqlite3.Connection) -> dict[int, Run]:

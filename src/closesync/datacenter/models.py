@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from closesync.sinks.destination import redact_destination
 
@@ -89,6 +89,13 @@ class AccountCheck(_ToDict):
     account: Account
 
 
+#: What a run's status may be: written "running" when it starts, one of the other two when it ends.
+RunStatus = Literal["running", "success", "failed"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+#: The most runs one history query returns (a page of the Runs page, `runs list --limit`, `GET /api/runs`).
+MAX_RUNS_LIMIT = 10_000
+
+
 @dataclass(frozen=True)
 class Run(_ToDict):
     """One run of a dataset: a row of its history, also what run_dataset returns."""
@@ -114,6 +121,15 @@ class Run(_ToDict):
     @property
     def ok(self) -> bool:
         return self.status == "success"
+
+
+@dataclass(frozen=True)
+class RunDay(_ToDict):
+    """How many runs started on one UTC day with one status: a bar segment of the runs-per-day chart."""
+
+    day: date
+    status: str
+    runs: int
 
 
 @dataclass(frozen=True)

@@ -144,8 +144,8 @@ def public_url() -> str:
 
 
 def run_link(run: Run, base: str | None = None) -> str:
-    """The run's row in its dataset's history on the web Data Center."""
-    return f"{base or public_url()}/datasets/{run.dataset_id}#run-{run.id}"
+    """The run's page on the web Data Center (every report's numbers and the error in full)."""
+    return f"{base or public_url()}/runs/{run.id}"
 
 
 def compose(event: str, dataset: Dataset, run: Run, base: str | None = None) -> tuple[str, str]:
@@ -157,7 +157,7 @@ def compose(event: str, dataset: Dataset, run: Run, base: str | None = None) -> 
             f"DataSet “{dataset.name}” failed (run {run.id}, attempt {run.attempt}, {run.trigger}); "
             "no retry is left.",
             f"Report: {report}",
-            f"Error: {run.error or 'unknown'}",
+            f"Error: {f'HTTP {run.http_status}: ' if run.http_status else ''}{run.error or 'unknown'}",
         ]
     else:
         title = f"closesync: DataSet “{dataset.name}” recovered"

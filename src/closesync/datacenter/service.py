@@ -28,9 +28,11 @@ from closesync.datacenter.models import (
     ReportChoices,
     ReportInfo,
     Run,
+    RunDay,
     ScheduleInfo,
 )
 from closesync.datacenter.notify import Delivery, Notification, Notifications
+from closesync.datacenter.run_filters import RunFilter, check_page, check_status, parse_bound
 from closesync.datacenter.runner import Runner
 from closesync.datacenter.schedule import ScheduleError, parse_schedule
 from closesync.datacenter.scheduler import Scheduler
@@ -46,6 +48,10 @@ if TYPE_CHECKING:
 
 def default_home() -> Path:
     return Path(os.environ.get("CLOSESYNC_HOME") or "./data")
+
+
+#: A day or a moment as a date, a datetime or ISO text (what the run filters accept).
+DateLike = str | date | datetime | None
 
 
 def _utcnow() -> datetime:
@@ -194,11 +200,53 @@ class DataCenter:
         """Run now in this thread; DatasetBusyError if it is running elsewhere. A failed run is returned."""
         return self._runner.run_now(self._datasets.get(name_or_id), full_refresh=full_refresh, wait_s=wait_s)
 
-    def history(self, name_or_id: str | int, *, limit: int = 50) -> list[Run]:
-        dataset = self._datasets.get(name_or_id)
-        self._runner.recover()
+    def history(self, name_or_id: str | int, *, status: str | None = None, limit: int = 50) -> list[Run]:
+        """The runs of one dataset, newest first (only those of `status` when given)."""
+        return self.list_runs(self._datasets.get(name_or_id).id, status=status, limit=limit)
+
+    def _run_filter(
+        self, dataset: str | int | None, status: str | None, since: DateLike, until: DateLike
+    ) -> RunFilter:
+        return RunFilter(
+            dataset_id=None if dataset is None or dataset == "" else self._datasets.get(dataset).id,
+            status=check_status(status),
+            since=parse_bound(since, "since"),
+            until=parse_bound(until, "until", end=True),
+        )
+
+    def list_runs(
+        self,
+        dataset: str | int | None = None,
+        *,
+        status: str | None = None,
+        since: DateLike = None,
+        until: DateLike = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs across datasets (or of one), newest first, one page of them.
+
+        `status` is running, success or failed; `since`/`until` bound the start time (a bare date as
+        `until` includes that whole day; dates are UTC). Bad values raise ValidationError naming the field.
+        """
+        runs = self._run_filter(dataset, status, since, until)
+        check_page(limit, offset)
+        self._runner.recover()  # a run whose process died shows as failed, not running forever
         with self.store.connect() as conn:
-            return history.for_dataset(conn, dataset.id, limit)
+            return history.search(conn, runs, limit, offset)
+
+    def run_stats_by_day(
+        self,
+        dataset: str | int | None = None,
+        *,
+        status: str | None = None,
+        since: DateLike = None,
+        until: DateLike = None,
+    ) -> list[RunDay]:
+        """How many runs started each UTC day, by status, with the filters of :meth:`list_runs`."""
+        runs = self._run_filter(dataset, status, since, until)
+        with self.store.connect() as conn:
+            return history.per_day(conn, runs)
 
     def get_run(self, run_id: int) -> Run:
         with self.store.connect() as conn:

@@ -14,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from closesync.datacenter import DataCenter, DataCenterError
+from closesync.datacenter import MAX_RUNS_LIMIT, DataCenter, DataCenterError, RunStatus
 from closesync.datacenter.spec import DatasetSpec
 from closesync.web.params import RowId
 from closesync.web.rendering import download_response
@@ -215,6 +215,32 @@ def dataset_runs(
     request: Request, dataset_id: RowId, limit: int = Query(50, ge=1, le=1000)
 ) -> dict[str, Any]:
     return {"runs": _json(_dc(request).history(dataset_id, limit=limit))}
+
+
+@router.get("/runs", summary="Runs across DataSets, newest first (filter by dataset, status, dates)")
+def list_runs(
+    request: Request,
+    dataset: str | None = Query(None, description="A DataSet's name or id; all DataSets when left out."),
+    status: RunStatus | None = None,
+    since: str | None = Query(None, description="Started at or after this date or time (UTC), e.g. 2026-11-01."),
+    until: str | None = Query(None, description="Started before this time, or on or before this day (UTC)."),
+    limit: int = Query(50, ge=1, le=MAX_RUNS_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    runs = _dc(request).list_runs(dataset, status=status, since=since, until=until, limit=limit, offset=offset)
+    return {"runs": _json(runs), "limit": limit, "offset": offset}
+
+
+@router.get("/runs/daily", summary="How many runs started each UTC day, by status (same filters)")
+def runs_per_day(
+    request: Request,
+    dataset: str | None = None,
+    status: RunStatus | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> dict[str, Any]:
+    days = _dc(request).run_stats_by_day(dataset, status=status, since=since, until=until)
+    return {"days": _json(days)}
 
 
 @router.get("/runs/{run_id}", summary="One run with its per-report details")

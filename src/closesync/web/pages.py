@@ -25,6 +25,7 @@ from closesync.datacenter import (
 from closesync.web import forms
 from closesync.web.params import RowId
 from closesync.web.rendering import download_response, flash, render
+from closesync.web.run_pages import dataset_chart
 from closesync.web.security import Auth, TooManyGuesses
 
 router = APIRouter(include_in_schema=False)
@@ -341,10 +342,12 @@ async def dataset_page(request: Request, dataset_id: RowId) -> Response:
         columns = []
     running = request.app.state.runs.is_running(dataset_id) or ds.running
     latest = runs[0] if runs else None
+    chart = await run_in_threadpool(dataset_chart, dc, dataset_id)
     return render(
         request,
         "dataset.html",
         {
+            **chart,
             "section": "datasets",
             "ds": ds,
             "runs": runs,

@@ -141,18 +141,31 @@
       if (runBtn) runBtn.disabled = !!st.running;
     };
 
+    // An error in two lines at most; hover for more, the run's page has it all.
+    const errorCell = (error) => {
+      const td = el("td", { class: "err" });
+      const cut = (text, n) => (text.length > n ? `${text.slice(0, n - 3)}...` : text);
+      if (error) td.appendChild(el("div", { class: "clamp", title: cut(error, 1000) }, cut(error, 300)));
+      return td;
+    };
+
+    // The cells of _runs_table.html, in its order.
     const historyCells = (r) => {
+      const id = el("td", { class: "num" });
+      id.appendChild(el("a", { href: `/runs/${Number(r.id)}`, title: `Run ${Number(r.id)}: details` }, r.id));
       const st = el("td");
       st.appendChild(el("span", { class: `badge ${r.status}` }, r.status));
       return [
-        el("td", { class: "num" }, r.id),
+        id,
         st,
-        el("td", {}, fmtWhen(r.started_at)),
+        el("td", {}, r.trigger || ""),
+        el("td", { class: "nowrap" }, fmtWhen(r.started_at)),
         el("td", { class: "num" }, r.status === "running" ? "running…" : fmtDur(r.duration_s)),
         el("td", { class: "num" }, fmtRows(r)),
         el("td", { class: "num" }, fmtCount(r.requests)),
+        el("td", { class: "num" }, fmtCount(r.throttle_waits)),
         el("td", { class: "num" }, r.attempt ?? "—"),
-        el("td", { class: "err" }, r.error || ""),
+        errorCell(r.error || ""),
       ];
     };
 
@@ -172,7 +185,7 @@
       if (!body) return;
       body.replaceChildren();
       for (const r of runs) {
-        const tr = el("tr", { "data-run": r.id, id: `run-${Number(r.id)}` });  // alerts link to #run-N
+        const tr = el("tr", { "data-run": r.id, id: `run-${Number(r.id)}` });  // #run-N anchors a run in the history
         tr.append(...historyCells(r));
         body.appendChild(tr);
       }
