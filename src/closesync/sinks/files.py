@@ -43,9 +43,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from closesync.sinks.base import Sink, TableWriter, conform_batch, logical_type
+from closesync.sinks.base import PublishGroup, Sink, TableWriter, conform_batch, logical_type
 from closesync.sinks.destination import Destination
 from closesync.sinks.errors import SinkError, TableNotFoundError
+from closesync.sinks.manifest import FileGroup, Publication, read_owners, recover
 from closesync.sinks.writespec import WriteSpec
 
 STATE_FILE = "_closesync_state.json"
@@ -153,6 +154,7 @@ class FileSink(Sink):
             (self.dir / META_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise SinkError(f"cannot create folder {self.dir}: {e.strerror}") from None
+        recover(self.dir / META_DIR)  # finish a publish a killed process left half-done
         self._remove_stale_tmp()
 
     # -- paths ------------------------------------------------------------------------------------
@@ -205,15 +207,19 @@ class FileSink(Sink):
         with pcsv.open_csv(files[0]) as reader:
             return reader.schema
 
-    def _save_schema(self, table: str, schema: pa.Schema) -> None:
+    def _stage_schema(self, table: str, schema: pa.Schema, publication: Publication) -> None:
+        """Write the schema sidecar beside its place; the publication renames it in."""
         path = self._schema_path(table)
         tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
         tmp.write_bytes(schema.serialize().to_pybytes())
-        os.replace(tmp, path)
+        publication.rename(tmp, path)
 
     # -- writing ------------------------------------------------------------------------------------
-    def writer(self, spec: WriteSpec) -> FileTableWriter:
-        return FileTableWriter(self, spec)
+    def group(self) -> FileGroup:
+        return FileGroup(self)
+
+    def table_owner(self, table: str) -> dict[str, Any] | None:
+        return read_owners(self.dir / META_DIR).get(table)
 
     def _open_file_writer(self, path: Path, schema: pa.Schema) -> _FileWriter:
         return _FileWriter(path, schema, self.fmt, self.compression)
@@ -357,8 +363,8 @@ class _FileWriter:
 class FileTableWriter(TableWriter):
     """Writes a hidden staging file, then renames or merges it into the table's files."""
 
-    def __init__(self, sink: FileSink, spec: WriteSpec) -> None:
-        super().__init__(spec)
+    def __init__(self, group: PublishGroup, sink: FileSink, spec: WriteSpec) -> None:
+        super().__init__(group, spec)
         encode_table(spec.table)
         self._sink = sink
         self._stage: _FileWriter | None = None
@@ -380,32 +386,59 @@ class FileTableWriter(TableWriter):
             self._stage.discard()
             self._stage = None
 
-    def _commit(self) -> int:
+    def _prepare(self, publication: Publication) -> int:
+        """Build the table's new files beside the old ones (the table's lock is held) and add to
+        ``publication`` the renames and removals that publish them; returns the rows written."""
         assert self._stage is not None
         sink, stage = self._sink, self._stage
         stage.close()
-        with sink._table_lock(self.table):
-            existing = sink.files(self.table)
-            if self.method == "replace" or not existing:
-                if self.method == "upsert":
-                    rows = self._merge([], stage.path)
-                else:
-                    os.replace(stage.path, sink.main_path(self.table))
-                    rows = self.staged_rows
-                sink._save_schema(self.table, self.schema)
-                self._remove(sink.part_paths(self.table))
-            elif self.method == "append":
-                old = sink.table_schema(self.table)
-                os.replace(stage.path, sink._new_part_path(self.table))
-                sink._save_schema(self.table, unify(old, self.schema))
-                rows = self.staged_rows
-            else:
-                rows = self._merge(existing, stage.path)
         self._stage = None
+        publication.discard_on_abort(stage.path)
+        existing = sink.files(self.table)
+        if self.method == "upsert":
+            return self._merge(existing, stage.path, publication)
+        if self.method == "append" and self.spec.version_key:
+            staged, rows = self._new_versions(existing, stage.path, publication)
+        else:
+            staged, rows = stage.path, self.staged_rows
+        if self.method == "replace" or not existing:
+            publication.rename(staged, sink.main_path(self.table))
+            sink._stage_schema(self.table, self.schema, publication)
+            publication.remove(*sink.part_paths(self.table))
+        else:
+            publication.rename(staged, sink._new_part_path(self.table))
+            sink._stage_schema(self.table, unify(sink.table_schema(self.table), self.schema), publication)
         return rows
 
-    def _merge(self, existing: list[Path], staged: Path) -> int:
-        """Upsert: current rows whose key is not staged, then staged rows (last per primary key)."""
+    def _new_versions(self, existing: list[Path], staged: Path, publication: Publication) -> tuple[Path, int]:
+        """Append: the staged rows whose ``version_key`` neither the table nor an earlier staged row has."""
+        sink, key = self._sink, self.spec.version_key
+        seen: pa.Array | None = None
+        if existing:
+            old_schema = sink.table_schema(self.table)
+            if all(old_schema.get_field_index(k) >= 0 for k in key):
+                arrays = [_key_array(b, key) for p in existing for b in sink._read_file(p, old_schema, 65_536)]
+                seen = pa.concat_arrays(arrays).unique() if arrays else None
+        out = sink._open_file_writer(sink._tmp_path(self.table), self.schema)
+        publication.discard_on_abort(out.path)
+        rows = 0
+        for batch in self._staged_batches([staged]):
+            keys = _key_array(batch, key)
+            fresh = pc.invert(pc.is_in(keys, value_set=seen)) if seen is not None else None
+            if fresh is not None:
+                batch, keys = batch.filter(pc.fill_null(fresh, True)), keys.filter(pc.fill_null(fresh, True))
+            unique = pc.equal(_first_positions(keys), pa.array(range(len(keys)), pa.int64()))
+            batch, keys = batch.filter(unique), keys.filter(unique)
+            seen = keys if seen is None else pa.concat_arrays([seen, keys.cast(seen.type)])
+            rows += batch.num_rows
+            out.write(batch)
+        out.close()
+        publication.remove(staged)
+        return out.path, rows
+
+    def _merge(self, existing: list[Path], staged: Path, publication: Publication) -> int:
+        """Upsert: current rows whose key is not staged (or covered, or in a cleared scope), then staged rows
+        (last per primary key)."""
         sink = self._sink
         old_schema = sink.table_schema(self.table) if existing else None
         schema = unify(old_schema, self.schema)
@@ -413,7 +446,8 @@ class FileTableWriter(TableWriter):
         delete_key = self.parent_key or self.primary_key
 
         # Pass 1 over staging (key columns only): keys to delete and the last position of each record.
-        delete_keys: list[pa.Array] = list(self._covered)
+        covered = pa.concat_arrays(self._covered).unique() if self._covered else None
+        delete_keys: list[pa.Array] = []
         pk_values: list[pa.Array] = []
         for batch in self._staged_batches(staged_files):
             delete_keys.append(_key_array(batch, delete_key))
@@ -425,38 +459,65 @@ class FileTableWriter(TableWriter):
         value_set = pa.concat_arrays(delete_keys).unique() if delete_keys else None
 
         out = sink._open_file_writer(sink._tmp_path(self.table), schema)
-        try:
-            for path in existing:
-                for batch in sink._read_file(path, old_schema, 65_536):  # type: ignore[arg-type]
-                    if value_set is not None and len(value_set):
-                        mask = pc.invert(pc.is_in(_key_array(batch, delete_key), value_set=value_set))
-                        batch = batch.filter(pc.fill_null(mask, True))
-                    if batch.num_rows:
-                        out.write(conform_batch(batch, schema))
-            offset = rows = 0
-            for batch in self._staged_batches(staged_files):
-                n = batch.num_rows
-                if deduped:
-                    pos = pa.array(range(offset, offset + n), pa.int64())
-                    batch = batch.filter(pc.is_in(pos, value_set=keep))
-                offset += n
-                rows += batch.num_rows
-                out.write(conform_batch(batch, schema))
-            out.close()
-        except BaseException:
-            out.discard()
-            raise
-        os.replace(out.path, sink.main_path(self.table))
-        sink._save_schema(self.table, schema)
-        self._remove([p for p in existing if p != sink.main_path(self.table)] + [staged])
+        publication.discard_on_abort(out.path)
+        for path in existing:
+            for batch in sink._read_file(path, old_schema, 65_536):  # type: ignore[arg-type]
+                batch = self._keep_unreplaced(batch, delete_key, value_set, covered)
+                if batch.num_rows:
+                    out.write(conform_batch(batch, schema))
+        offset = rows = 0
+        for batch in self._staged_batches(staged_files):
+            n = batch.num_rows
+            if deduped:
+                pos = pa.array(range(offset, offset + n), pa.int64())
+                batch = batch.filter(pc.is_in(pos, value_set=keep))
+            offset += n
+            rows += batch.num_rows
+            out.write(conform_batch(batch, schema))
+        out.close()
+        main = sink.main_path(self.table)
+        publication.rename(out.path, main)
+        sink._stage_schema(self.table, schema, publication)
+        publication.remove(*[p for p in existing if p != main], staged)
         return rows
+
+    def _keep_unreplaced(
+        self, batch: pa.RecordBatch, key: Sequence[str], staged: pa.Array | None, covered: pa.Array | None
+    ) -> pa.RecordBatch:
+        """The rows of an existing batch this upsert keeps: not staged, not covered within the scope, not in
+        a cleared scope."""
+        in_scope = _scope_mask(batch, self.spec.scope)
+        drop = pc.and_(in_scope, pa.scalar(self.spec.clear_scope))
+        keys = _key_array(batch, key) if staged is not None or covered is not None else None
+        if staged is not None and len(staged):
+            drop = pc.or_(drop, pc.is_in(keys, value_set=staged))
+        if covered is not None and len(covered):
+            drop = pc.or_(drop, pc.and_(in_scope, pc.is_in(keys, value_set=covered)))
+        return batch.filter(pc.invert(pc.fill_null(drop, False)))
 
     def _staged_batches(self, files: list[Path]) -> Iterator[pa.RecordBatch]:
         for path in files:
             yield from self._sink._read_file(path, self.schema, 65_536)
 
-    @staticmethod
-    def _remove(paths: list[Path]) -> None:
-        for path in paths:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+
+
+_COMPARE = {"=": pc.equal, ">=": pc.greater_equal, "<": pc.less}
+
+
+def _scope_mask(batch: pa.RecordBatch, scope: Sequence[tuple[str, str, Any]]) -> pa.Array:
+    """True for the rows of ``batch`` inside ``scope`` (every row when it is empty, none lacking a column)."""
+    mask = pa.array([True] * batch.num_rows, pa.bool_())
+    for column, operator, value in scope:
+        index = batch.schema.get_field_index(column)
+        if index < 0:
+            return pa.array([False] * batch.num_rows, pa.bool_())
+        col = batch.column(index)
+        mask = pc.and_(mask, _COMPARE[operator](col, pa.scalar(value, col.type)))
+    return mask
+
+
+def _first_positions(keys: pa.Array) -> pa.Array:
+    """For each position, the position of the first equal key (a key's first occurrence maps to itself)."""
+    table = pa.table({"k": keys, "pos": pa.array(range(len(keys)), pa.int64())})
+    firsts = table.group_by("k", use_threads=False).aggregate([("pos", "min")])
+    return firsts.column("pos_min").take(pc.index_in(keys, value_set=firsts.column("k"))).combine_chunks()
