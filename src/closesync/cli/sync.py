@@ -34,6 +34,7 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
 @click.option("--since", help="Only records created (or, for reporting, dated) on or after this date.")
 @click.option("--until", help="Only records before this date.")
 @click.option("--full-refresh", is_flag=True, help="Ignore saved cursors and read everything.")
+@click.option("--force", is_flag=True, help="Load tables a dataset owns, and take them over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
 @click.pass_context
 def sync_command(
@@ -51,6 +52,7 @@ def sync_command(
     since: str | None,
     until: str | None,
     full_refresh: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Sync REPORTS (names or slugs; all 38 when none are given) into a database."""
@@ -92,6 +94,7 @@ def sync_command(
         since=since_at,
         until=until_at,
         full_refresh=full_refresh,
+        force=force,
     )
     try:
         if as_json:
