@@ -14,12 +14,12 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
+from writes_helpers import KINDS, LEADS, duplicated_versions, make_destination, rows, run, snapshot
 
 from closesync.sandbox import Sandbox
 from closesync.sinks.duckdb import DuckDBTableWriter
 from closesync.sinks.files import _FileWriter
 from closesync.sinks.postgres import PostgresTableWriter
-from writes_helpers import KINDS, LEADS, duplicated_versions, make_destination, rows, run, snapshot
 
 FAILING = "leads"  # published last by a writer-per-table pipeline, first by a group
 
