@@ -139,3 +139,13 @@ def test_a_dataset_cannot_take_a_table_closesync_sync_loads_without_force(sandbo
     assert forced.exit_code == 0, forced.output
     assert {r["user_id"] for r in rows(destination, "opportunities")} == {user}
     assert dc.run_dataset("mine").status == "success"  # the table is the dataset's now
+
+
+def test_a_dropped_table_is_free_again(sandbox: Sandbox, destination: str) -> None:
+    assert run(sandbox, destination, ["opportunities"], **TEAM).ok
+    sink = open_sink(destination)
+    try:
+        sink.drop("opportunities")  # e.g. `datasets delete --drop-table`
+    finally:
+        sink.close()
+    assert run(sandbox, destination, ["opportunities"]).ok

@@ -171,8 +171,8 @@ def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Rec
 class TableWriter(ABC):
     """Stages batches for one table and publishes them all at once.
 
-    Subclasses implement ``_write``, ``_commit`` and ``_abort``; this class supplies the context-manager
-    protocol and the one-shot lifecycle so every sink behaves the same on errors.
+    Subclasses implement ``_write``, ``_abort`` and the publish steps their group calls; this class supplies
+    the context-manager protocol and the one-shot lifecycle so every sink behaves the same on errors.
     """
 
     def __init__(self, group: PublishGroup, spec: WriteSpec) -> None:

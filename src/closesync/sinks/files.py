@@ -5,6 +5,8 @@ Layout inside DIR (``<t>`` is the table name, percent-encoded so any name is a s
     <t>.parquet                     the table (or <t>.csv)
     <t>.part-<utc time>-<id>.parquet  rows added by ``append`` after the table existed, oldest first
     .closesync/<t>.schema           the table's Arrow schema (types and JSON flags; CSV needs it to read back)
+    .closesync/tables.json          who loads each table (sinks.ownership)
+    .closesync/publish-<id>.json    a publish being applied (finished by the next open if it was killed)
     _closesync_state.json           incremental state (read_state / write_state)
     .<t>.tmp-<id>.parquet           a writer's staging file (hidden; never matched by the globs below)
 
@@ -13,10 +15,12 @@ Every file of a table matches one glob, ``DIR/<t>.*parquet`` (``DIR/<t>.*csv``),
 read the same set and align columns by name.
 
 Methods: ``replace`` writes the staging file and ``os.replace``s it onto ``<t>.parquet`` (atomic on POSIX
-and Windows; readers see the old file or the new), then removes parts. ``append`` renames staging into a
-new part. ``upsert`` streams the current files minus rows whose key appears in staging or among the
-covered keys (``cover()``; key columns only, held in memory like the staged keys of the merge), followed by
-the staged rows, into a new file and renames it into place. Caveat: while parts exist, a replace/upsert swaps
+and Windows; readers see the old file or the new), then removes parts. ``append`` renames staging (minus
+the record versions the table has, with a ``version_key``) into a new part. ``upsert`` streams the current
+files minus rows whose key appears in staging or among the covered keys (``cover()``; key columns only,
+held in memory like the staged keys of the merge) within the load's scope, followed by the staged rows,
+into a new file and renames it into place. Every rename of a publish group goes through one manifest
+(sinks.manifest), so the tables of one read change together. Caveat: while parts exist, a replace/upsert swaps
 the main file first and removes the parts right after, so a reader globbing in that instant can see the
 new table plus old parts; with replace-only or upsert-only use there are no parts and no window.
 
@@ -47,6 +51,7 @@ from closesync.sinks.base import PublishGroup, Sink, TableWriter, conform_batch,
 from closesync.sinks.destination import Destination
 from closesync.sinks.errors import SinkError, TableNotFoundError
 from closesync.sinks.manifest import FileGroup, Publication, read_owners, recover
+from closesync.sinks.rowkeys import first_positions, key_array, scope_mask
 from closesync.sinks.writespec import WriteSpec
 
 STATE_FILE = "_closesync_state.json"
@@ -119,20 +124,6 @@ def unify(old: pa.Schema | None, new: pa.Schema) -> pa.Schema:
     fields = [new.field(f.name) if new.get_field_index(f.name) >= 0 else f for f in old]
     fields += [f for f in new if old.get_field_index(f.name) < 0]
     return pa.schema(fields)
-
-
-def _key_array(batch: pa.RecordBatch | pa.Table, key: Sequence[str]) -> pa.Array:
-    """One comparable value per row for a (possibly composite) key."""
-    if len(key) == 1:
-        col = batch.column(key[0])
-        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    parts = []
-    for k in key:
-        col = batch.column(k)
-        text = pc.cast(col, pa.string())
-        parts.append(pc.fill_null(text, "\x00"))
-    joined = pc.binary_join_element_wise(*parts, "\x1f")
-    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
 class FileSink(Sink):
@@ -219,7 +210,8 @@ class FileSink(Sink):
         return FileGroup(self)
 
     def table_owner(self, table: str) -> dict[str, Any] | None:
-        return read_owners(self.dir / META_DIR).get(table)
+        """None when the table is gone (a record outlives files deleted by hand)."""
+        return read_owners(self.dir / META_DIR).get(table) if self.table_exists(table) else None
 
     def _open_file_writer(self, path: Path, schema: pa.Schema) -> _FileWriter:
         return _FileWriter(path, schema, self.fmt, self.compression)
@@ -378,7 +370,7 @@ class FileTableWriter(TableWriter):
         self._stage.write(batch)
 
     def _cover(self, keys: pa.RecordBatch | pa.Table) -> None:
-        self._covered.append(_key_array(keys, self.upsert_key))
+        self._covered.append(key_array(keys, self.upsert_key))
 
     def _abort(self) -> None:
         self._covered = []
@@ -417,17 +409,17 @@ class FileTableWriter(TableWriter):
         if existing:
             old_schema = sink.table_schema(self.table)
             if all(old_schema.get_field_index(k) >= 0 for k in key):
-                arrays = [_key_array(b, key) for p in existing for b in sink._read_file(p, old_schema, 65_536)]
+                arrays = [key_array(b, key) for p in existing for b in sink._read_file(p, old_schema, 65_536)]
                 seen = pa.concat_arrays(arrays).unique() if arrays else None
         out = sink._open_file_writer(sink._tmp_path(self.table), self.schema)
         publication.discard_on_abort(out.path)
         rows = 0
         for batch in self._staged_batches([staged]):
-            keys = _key_array(batch, key)
+            keys = key_array(batch, key)
             fresh = pc.invert(pc.is_in(keys, value_set=seen)) if seen is not None else None
             if fresh is not None:
                 batch, keys = batch.filter(pc.fill_null(fresh, True)), keys.filter(pc.fill_null(fresh, True))
-            unique = pc.equal(_first_positions(keys), pa.array(range(len(keys)), pa.int64()))
+            unique = pc.equal(first_positions(keys), pa.array(range(len(keys)), pa.int64()))
             batch, keys = batch.filter(unique), keys.filter(unique)
             seen = keys if seen is None else pa.concat_arrays([seen, keys.cast(seen.type)])
             rows += batch.num_rows
@@ -450,8 +442,8 @@ class FileTableWriter(TableWriter):
         delete_keys: list[pa.Array] = []
         pk_values: list[pa.Array] = []
         for batch in self._staged_batches(staged_files):
-            delete_keys.append(_key_array(batch, delete_key))
-            pk_values.append(_key_array(batch, self.primary_key))
+            delete_keys.append(key_array(batch, delete_key))
+            pk_values.append(key_array(batch, self.primary_key))
         pks = pa.concat_arrays(pk_values) if pk_values else pa.array([], pa.string())
         positions = pa.table({"k": pks, "pos": pa.array(range(len(pks)), pa.int64())})
         keep = positions.group_by("k", use_threads=False).aggregate([("pos", "max")]).column("pos_max")
@@ -486,9 +478,9 @@ class FileTableWriter(TableWriter):
     ) -> pa.RecordBatch:
         """The rows of an existing batch this upsert keeps: not staged, not covered within the scope, not in
         a cleared scope."""
-        in_scope = _scope_mask(batch, self.spec.scope)
+        in_scope = scope_mask(batch, self.spec.scope)
         drop = pc.and_(in_scope, pa.scalar(self.spec.clear_scope))
-        keys = _key_array(batch, key) if staged is not None or covered is not None else None
+        keys = key_array(batch, key) if staged is not None or covered is not None else None
         if staged is not None and len(staged):
             drop = pc.or_(drop, pc.is_in(keys, value_set=staged))
         if covered is not None and len(covered):
@@ -498,26 +490,3 @@ class FileTableWriter(TableWriter):
     def _staged_batches(self, files: list[Path]) -> Iterator[pa.RecordBatch]:
         for path in files:
             yield from self._sink._read_file(path, self.schema, 65_536)
-
-
-
-_COMPARE = {"=": pc.equal, ">=": pc.greater_equal, "<": pc.less}
-
-
-def _scope_mask(batch: pa.RecordBatch, scope: Sequence[tuple[str, str, Any]]) -> pa.Array:
-    """True for the rows of ``batch`` inside ``scope`` (every row when it is empty, none lacking a column)."""
-    mask = pa.array([True] * batch.num_rows, pa.bool_())
-    for column, operator, value in scope:
-        index = batch.schema.get_field_index(column)
-        if index < 0:
-            return pa.array([False] * batch.num_rows, pa.bool_())
-        col = batch.column(index)
-        mask = pc.and_(mask, _COMPARE[operator](col, pa.scalar(value, col.type)))
-    return mask
-
-
-def _first_positions(keys: pa.Array) -> pa.Array:
-    """For each position, the position of the first equal key (a key's first occurrence maps to itself)."""
-    table = pa.table({"k": keys, "pos": pa.array(range(len(keys)), pa.int64())})
-    firsts = table.group_by("k", use_threads=False).aggregate([("pos", "min")])
-    return firsts.column("pos_min").take(pc.index_in(keys, value_set=firsts.column("k"))).combine_chunks()

@@ -115,9 +115,11 @@ class FileGroup(PublishGroup):
             with ExitStack() as locks:
                 for table in sorted({w.table for w in writers}):
                     locks.enter_context(sink._table_lock(table))
-                rows = [w._prepare(publication) for w in writers]  # type: ignore[attr-defined]
                 with sink._lock:  # the owners file is shared by every table of the folder
-                    self._stage_owners(meta_dir, writers, publication)
+                    claimed = self._check_claims(writers)
+                rows = [w._prepare(publication) for w in writers]  # type: ignore[attr-defined]
+                with sink._lock:
+                    self._stage_owners(meta_dir, claimed, publication)
                     publication.apply(meta_dir)
         except BaseException:
             if publication.committed:  # finish what the manifest promises (or leave it to the next open)
@@ -128,16 +130,21 @@ class FileGroup(PublishGroup):
             raise
         return rows
 
+    def _check_claims(self, writers: Sequence[TableWriter]) -> list[TableWriter]:
+        """Check each claim (TableOwnedError for another owner's table); the writers whose claim is new."""
+        return [
+            w
+            for w in writers
+            if w.spec.claim is not None and w.spec.claim.check(w.table, self.sink.table_owner(w.table))
+        ]
+
     @staticmethod
-    def _stage_owners(meta_dir: Path, writers: Sequence[TableWriter], publication: Publication) -> None:
-        owners = read_owners(meta_dir)
-        changed = False
-        for w in writers:
-            claim = w.spec.claim
-            if claim is not None and claim.check(w.table, owners.get(w.table)):
-                owners[w.table] = claim.record(w.table)
-                changed = True
-        if changed:
+    def _stage_owners(meta_dir: Path, claimed: Sequence[TableWriter], publication: Publication) -> None:
+        if claimed:
+            owners = read_owners(meta_dir)
+            for w in claimed:
+                assert w.spec.claim is not None
+                owners[w.table] = w.spec.claim.record(w.table)
             path = meta_dir / OWNERS_FILE
             tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
             tmp.write_text(json.dumps(owners, indent=2, sort_keys=True) + "\n", encoding="utf-8")

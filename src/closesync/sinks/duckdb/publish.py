@@ -30,11 +30,14 @@ OWNER_COLUMNS = ("table_name", "owner", "owner_label", "report", "parameters")
 
 
 def read_owner(cur: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any] | None:
-    """The ownership row of ``table``, matched case-insensitively as DuckDB matches table names."""
+    """The ownership row of ``table``, matched case-insensitively as DuckDB matches table names; None when
+    the table is gone (a record outlives a table dropped by hand)."""
     row = cur.execute(
         f"SELECT {', '.join(OWNER_COLUMNS)} FROM {quote_ident(OWNERS_TABLE)} "
-        "WHERE lower(table_name) = lower(?) ORDER BY updated_at DESC LIMIT 1",
-        [table],
+        "WHERE lower(table_name) = lower(?) AND EXISTS (SELECT 1 FROM duckdb_tables() WHERE "
+        "database_name = current_database() AND schema_name = 'main' AND lower(table_name) = lower(?)) "
+        "ORDER BY updated_at DESC LIMIT 1",
+        [table, table],
     ).fetchone()
     return dict(zip(OWNER_COLUMNS, row, strict=True)) if row else None
 
@@ -61,8 +64,9 @@ class DuckDBGroup(PublishGroup):
             cur = self.sink._cursor()
             try:
                 cur.begin()
+                claimed = [w for w in duck if self._claims_anew(cur, w)]  # before publishing creates tables
                 rows = [w._publish(cur) for w in duck]
-                for w in duck:
+                for w in claimed:
                     self._record_owner(cur, w)
                 cur.commit()
             except duckdb.Error as e:
@@ -80,10 +84,15 @@ class DuckDBGroup(PublishGroup):
         return rows
 
     @staticmethod
+    def _claims_anew(cur: duckdb.DuckDBPyConnection, writer: TableWriter) -> bool:
+        """Check the writer's claim (TableOwnedError for another owner's table); True if it must be recorded."""
+        claim = writer.spec.claim
+        return claim is not None and claim.check(writer.table, read_owner(cur, writer.table))
+
+    @staticmethod
     def _record_owner(cur: duckdb.DuckDBPyConnection, writer: TableWriter) -> None:
         claim = writer.spec.claim
-        if claim is None or not claim.check(writer.table, read_owner(cur, writer.table)):
-            return
+        assert claim is not None
         record = claim.record(writer.table)
         owners = quote_ident(OWNERS_TABLE)
         cur.execute(f"DELETE FROM {owners} WHERE lower(table_name) = lower(?)", [writer.table])

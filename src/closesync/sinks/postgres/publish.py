@@ -36,12 +36,16 @@ def owners_ddl(schema: str) -> sql.Composed:
 
 
 def read_owner(cur: psycopg.Cursor | psycopg.Connection, schema: str, table: str) -> dict[str, Any] | None:
-    """The ownership row of ``table`` (PostgreSQL names are case-sensitive, compared as stored)."""
+    """The ownership row of ``table`` (PostgreSQL names are case-sensitive, compared as stored); None when
+    the table is gone (a record outlives a table dropped by hand)."""
     row = cur.execute(
-        sql.SQL("SELECT {} FROM {} WHERE table_name = %s").format(
+        sql.SQL(
+            "SELECT {} FROM {} o WHERE table_name = %s AND EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = o.table_name)"
+        ).format(
             sql.SQL(", ").join(sql.Identifier(c) for c in OWNER_COLUMNS), sql.Identifier(schema, OWNERS_TABLE)
         ),
-        (pg_ident(table),),
+        (pg_ident(table), schema),
     ).fetchone()
     return dict(zip(OWNER_COLUMNS, row, strict=True)) if row else None
 
@@ -84,8 +88,9 @@ class PostgresGroup(PublishGroup):
                 for key in sorted({advisory_key(schema, w.ident) for w in pg}):
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
                 cur.execute("SET LOCAL work_mem = '64MB'")  # key dedupe/delete joins stay in memory
+                claimed = [w for w in pg if self._claims_anew(cur, w)]  # before publishing creates tables
                 rows = [w._publish(cur) for w in pg]
-                for w in pg:
+                for w in claimed:
                     self._record_owner(cur, w)
             conn.commit()
         except psycopg.Error as e:
@@ -99,11 +104,15 @@ class PostgresGroup(PublishGroup):
             w._conn = None
         return rows
 
+    def _claims_anew(self, cur: psycopg.Cursor, writer: PostgresTableWriter) -> bool:
+        """Check the writer's claim (TableOwnedError for another owner's table); True if it must be recorded."""
+        claim = writer.spec.claim
+        return claim is not None and claim.check(writer.table, read_owner(cur, self.sink.schema, writer.table))
+
     def _record_owner(self, cur: psycopg.Cursor, writer: PostgresTableWriter) -> None:
         claim = writer.spec.claim
+        assert claim is not None
         schema = self.sink.schema
-        if claim is None or not claim.check(writer.table, read_owner(cur, schema, writer.table)):
-            return
         record = {**claim.record(writer.table), "table_name": writer.ident}
         cur.execute(
             sql.SQL(
