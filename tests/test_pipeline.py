@@ -77,7 +77,9 @@ def test_values_and_types_are_queryable_without_cleaning(sandbox: Sandbox, tmp_p
     assert any(column in lead_columns for column, _ in mapping)
 
 
-def test_upsert_twice_never_duplicates_and_append_adds(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_upsert_twice_never_duplicates_and_append_adds_each_version_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     db = tmp_path / "close.duckdb"
     reports = ["leads", "tasks", "activities_notes", "contacts_emails"]
     assert sync_into(sandbox, db, reports).ok
@@ -89,7 +91,11 @@ def test_upsert_twice_never_duplicates_and_append_adds(sandbox: Sandbox, tmp_pat
     users = len(sandbox.data.records("user"))
     assert len(table_ids(db, "users")) == users
     assert sync_into(sandbox, db, ["users"], method="append").ok
-    assert len(table_ids(db, "users")) == 2 * users
+    assert len(table_ids(db, "users")) == users  # nothing changed: nothing added
+    edited = sandbox.data.records("user")[0]["id"]
+    sandbox.data.update("user", edited, first_name="Renamed")
+    assert sync_into(sandbox, db, ["users"], method="append").ok
+    assert sorted(table_ids(db, "users")) == sorted([*expected_ids(sandbox, "users"), edited])  # a new version
 
 
 def test_replace_under_a_concurrent_reader_never_shows_an_empty_table(

@@ -10,8 +10,16 @@ the children of every re-read parent and the records Close's event log reports d
 the writer (`TableWriter.cover`), which deletes their rows in the same transaction as the upsert, so
 nested tables lose stale children and deleted records disappear without a full refresh.
 
+The tables of one read are published together (a publish group: one transaction, or one manifest), so a
+failure leaves all of them as they were. Append adds each record version once (`WriteSpec.version_key`),
+so records re-read at the cursor boundary or by the activities' look-back, and a retried run, add nothing.
 Cursors are saved after the tables they describe are published: a run killed in between re-reads that
-window next time, which upsert absorbs (append may then repeat those rows, by its nature).
+window next time, which both absorb.
+
+Every table records who loads it (`closesync sync` or a dataset: see sinks.ownership); a load into a
+table another writer owns is refused before anything is read, unless `force` adopts it. A full read of a
+filtered report (a user, a date range) in upsert mode replaces only the rows inside that filter, and the
+deletions of an incremental read stay inside it too.
 
 A full read whose records changed while it ran sends their rows "late" (see `extract.py`): they are held
 and, once the read's tables are published, upserted over them, so a replaced table never holds two rows
@@ -38,7 +46,8 @@ from closesync.sinks import open_sink
 from closesync.sinks.base import Sink
 from closesync.sinks.destination import METHODS, Method
 from closesync.sinks.errors import SinkError
-from closesync.sinks.writespec import WriteSpec
+from closesync.sinks.ownership import RESERVED_PREFIX, SYNC_OWNER, TableClaim, is_reserved
+from closesync.sinks.writespec import ScopeCondition, WriteSpec
 
 DEFAULT_DESTINATION = "duckdb:data/close.duckdb"
 CUSTOM_FIELDS_TABLE = "_closesync_custom_fields"
@@ -187,18 +196,25 @@ def sync(
     state: StateStore | None = None,
     progress: Progress | None = None,
     max_workers: int = 6,
+    owner: str = SYNC_OWNER,
+    owner_label: str | None = None,
+    force: bool = False,
 ) -> SyncResult:
     """Sync reports (all 38 by default) from Close into `destination`.
 
     `method`: `replace` reads everything and swaps each table atomically; `upsert` reads only what changed
     since the last run where a report has a cursor (a full read still replaces the table, so records deleted
-    in Close disappear); `append` adds what was read. `table` renames the table of a single report.
+    in Close disappear, or only its filter's rows); `append` adds each record version read once. `table`
+    renames the table of a single report. `owner` (and `owner_label`, for messages) is recorded as the
+    tables' owner; `force` loads a table another owner has, and takes it over.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown update method {method!r}: use one of {', '.join(METHODS)}.")
     specs = resolve_reports(reports)
     if table and len(specs) != 1:
         raise ValueError("A table name can only be given when syncing a single report.")
+    if table and is_reserved(table):
+        raise ValueError(f"Table names starting with {RESERVED_PREFIX} are closesync's own; choose another.")
     if client is None and not api_key:
         raise ValueError("An API key is needed: pass api_key or client.")
 
@@ -219,14 +235,48 @@ def sync(
                 return SyncResult(list(results.values()), client.stats.requests)
         params = ReportParams(organization_id=organization_id, user_id=user_id, since=since, until=until)
 
+        claims = {
+            s.slug: TableClaim(owner, s.slug, _claimed_parameters(params), owner_label or owner, force)
+            for s in specs
+        }
         runner = _SourceRunner(
-            client, sink, store, params, method, full_refresh or method == "replace", progress
+            client, sink, store, params, method, full_refresh or method == "replace", progress, claims
         )
         groups = group_by_source(specs)
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(groups)))) as pool:
             for future in [pool.submit(runner.run, g, [results[s.slug] for s in g]) for g in groups]:
                 future.result()
         return SyncResult([results[s.slug] for s in specs], client.stats.requests)
+
+
+def _claimed_parameters(params: ReportParams) -> dict[str, str | None]:
+    """The read's parameters as recorded with the table's owner."""
+    since, until = (t.isoformat() if t else None for t in (params.since, params.until))
+    return {"organization_id": params.organization_id, "user_id": params.user_id, "since": since, "until": until}
+
+
+def read_scope(spec: ReportSpec, params: ReportParams) -> tuple[ScopeCondition, ...]:
+    """The rows a read of `spec` with `params` covers, as column conditions (() when it covers the table).
+
+    Close's reports (`reporting_*`) are snapshots of their own parameters and are always replaced whole.
+    """
+    if spec.read.is_report:
+        return ()
+    wanted: list[ScopeCondition] = []
+    if params.user_id and spec.user_filter:
+        wanted.append((spec.user_filter, "=", params.user_id))
+    if spec.date_field:
+        wanted += [(spec.date_field, op, t) for op, t in ((">=", params.since), ("<", params.until)) if t]
+    return tuple(wanted)
+
+
+def version_key(spec: ReportSpec, schema: pa.Schema) -> tuple[str, ...]:
+    """What identifies a record version for append: its key and `date_updated`, else its key and every
+    scalar column (records without a modification stamp: a changed row is a new version)."""
+    if "date_updated" in schema.names:
+        return (*spec.primary_key, "date_updated")
+    scalar = [f.name for f in schema if not pa.types.is_nested(f.type) and f.name not in spec.primary_key]
+    return (*spec.primary_key, *scalar)
 
 
 def _default_organization(client: CloseClient) -> str:
@@ -259,6 +309,7 @@ class _SourceRunner:
     method: Method
     full_refresh: bool
     progress: Progress | None
+    claims: dict[str, TableClaim]
     _custom_fields_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, specs: list[ReportSpec], results: list[ReportResult]) -> None:
@@ -269,22 +320,18 @@ class _SourceRunner:
             r.status, r.started_at = "running", started
             self._emit(r)
         try:
+            for spec in specs:  # refuse another owner's table before reading anything
+                self.sink.check_claim(by_slug[spec.slug].table, self.claims[spec.slug])
             keys = {s.slug: state_key(s, self.params) for s in specs}
             states = {} if self.full_refresh else {slug: self.store.get(k) for slug, k in keys.items()}
             read = open_read(client, specs, self.params, states, full_refresh=self.full_refresh)
-            with ExitStack() as writers_stack:
+            with self.sink.group() as group:  # the read's tables are published together, or not at all
                 writers = {}
                 for spec in specs:
                     incremental = bool(read.incremental.get(spec.slug))
                     by_slug[spec.slug].incremental = incremental
-                    write = WriteSpec(
-                        by_slug[spec.slug].table,
-                        read.schemas[spec.slug],
-                        method=self._writer_method(incremental),
-                        primary_key=spec.primary_key,
-                        parent_key=spec.parent_key if incremental else (),
-                    )
-                    writers[spec.slug] = writers_stack.enter_context(self.sink.writer(write))
+                    write = self._write_spec(spec, by_slug[spec.slug].table, read.schemas[spec.slug], incremental)
+                    writers[spec.slug] = group.writer(write)
                 late: list[tuple[str, str, pa.RecordBatch]] = []
                 for slug, kind, batch in read.changes():
                     if kind in (LATE, LATE_COVER) and self.method != "append":
@@ -325,22 +372,41 @@ class _SourceRunner:
         """Upsert the rows of records changed during a full read over its published tables (children
         replaced per parent), so each key holds its last version once."""
         by_spec = {s.slug: s for s in specs}
-        with ExitStack() as stack:
+        with self.sink.group() as group:
             writers = {}
             for slug in dict.fromkeys(slug for slug, _, _ in late):
                 spec = by_spec[slug]
-                write = WriteSpec(by_slug[slug].table, schemas[slug], "upsert", spec.primary_key, spec.parent_key)
-                writers[slug] = stack.enter_context(self.sink.writer(write))
+                write = WriteSpec(
+                    by_slug[slug].table, schemas[slug], "upsert", spec.primary_key, spec.parent_key,
+                    claim=self.claims[slug],
+                )
+                writers[slug] = group.writer(write)
             for slug, kind, batch in late:
                 if kind == LATE_COVER:
                     writers[slug].cover(batch)
                 else:
                     writers[slug].write(batch)
 
-    def _writer_method(self, incremental: bool) -> Method:
+    def _write_spec(self, spec: ReportSpec, table: str, schema: pa.Schema, incremental: bool) -> WriteSpec:
+        """How the read's rows of `spec` load: append each version once; upsert within the read's scope."""
+        claim = self.claims[spec.slug]
         if self.method == "append":
-            return "append"
-        return "upsert" if incremental else "replace"
+            return WriteSpec(
+                table, schema, "append", spec.primary_key, version_key=version_key(spec, schema), claim=claim
+            )
+        scope = read_scope(spec, self.params)
+        if not incremental and (self.method == "replace" or not scope):
+            return WriteSpec(table, schema, "replace", spec.primary_key, claim=claim)
+        return WriteSpec(
+            table,
+            schema,
+            "upsert",
+            spec.primary_key,
+            parent_key=spec.parent_key if incremental else (),
+            scope=scope,
+            clear_scope=not incremental,  # a full read of a filtered report replaces its filter's rows
+            claim=claim,
+        )
 
     def _count(self, result: ReportResult, client: CloseClient) -> None:
         stats = client.stats

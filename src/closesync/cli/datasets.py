@@ -170,14 +170,17 @@ def datasets_delete(dc: DataCenter, name: str, drop_table: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON (for cron, Airflow, Dagster).")
 @click.option("--full-refresh", is_flag=True, help="Ignore the saved cursors and read everything.")
+@click.option(
+    "--force", is_flag=True, help="Take over the table if another dataset or `closesync sync` loads it."
+)
 @click.pass_context
-def datasets_run(ctx: click.Context, name: str, as_json: bool, full_refresh: bool) -> None:
+def datasets_run(ctx: click.Context, name: str, as_json: bool, full_refresh: bool, force: bool) -> None:
     """Run dataset NAME now. Exit code: 0 success, 1 failed, 2 unknown/bad input, 3 running already."""
     import closesync
     from closesync.cli.render import print_run
 
     try:
-        run = closesync.run_dataset(name, home=home_of(ctx), full_refresh=full_refresh)
+        run = closesync.run_dataset(name, home=home_of(ctx), full_refresh=full_refresh, force=force)
     except closesync.ClosesyncError as exc:
         if as_json:  # callers parsing stdout get JSON in every case; the root group still sets the exit code
             echo_json({"status": "error", "dataset": name, "error": str(exc)})

@@ -42,6 +42,7 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
     metavar="SECONDS",
     help="Give up on a silent connection after this long (each attempt; failures are retried).",
 )
+@click.option("--force", is_flag=True, help="Load tables a dataset owns, and take them over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
 @click.pass_context
 def sync_command(
@@ -60,6 +61,7 @@ def sync_command(
     until: str | None,
     full_refresh: bool,
     timeout: float,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Sync REPORTS (names or slugs; all 38 when none are given) into a database."""
@@ -110,6 +112,7 @@ def sync_command(
         since=since_at,
         until=until_at,
         full_refresh=full_refresh,
+        force=force,
     )
     try:
         options["client"] = ctx.with_resource(CloseClient(key, base_url=base_url, timeout=timeout))

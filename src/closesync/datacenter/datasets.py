@@ -7,6 +7,7 @@ accept and refuse exactly the same things. A destination holding a password is s
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from datetime import date, datetime
@@ -22,6 +23,7 @@ from closesync.datacenter.spec import DATASET_FIELDS, MAX_RETRIES, DatasetSpec
 from closesync.datacenter.state import DatasetState
 from closesync.datacenter.store import Store, from_iso, row_by_name_or_id, to_iso
 from closesync.sinks.destination import DEFAULT_METHOD, METHODS, redact_destination
+from closesync.sinks.ownership import RESERVED_PREFIX, is_reserved
 
 if TYPE_CHECKING:
     from closesync.reports import ReportSpec
@@ -70,6 +72,22 @@ def normalize_destination(destination: str) -> str:
     if dest.kind == "postgres":
         return dest.target
     return f"{dest.kind}:{Path(dest.target).expanduser().absolute()}"
+
+
+def table_identity(destination: str, table: str) -> tuple[str, str, str]:
+    """(kind, place, table) as the destination tells tables apart: file paths resolved (``..``, symlinks),
+    DuckDB table names case-insensitive; postgres URLs and file-sink names as they are."""
+    from closesync.sinks.destination import parse_destination
+    from closesync.sinks.errors import UnknownDestinationError
+
+    try:
+        dest = parse_destination(destination)
+    except UnknownDestinationError:
+        return ("", destination, table)
+    if dest.kind == "postgres":
+        return (dest.kind, dest.target, table)
+    place = os.path.realpath(Path(dest.target).expanduser())
+    return (dest.kind, place, table.lower() if dest.kind == "duckdb" else table)
 
 
 def _retries(value: object) -> int:
@@ -222,6 +240,11 @@ class Datasets:
             raise ValidationError(
                 f"{table!r} is not a table name: use letters, digits and _, starting with a letter.", field="table"
             )
+        if is_reserved(table):
+            raise ValidationError(
+                f"Table names starting with {RESERVED_PREFIX} are closesync's own bookkeeping; choose another.",
+                field="table",
+            )
         cols["table_name"] = table
         cols["description"] = (spec.description or "").strip()
         cols["enabled"] = 1 if spec.enabled else 0
@@ -245,15 +268,19 @@ class Datasets:
         return _check_choice(value, choices, what, field)
 
     def _check_table_free(self, conn: sqlite3.Connection, cols: dict[str, Any], dataset_id: int | None) -> None:
-        clash = conn.execute(  # stored masked: two passwords of one database are one destination
-            "SELECT name FROM datasets WHERE destination = ? AND table_name = ? AND id IS NOT ?",
-            (redact_destination(cols["destination"]), cols["table_name"], dataset_id),
-        ).fetchone()
-        if clash:
-            raise ConflictError(
-                f"Dataset {clash[0]!r} already loads table {cols['table_name']!r} in that destination; "
-                "choose another table name.",
-            )
+        """No two datasets load one table: destinations compared as resolved places (``..`` and symlinks
+        resolved; stored masked, so two passwords of one database are one destination), table names as the
+        destination compares them (case-insensitively in DuckDB)."""
+        wanted = table_identity(redact_destination(cols["destination"]), cols["table_name"])
+        rows = conn.execute(
+            "SELECT name, destination, table_name FROM datasets WHERE id IS NOT ?", (dataset_id,)
+        ).fetchall()
+        for name, destination, table in rows:
+            if table_identity(destination, table) == wanted:
+                raise ConflictError(
+                    f"Dataset {name!r} already loads table {table!r} in that destination; "
+                    "choose another table name.",
+                )
 
     def _next_run(self, cols: dict[str, Any]) -> str | None:
         if not cols["enabled"]:

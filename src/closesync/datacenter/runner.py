@@ -159,21 +159,24 @@ class Runner:
         return pending > 0
 
     # -- running --------------------------------------------------------------------------------------------
-    def execute(self, claim: Claim, *, full_refresh: bool = False) -> Run:
-        """Do the claimed run to the end and record it; never raises for a failed sync."""
+    def execute(self, claim: Claim, *, full_refresh: bool = False, force: bool = False) -> Run:
+        """Do the claimed run to the end and record it; never raises for a failed sync. ``force`` adopts a
+        table another writer owns."""
         dataset = self.datasets.get(claim.dataset_id)
         started = time.monotonic()
         progress = RunProgress()
         try:
             with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id, progress=progress):
-                outcome = self._sync(dataset, full_refresh, progress)
+                outcome = self._sync(dataset, full_refresh, progress, force)
         except BaseException as exc:  # Ctrl-C or a bug: record it (no alert: nobody let it fail), then go on
             outcome = self._failure(exc, None)
             self._finish(claim, dataset, outcome, time.monotonic() - started, alert=False)
             raise
         return self._finish(claim, dataset, outcome, time.monotonic() - started)
 
-    def run_now(self, dataset: Dataset, *, full_refresh: bool = False, wait_s: float = 600.0) -> Run:
+    def run_now(
+        self, dataset: Dataset, *, full_refresh: bool = False, wait_s: float = 600.0, force: bool = False
+    ) -> Run:
         """Run in this thread, first waiting (up to wait_s) while another process writes the DuckDB file."""
         with self.store.connect() as conn:
             lease = leases.current(conn, dataset.id)
@@ -187,11 +190,11 @@ class Runner:
         try:
             claim = self.claim(dataset.id)
             assert claim is not None
-            return self.execute(claim, full_refresh=full_refresh)
+            return self.execute(claim, full_refresh=full_refresh, force=force)
         finally:
             destlock.release(self.home, dataset.destination)
 
-    def _sync(self, dataset: Dataset, full_refresh: bool, progress: RunProgress) -> RunOutcome:
+    def _sync(self, dataset: Dataset, full_refresh: bool, progress: RunProgress, force: bool) -> RunOutcome:
         key: str | None = None
         try:
             account = self.accounts.get(dataset.account_id)
@@ -212,6 +215,9 @@ class Runner:
                     table=dataset.table,
                     state=DatasetState(self.store, dataset.id),
                     progress=progress,
+                    owner=f"dataset:{dataset.id}",
+                    owner_label=f"dataset {dataset.name!r}",
+                    force=force,
                 )
         except Exception as exc:
             return self._failure(exc, key)

@@ -196,9 +196,13 @@ class DataCenter:
     def delete_dataset(self, name_or_id: str | int, *, drop_table: bool = False) -> Dataset:
         return self._datasets.delete(name_or_id, drop_table=drop_table)
 
-    def run_dataset(self, name_or_id: str | int, *, full_refresh: bool = False, wait_s: float = 600.0) -> Run:
-        """Run now in this thread; DatasetBusyError if it is running elsewhere. A failed run is returned."""
-        return self._runner.run_now(self._datasets.get(name_or_id), full_refresh=full_refresh, wait_s=wait_s)
+    def run_dataset(
+        self, name_or_id: str | int, *, full_refresh: bool = False, wait_s: float = 600.0, force: bool = False
+    ) -> Run:
+        """Run now in this thread; DatasetBusyError if it is running elsewhere. A failed run is returned.
+        ``force`` takes over a table another dataset (or `closesync sync`) loads."""
+        dataset = self._datasets.get(name_or_id)
+        return self._runner.run_now(dataset, full_refresh=full_refresh, wait_s=wait_s, force=force)
 
     def history(self, name_or_id: str | int, *, status: str | None = None, limit: int = 50) -> list[Run]:
         """The runs of one dataset, newest first (only those of `status` when given)."""
@@ -299,6 +303,8 @@ class DataCenter:
         return Scheduler(self.store, self._runner, self.clock, max_workers=max_workers, poll_seconds=poll_seconds)
 
 
-def run_dataset(name_or_id: str | int, *, home: str | Path | None = None, full_refresh: bool = False) -> Run:
+def run_dataset(
+    name_or_id: str | int, *, home: str | Path | None = None, full_refresh: bool = False, force: bool = False
+) -> Run:
     """`closesync.run_dataset`: run one saved dataset now and return its history row."""
-    return DataCenter(home).run_dataset(name_or_id, full_refresh=full_refresh)
+    return DataCenter(home).run_dataset(name_or_id, full_refresh=full_refresh, force=force)

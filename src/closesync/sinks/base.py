@@ -10,6 +10,17 @@ pipeline only talks to this interface:
 
 The writer publishes on a clean exit of the ``with`` block and aborts (target untouched) on an exception.
 
+Tables that describe one read (leads and its four nested tables) are published together through a
+publish group: every table changes, or none does (one transaction in a database, a manifest and renames
+in a folder), so a failure half-way through never leaves some tables new and others old:
+
+    with sink.group() as group:
+        leads, contacts = group.writer(leads_spec), group.writer(contacts_spec)
+        ...                         # write to both
+    # both published here, atomically; an exception in the block aborts both
+
+``sink.writer(spec)`` is a group of one.
+
 Covered keys (upsert only): ``w.cover(keys)`` tells the writer that this load covers every target row with
 these key values (the upsert key: ``parent_key`` if given, else ``primary_key``), whether or not a staged
 row carries them. At commit, in the same transaction, rows of covered keys are deleted together with those
@@ -28,7 +39,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -37,6 +48,7 @@ import pyarrow as pa
 
 from closesync.sinks.destination import Destination
 from closesync.sinks.errors import SinkError
+from closesync.sinks.ownership import TableClaim
 from closesync.sinks.writespec import WriteSpec
 
 #: Field metadata key/value that marks a string column as JSON text (sinks store it as JSON / JSONB).
@@ -159,12 +171,13 @@ def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Rec
 class TableWriter(ABC):
     """Stages batches for one table and publishes them all at once.
 
-    Subclasses implement ``_write``, ``_commit`` and ``_abort``; this class supplies the context-manager
-    protocol and the one-shot lifecycle so every sink behaves the same on errors.
+    Subclasses implement ``_write``, ``_abort`` and the publish steps their group calls; this class supplies
+    the context-manager protocol and the one-shot lifecycle so every sink behaves the same on errors.
     """
 
-    def __init__(self, spec: WriteSpec) -> None:
+    def __init__(self, group: PublishGroup, spec: WriteSpec) -> None:
         quote_ident(spec.table)
+        self.group = group
         self.spec = spec
         self.table = spec.table
         self.schema = spec.schema
@@ -225,19 +238,17 @@ class TableWriter(ABC):
         self.covered_keys += batch.num_rows
 
     def commit(self) -> int:
-        """Publish staged rows per ``method``; returns (and stores in .rows) the number of rows written."""
+        """Publish staged rows per ``method`` (with the rest of the writer's group); returns the rows written."""
         self.open()
-        try:
-            self.rows = self._commit()
-        except BaseException:
-            self._state = "aborted"
-            self._abort()
-            raise
-        self._state = "committed"
+        self.group.commit()
         return self.rows
 
     def abort(self) -> None:
-        """Throw staged rows away; the target stays exactly as it was. Safe to call twice."""
+        """Throw staged rows away (the whole group's); the targets stay as they were. Safe to call twice."""
+        self.group.abort()
+
+    def _discard(self) -> None:
+        """Abort this writer alone (its group is aborting)."""
         if self._state in ("committed", "aborted"):
             return
         was_open = self._state == "open"
@@ -257,10 +268,75 @@ class TableWriter(ABC):
         raise SinkError(f"{type(self).__name__} does not support covered keys")
 
     @abstractmethod
-    def _commit(self) -> int: ...
+    def _abort(self) -> None: ...
+
+
+class PublishGroup(ABC):
+    """Writers whose tables are published together: all of them change, or none (see the module docstring).
+
+    Sinks subclass it: ``_new_writer`` makes a writer bound to the group, ``_publish`` publishes every
+    writer at once (returning the rows each wrote) and leaves the targets untouched if it raises.
+    Writers of one group are used from one thread.
+    """
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.writers: list[TableWriter] = []
+        self._state = "open"  # open -> committed | aborted
+
+    def writer(self, spec: WriteSpec) -> TableWriter:
+        if self._state != "open":
+            raise SinkError(f"the publish group is already {self._state}")
+        writer = self._new_writer(spec)
+        self.writers.append(writer)
+        return writer
+
+    def commit(self) -> None:
+        """Publish every writer's staged rows at once; on failure nothing is published and all are aborted."""
+        if self._state == "committed":
+            return
+        if self._state != "open":
+            raise SinkError(f"the publish group is already {self._state}")
+        writers = list(self.writers)
+        try:
+            for w in writers:
+                w.open()
+            rows = self._publish(writers) if writers else []
+        except BaseException:
+            self.abort()
+            raise
+        self._state = "committed"
+        for w, n in zip(writers, rows, strict=True):
+            w.rows, w._state = n, "committed"
+
+    def abort(self) -> None:
+        """Throw every writer's staged rows away; the targets stay exactly as they were. Safe to call twice."""
+        if self._state != "open":
+            return
+        self._state = "aborted"
+        for w in self.writers:
+            w._discard()
+        self._release()
+
+    def __enter__(self) -> PublishGroup:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
 
     @abstractmethod
-    def _abort(self) -> None: ...
+    def _new_writer(self, spec: WriteSpec) -> TableWriter: ...
+
+    @abstractmethod
+    def _publish(self, writers: Sequence[TableWriter]) -> list[int]: ...
+
+    def _release(self) -> None:  # noqa: B027 - optional hook
+        """Free what the group holds after an abort (e.g. a shared connection). Default: nothing."""
 
 
 class Sink(ABC):
@@ -272,8 +348,23 @@ class Sink(ABC):
         self._lock = threading.RLock()
 
     @abstractmethod
+    def group(self) -> PublishGroup:
+        """A new publish group: writers made by ``group.writer(spec)`` are published together."""
+
     def writer(self, spec: WriteSpec) -> TableWriter:
-        """A writer for ``spec.table``; use it as a context manager."""
+        """A writer for ``spec.table`` alone (a group of one); use it as a context manager."""
+        return self.group().writer(spec)
+
+    @abstractmethod
+    def table_owner(self, table: str) -> dict[str, Any] | None:
+        """The ownership record of ``table`` (see sinks.ownership) or None."""
+
+    def check_claim(self, table: str, claim: TableClaim) -> None:
+        """Fail early (before reading anything) if another writer owns ``table`` (TableOwnedError).
+
+        Publishing checks again, in its transaction; this only spares a doomed read.
+        """
+        claim.check(table, self.table_owner(table))
 
     @abstractmethod
     def read_state(self, key: str) -> dict[str, Any] | None:

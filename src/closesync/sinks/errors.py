@@ -22,3 +22,7 @@ class TableNotFoundError(SinkError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else "table not found"
+
+
+class TableOwnedError(SinkError):
+    """The table belongs to another writer (another dataset, or `closesync sync`); see sinks.ownership."""

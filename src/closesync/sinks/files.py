@@ -5,6 +5,8 @@ Layout inside DIR (``<t>`` is the table name, percent-encoded so any name is a s
     <t>.parquet                     the table (or <t>.csv)
     <t>.part-<utc time>-<id>.parquet  rows added by ``append`` after the table existed, oldest first
     .closesync/<t>.schema           the table's Arrow schema (types and JSON flags; CSV needs it to read back)
+    .closesync/tables.json          who loads each table (sinks.ownership)
+    .closesync/publish-<id>.json    a publish being applied (finished by the next open if it was killed)
     _closesync_state.json           incremental state (read_state / write_state)
     .<t>.tmp-<id>.parquet           a writer's staging file (hidden; never matched by the globs below)
 
@@ -13,10 +15,12 @@ Every file of a table matches one glob, ``DIR/<t>.*parquet`` (``DIR/<t>.*csv``),
 read the same set and align columns by name.
 
 Methods: ``replace`` writes the staging file and ``os.replace``s it onto ``<t>.parquet`` (atomic on POSIX
-and Windows; readers see the old file or the new), then removes parts. ``append`` renames staging into a
-new part. ``upsert`` streams the current files minus rows whose key appears in staging or among the
-covered keys (``cover()``; key columns only, held in memory like the staged keys of the merge), followed by
-the staged rows, into a new file and renames it into place. Caveat: while parts exist, a replace/upsert swaps
+and Windows; readers see the old file or the new), then removes parts. ``append`` renames staging (minus
+the record versions the table has, with a ``version_key``) into a new part. ``upsert`` streams the current
+files minus rows whose key appears in staging or among the covered keys (``cover()``; key columns only,
+held in memory like the staged keys of the merge) within the load's scope, followed by the staged rows,
+into a new file and renames it into place. Every rename of a publish group goes through one manifest
+(sinks.manifest), so the tables of one read change together. Caveat: while parts exist, a replace/upsert swaps
 the main file first and removes the parts right after, so a reader globbing in that instant can see the
 new table plus old parts; with replace-only or upsert-only use there are no parts and no window.
 
@@ -44,9 +48,11 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from closesync.private_files import create_private_file, make_private_dirs
-from closesync.sinks.base import Sink, TableWriter, conform_batch, logical_type
+from closesync.sinks.base import PublishGroup, Sink, TableWriter, conform_batch, logical_type
 from closesync.sinks.destination import Destination
 from closesync.sinks.errors import SinkError, TableNotFoundError
+from closesync.sinks.manifest import FileGroup, Publication, read_owners, recover
+from closesync.sinks.rowkeys import first_positions, key_array, scope_mask
 from closesync.sinks.writespec import WriteSpec
 
 STATE_FILE = "_closesync_state.json"
@@ -121,20 +127,6 @@ def unify(old: pa.Schema | None, new: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _key_array(batch: pa.RecordBatch | pa.Table, key: Sequence[str]) -> pa.Array:
-    """One comparable value per row for a (possibly composite) key."""
-    if len(key) == 1:
-        col = batch.column(key[0])
-        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    parts = []
-    for k in key:
-        col = batch.column(k)
-        text = pc.cast(col, pa.string())
-        parts.append(pc.fill_null(text, "\x00"))
-    joined = pc.binary_join_element_wise(*parts, "\x1f")
-    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
-
-
 class FileSink(Sink):
     """Tables as Parquet or CSV files in one folder."""
 
@@ -154,6 +146,7 @@ class FileSink(Sink):
             make_private_dirs(self.dir / META_DIR)
         except OSError as e:
             raise SinkError(f"cannot create folder {self.dir}: {e.strerror}") from None
+        recover(self.dir / META_DIR)  # finish a publish a killed process left half-done
         self._remove_stale_tmp()
 
     # -- paths ------------------------------------------------------------------------------------
@@ -206,16 +199,21 @@ class FileSink(Sink):
         with pcsv.open_csv(files[0]) as reader:
             return reader.schema
 
-    def _save_schema(self, table: str, schema: pa.Schema) -> None:
+    def _stage_schema(self, table: str, schema: pa.Schema, publication: Publication) -> None:
+        """Write the schema sidecar beside its place; the publication renames it in."""
         path = self._schema_path(table)
         tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
         create_private_file(tmp)
         tmp.write_bytes(schema.serialize().to_pybytes())
-        os.replace(tmp, path)
+        publication.rename(tmp, path)
 
     # -- writing ------------------------------------------------------------------------------------
-    def writer(self, spec: WriteSpec) -> FileTableWriter:
-        return FileTableWriter(self, spec)
+    def group(self) -> FileGroup:
+        return FileGroup(self)
+
+    def table_owner(self, table: str) -> dict[str, Any] | None:
+        """None when the table is gone (a record outlives files deleted by hand)."""
+        return read_owners(self.dir / META_DIR).get(table) if self.table_exists(table) else None
 
     def _open_file_writer(self, path: Path, schema: pa.Schema) -> _FileWriter:
         create_private_file(path)  # CRM data: owner-only (see closesync.private_files); renames keep the mode
@@ -361,8 +359,8 @@ class _FileWriter:
 class FileTableWriter(TableWriter):
     """Writes a hidden staging file, then renames or merges it into the table's files."""
 
-    def __init__(self, sink: FileSink, spec: WriteSpec) -> None:
-        super().__init__(spec)
+    def __init__(self, group: PublishGroup, sink: FileSink, spec: WriteSpec) -> None:
+        super().__init__(group, spec)
         encode_table(spec.table)
         self._sink = sink
         self._stage: _FileWriter | None = None
@@ -376,7 +374,7 @@ class FileTableWriter(TableWriter):
         self._stage.write(batch)
 
     def _cover(self, keys: pa.RecordBatch | pa.Table) -> None:
-        self._covered.append(_key_array(keys, self.upsert_key))
+        self._covered.append(key_array(keys, self.upsert_key))
 
     def _abort(self) -> None:
         self._covered = []
@@ -384,32 +382,59 @@ class FileTableWriter(TableWriter):
             self._stage.discard()
             self._stage = None
 
-    def _commit(self) -> int:
+    def _prepare(self, publication: Publication) -> int:
+        """Build the table's new files beside the old ones (the table's lock is held) and add to
+        ``publication`` the renames and removals that publish them; returns the rows written."""
         assert self._stage is not None
         sink, stage = self._sink, self._stage
         stage.close()
-        with sink._table_lock(self.table):
-            existing = sink.files(self.table)
-            if self.method == "replace" or not existing:
-                if self.method == "upsert":
-                    rows = self._merge([], stage.path)
-                else:
-                    os.replace(stage.path, sink.main_path(self.table))
-                    rows = self.staged_rows
-                sink._save_schema(self.table, self.schema)
-                self._remove(sink.part_paths(self.table))
-            elif self.method == "append":
-                old = sink.table_schema(self.table)
-                os.replace(stage.path, sink._new_part_path(self.table))
-                sink._save_schema(self.table, unify(old, self.schema))
-                rows = self.staged_rows
-            else:
-                rows = self._merge(existing, stage.path)
         self._stage = None
+        publication.discard_on_abort(stage.path)
+        existing = sink.files(self.table)
+        if self.method == "upsert":
+            return self._merge(existing, stage.path, publication)
+        if self.method == "append" and self.spec.version_key:
+            staged, rows = self._new_versions(existing, stage.path, publication)
+        else:
+            staged, rows = stage.path, self.staged_rows
+        if self.method == "replace" or not existing:
+            publication.rename(staged, sink.main_path(self.table))
+            sink._stage_schema(self.table, self.schema, publication)
+            publication.remove(*sink.part_paths(self.table))
+        else:
+            publication.rename(staged, sink._new_part_path(self.table))
+            sink._stage_schema(self.table, unify(sink.table_schema(self.table), self.schema), publication)
         return rows
 
-    def _merge(self, existing: list[Path], staged: Path) -> int:
-        """Upsert: current rows whose key is not staged, then staged rows (last per primary key)."""
+    def _new_versions(self, existing: list[Path], staged: Path, publication: Publication) -> tuple[Path, int]:
+        """Append: the staged rows whose ``version_key`` neither the table nor an earlier staged row has."""
+        sink, key = self._sink, self.spec.version_key
+        seen: pa.Array | None = None
+        if existing:
+            old_schema = sink.table_schema(self.table)
+            if all(old_schema.get_field_index(k) >= 0 for k in key):
+                arrays = [key_array(b, key) for p in existing for b in sink._read_file(p, old_schema, 65_536)]
+                seen = pa.concat_arrays(arrays).unique() if arrays else None
+        out = sink._open_file_writer(sink._tmp_path(self.table), self.schema)
+        publication.discard_on_abort(out.path)
+        rows = 0
+        for batch in self._staged_batches([staged]):
+            keys = key_array(batch, key)
+            fresh = pc.invert(pc.is_in(keys, value_set=seen)) if seen is not None else None
+            if fresh is not None:
+                batch, keys = batch.filter(pc.fill_null(fresh, True)), keys.filter(pc.fill_null(fresh, True))
+            unique = pc.equal(first_positions(keys), pa.array(range(len(keys)), pa.int64()))
+            batch, keys = batch.filter(unique), keys.filter(unique)
+            seen = keys if seen is None else pa.concat_arrays([seen, keys.cast(seen.type)])
+            rows += batch.num_rows
+            out.write(batch)
+        out.close()
+        publication.remove(staged)
+        return out.path, rows
+
+    def _merge(self, existing: list[Path], staged: Path, publication: Publication) -> int:
+        """Upsert: current rows whose key is not staged (or covered, or in a cleared scope), then staged rows
+        (last per primary key)."""
         sink = self._sink
         old_schema = sink.table_schema(self.table) if existing else None
         schema = unify(old_schema, self.schema)
@@ -417,11 +442,12 @@ class FileTableWriter(TableWriter):
         delete_key = self.parent_key or self.primary_key
 
         # Pass 1 over staging (key columns only): keys to delete and the last position of each record.
-        delete_keys: list[pa.Array] = list(self._covered)
+        covered = pa.concat_arrays(self._covered).unique() if self._covered else None
+        delete_keys: list[pa.Array] = []
         pk_values: list[pa.Array] = []
         for batch in self._staged_batches(staged_files):
-            delete_keys.append(_key_array(batch, delete_key))
-            pk_values.append(_key_array(batch, self.primary_key))
+            delete_keys.append(key_array(batch, delete_key))
+            pk_values.append(key_array(batch, self.primary_key))
         pks = pa.concat_arrays(pk_values) if pk_values else pa.array([], pa.string())
         positions = pa.table({"k": pks, "pos": pa.array(range(len(pks)), pa.int64())})
         keep = positions.group_by("k", use_threads=False).aggregate([("pos", "max")]).column("pos_max")
@@ -429,38 +455,42 @@ class FileTableWriter(TableWriter):
         value_set = pa.concat_arrays(delete_keys).unique() if delete_keys else None
 
         out = sink._open_file_writer(sink._tmp_path(self.table), schema)
-        try:
-            for path in existing:
-                for batch in sink._read_file(path, old_schema, 65_536):  # type: ignore[arg-type]
-                    if value_set is not None and len(value_set):
-                        mask = pc.invert(pc.is_in(_key_array(batch, delete_key), value_set=value_set))
-                        batch = batch.filter(pc.fill_null(mask, True))
-                    if batch.num_rows:
-                        out.write(conform_batch(batch, schema))
-            offset = rows = 0
-            for batch in self._staged_batches(staged_files):
-                n = batch.num_rows
-                if deduped:
-                    pos = pa.array(range(offset, offset + n), pa.int64())
-                    batch = batch.filter(pc.is_in(pos, value_set=keep))
-                offset += n
-                rows += batch.num_rows
-                out.write(conform_batch(batch, schema))
-            out.close()
-        except BaseException:
-            out.discard()
-            raise
-        os.replace(out.path, sink.main_path(self.table))
-        sink._save_schema(self.table, schema)
-        self._remove([p for p in existing if p != sink.main_path(self.table)] + [staged])
+        publication.discard_on_abort(out.path)
+        for path in existing:
+            for batch in sink._read_file(path, old_schema, 65_536):  # type: ignore[arg-type]
+                batch = self._keep_unreplaced(batch, delete_key, value_set, covered)
+                if batch.num_rows:
+                    out.write(conform_batch(batch, schema))
+        offset = rows = 0
+        for batch in self._staged_batches(staged_files):
+            n = batch.num_rows
+            if deduped:
+                pos = pa.array(range(offset, offset + n), pa.int64())
+                batch = batch.filter(pc.is_in(pos, value_set=keep))
+            offset += n
+            rows += batch.num_rows
+            out.write(conform_batch(batch, schema))
+        out.close()
+        main = sink.main_path(self.table)
+        publication.rename(out.path, main)
+        sink._stage_schema(self.table, schema, publication)
+        publication.remove(*[p for p in existing if p != main], staged)
         return rows
+
+    def _keep_unreplaced(
+        self, batch: pa.RecordBatch, key: Sequence[str], staged: pa.Array | None, covered: pa.Array | None
+    ) -> pa.RecordBatch:
+        """The rows of an existing batch this upsert keeps: not staged, not covered within the scope, not in
+        a cleared scope."""
+        in_scope = scope_mask(batch, self.spec.scope)
+        drop = pc.and_(in_scope, pa.scalar(self.spec.clear_scope))
+        keys = key_array(batch, key) if staged is not None or covered is not None else None
+        if staged is not None and len(staged):
+            drop = pc.or_(drop, pc.is_in(keys, value_set=staged))
+        if covered is not None and len(covered):
+            drop = pc.or_(drop, pc.and_(in_scope, pc.is_in(keys, value_set=covered)))
+        return batch.filter(pc.invert(pc.fill_null(drop, False)))
 
     def _staged_batches(self, files: list[Path]) -> Iterator[pa.RecordBatch]:
         for path in files:
             yield from self._sink._read_file(path, self.schema, 65_536)
-
-    @staticmethod
-    def _remove(paths: list[Path]) -> None:
-        for path in paths:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)

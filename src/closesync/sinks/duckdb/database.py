@@ -17,6 +17,13 @@ import duckdb
 from closesync.private_files import make_private
 from closesync.sinks.base import STATE_TABLE, quote_ident
 from closesync.sinks.errors import SinkError, SinkLockedError
+from closesync.sinks.ownership import OWNERS_TABLE
+
+#: The ownership table (sinks.ownership), created when the file is opened read-write.
+OWNERS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {quote_ident(OWNERS_TABLE)} (table_name VARCHAR, owner VARCHAR, "
+    "owner_label VARCHAR, report VARCHAR, parameters VARCHAR, updated_at TIMESTAMPTZ)"
+)
 
 STAGE_PREFIX = "_closesync_stage_"
 #: DuckDB's own default (80% of RAM) lets its block cache grow with every table loaded; a sync needs far
@@ -74,6 +81,7 @@ class Database:
                 f"CREATE TABLE IF NOT EXISTS {quote_ident(STATE_TABLE)} "
                 "(key VARCHAR, value JSON, updated_at TIMESTAMPTZ)"
             )
+            cur.execute(OWNERS_DDL)
             rows = cur.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
                 "AND schema_name = 'main' AND starts_with(table_name, ?)",

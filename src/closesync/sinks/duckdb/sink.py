@@ -14,9 +14,9 @@ import pyarrow as pa
 from closesync.sinks.base import JSON_META_KEY, JSON_META_VALUE, STATE_TABLE, Sink, quote_ident
 from closesync.sinks.destination import Destination
 from closesync.sinks.duckdb.database import DEFAULT_MEMORY_LIMIT, STAGE_PREFIX, acquire, release
-from closesync.sinks.duckdb.writer import DuckDBTableWriter
+from closesync.sinks.duckdb.publish import DuckDBGroup, read_owner
 from closesync.sinks.errors import SinkError, TableNotFoundError
-from closesync.sinks.writespec import WriteSpec
+from closesync.sinks.ownership import OWNERS_TABLE
 
 
 class DuckDBSink(Sink):
@@ -60,10 +60,19 @@ class DuckDBSink(Sink):
         return self._db.cursor()
 
     # -- writing ---------------------------------------------------------------------------------
-    def writer(self, spec: WriteSpec) -> DuckDBTableWriter:
+    def group(self) -> DuckDBGroup:
         if self._db.read_only:
             raise SinkError(f"DuckDB file {self.path} is open read-only")
-        return DuckDBTableWriter(self, spec)
+        return DuckDBGroup(self)
+
+    def table_owner(self, table: str) -> dict[str, Any] | None:
+        if not self.table_exists(OWNERS_TABLE):
+            return None
+        cur = self._cursor()
+        try:
+            return read_owner(cur, table)
+        finally:
+            cur.close()
 
     # -- state -------------------------------------------------------------------------------------
     def read_state(self, key: str) -> dict[str, Any] | None:
@@ -127,7 +136,8 @@ class DuckDBSink(Sink):
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
             "AND schema_name = 'main' ORDER BY table_name"
         )
-        return [r[0] for r in rows if r[0] != STATE_TABLE and not r[0].startswith(STAGE_PREFIX)]
+        hidden = (STATE_TABLE, OWNERS_TABLE)
+        return [r[0] for r in rows if r[0] not in hidden and not r[0].startswith(STAGE_PREFIX)]
 
     def columns(self, table: str) -> list[tuple[str, str]]:
         name = self._resolve(table)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from closesync.sinks.base import LogicalType, TableWriter, logical_type, quote_ident
+from closesync.sinks.base import LogicalType, PublishGroup, TableWriter, logical_type, quote_ident
 from closesync.sinks.duckdb.database import STAGE_PREFIX
 from closesync.sinks.errors import SinkError
 from closesync.sinks.writespec import WriteSpec
@@ -65,10 +65,10 @@ def _check_case_collisions(schema: pa.Schema) -> None:
 
 
 class DuckDBTableWriter(TableWriter):
-    """Stages into ``_closesync_stage_<uuid>`` on its own cursor, then publishes per method."""
+    """Stages into ``_closesync_stage_<uuid>`` on its own cursor; its group publishes it per method."""
 
-    def __init__(self, sink: DuckDBSink, spec: WriteSpec) -> None:
-        super().__init__(spec)
+    def __init__(self, group: PublishGroup, sink: DuckDBSink, spec: WriteSpec) -> None:
+        super().__init__(group, spec)
         schema = spec.schema
         _check_case_collisions(schema)
         self._sink = sink
@@ -184,81 +184,95 @@ class DuckDBTableWriter(TableWriter):
             self._cur.begin()
             self._tx_bytes = 0
 
-    def _commit(self) -> int:
+    def _prepare(self) -> None:
+        """Finish staging and commit it, so the group's publish transaction (another cursor) sees it."""
         assert self._cur is not None
         self._flush()
         self._drain()
         self._cur.commit()
         self._in_stage_tx = False
-        with self._db.table_lock(self.table):
-            try:
-                self._cur.begin()
-                rows = self._publish()
-                self._cur.commit()
-            except duckdb.Error as e:
-                self._rollback_quietly()
-                raise SinkError(f"publishing {self.table!r} ({self.method}) failed: {e}") from None
-            except BaseException:
-                self._rollback_quietly()
-                raise
-        self._close_cursor()
-        return rows
+        self._staged_committed = True
 
-    def _publish(self) -> int:
-        """Runs inside the publish transaction; returns rows written."""
+    def _publish(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """Runs inside the group's publish transaction on ``cur``; returns rows written."""
+
+        def run(query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+            return cur.execute(query, params or [])
+
         stage = quote_ident(self._stage)
         target = quote_ident(self.table)
-        existing = self._existing_columns()
-        dedupe = self.method == "upsert" and self._has_duplicate_keys()
+        existing = self._existing_columns(run)
+        merge = self.method == "upsert"
+        dedupe_key = self.primary_key if merge else self.spec.version_key
+        dedupe = bool(dedupe_key) and self.method != "replace" and self._has_duplicates(run, dedupe_key)
+        tail = self._dedupe_clause(dedupe_key) if dedupe else ""
         keys_stage = quote_ident(self._keys_stage)
-        if self._keys_schema is not None and (self.method != "upsert" or existing is None):
-            self._sql(f"DROP TABLE {keys_stage}")  # nothing to delete from
+        if self._keys_schema is not None and (not merge or existing is None):
+            run(f"DROP TABLE {keys_stage}")  # nothing to delete from
         if self.method == "replace" or existing is None:
             if existing is not None:
-                self._sql(f"DROP TABLE {target}")
+                run(f"DROP TABLE {target}")
             if dedupe:
-                self._sql(f"CREATE TABLE {target} AS SELECT * FROM {stage} {self._dedupe_clause()}")
-                self._sql(f"DROP TABLE {stage}")
-                return int(self._sql(f"SELECT count(*) FROM {target}").fetchone()[0])  # type: ignore[index]
-            self._sql(f"ALTER TABLE {stage} RENAME TO {target}")
+                run(f"CREATE TABLE {target} AS SELECT * FROM {stage} {tail}")
+                run(f"DROP TABLE {stage}")
+                return int(run(f"SELECT count(*) FROM {target}").fetchone()[0])  # type: ignore[index]
+            run(f"ALTER TABLE {stage} RENAME TO {target}")
             return self.staged_rows
         # append / upsert into an existing table: evolve the schema, then merge.
         for name, type_name in self._coldefs:
             if name.lower() not in existing:
-                self._sql(f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {type_name}")
-        if self.method == "upsert":
-            key = self.parent_key or self.primary_key
-            keys = ", ".join(quote_ident(k) for k in key)
-            cond = " AND ".join(f"{target}.{quote_ident(k)} = __closesync_keys.{quote_ident(k)}" for k in key)
-            self._sql(
-                f"DELETE FROM {target} USING (SELECT {keys} FROM {stage} UNION SELECT {keys} FROM {keys_stage})"
-                f" AS __closesync_keys WHERE {cond}"
+                run(f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {type_name}")
+        where = ""
+        if merge:
+            self._delete_replaced(run, target, stage, keys_stage)
+        elif self.spec.version_key:  # append each record version once
+            same = " AND ".join(
+                f"t.{quote_ident(k)} IS NOT DISTINCT FROM s.{quote_ident(k)}" for k in self.spec.version_key
             )
-            self._sql(f"DROP TABLE {keys_stage}")
+            where = f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {same})"
         cols = ", ".join(quote_ident(n) for n, _ in self._coldefs)
-        tail = self._dedupe_clause() if dedupe else ""
-        count = self._sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage} {tail}").fetchone()
-        self._sql(f"DROP TABLE {stage}")
+        picked = ", ".join(f"s.{quote_ident(n)}" for n, _ in self._coldefs)
+        count = run(f"INSERT INTO {target} ({cols}) SELECT {picked} FROM {stage} AS s {where} {tail}").fetchone()
+        run(f"DROP TABLE {stage}")
         return int(count[0]) if count else self.staged_rows
 
-    def _existing_columns(self) -> set[str] | None:
-        rows = self._sql(
+    def _delete_replaced(self, run: Any, target: str, stage: str, keys_stage: str) -> None:
+        """Upsert: delete the rows this load replaces (staged keys; covered keys and, with clear_scope, every
+        row, but only within the load's scope)."""
+        key = self.upsert_key
+        keys = ", ".join(quote_ident(k) for k in key)
+        cond = " AND ".join(f"{target}.{quote_ident(k)} = __closesync_keys.{quote_ident(k)}" for k in key)
+        scope = " AND ".join(f"{target}.{quote_ident(c)} {op} ?" for c, op, _ in self.spec.scope)
+        values = [v for _, _, v in self.spec.scope]
+        if self.spec.clear_scope:
+            run(f"DELETE FROM {target}" + (f" WHERE {scope}" if scope else ""), values)
+        covered = f"SELECT {keys} FROM {keys_stage}"
+        if scope:  # covered keys only delete inside the scope; staged keys are in it by definition
+            run(f"DELETE FROM {target} USING ({covered}) AS __closesync_keys WHERE {cond} AND {scope}", values)
+            covered = ""
+        union = f" UNION {covered}" if covered else ""
+        run(f"DELETE FROM {target} USING (SELECT {keys} FROM {stage}{union}) AS __closesync_keys WHERE {cond}")
+        run(f"DROP TABLE {keys_stage}")
+
+    def _existing_columns(self, run: Any) -> set[str] | None:
+        rows = run(
             "SELECT lower(column_name) FROM duckdb_columns() WHERE database_name = current_database() "
             "AND schema_name = 'main' AND lower(table_name) = lower(?)",
             [self.table],
         ).fetchall()
         return {r[0] for r in rows} if rows else None
 
-    def _has_duplicate_keys(self) -> bool:
-        """A source may repeat a record within one run; upsert keeps the last one."""
-        keys = ", ".join(quote_ident(k) for k in self.primary_key)
-        row = self._sql(
+    def _has_duplicates(self, run: Any, key: tuple[str, ...]) -> bool:
+        """A source may repeat a record within one run; upsert keeps the last one, append one per version."""
+        keys = ", ".join(quote_ident(k) for k in key)
+        row = run(
             f"SELECT count(*) FROM (SELECT {keys} FROM {quote_ident(self._stage)} GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()
         return bool(row and row[0])
 
-    def _dedupe_clause(self) -> str:
-        keys = ", ".join(quote_ident(k) for k in self.primary_key)
+    @staticmethod
+    def _dedupe_clause(key: tuple[str, ...]) -> str:
+        keys = ", ".join(quote_ident(k) for k in key)
         return f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1"
 
     def _rollback_quietly(self) -> None:

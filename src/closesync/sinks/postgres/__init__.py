@@ -21,9 +21,11 @@ Why it looks like this:
 - Identifiers are always composed with psycopg.sql.Identifier. Names longer than PostgreSQL's 63-byte
   limit (or containing NUL) are cut deterministically and suffixed with a hash of the full name; the full
   name is kept in the column comment and restored by columns()/preview()/iter_batches().
-- A writer holds its own connection, so writers in several threads don't interfere; anything that fails
-  (including the server dropping the connection) rolls back and leaves the target as it was. Commit
-  phases on one table are serialised with a transaction-scoped advisory lock.
+- The writers of a publish group (the tables of one read) share one connection and commit in one
+  transaction (`publish`), so the tables change together; groups in several threads don't interfere.
+  Anything that fails (including the server dropping the connection) rolls back and leaves every table
+  as it was. Commit phases on one table are serialised with a transaction-scoped advisory lock.
+- append skips staged rows whose `version_key` the table (or a later staged row) has already.
 - Sessions run in UTC (naive timestamps are taken as UTC) with lz4 TOAST compression when available.
 
 Modules: `names` (identifiers, the URL), `encoding` (Arrow -> CSV for COPY), `reading` (PostgreSQL ->
@@ -31,7 +33,8 @@ Arrow), `sink` (PostgresSink: connections, state, reads), `writer` (staging and 
 (the catalog queries a commit needs).
 """
 
+from closesync.sinks.postgres.publish import PostgresGroup
 from closesync.sinks.postgres.sink import PostgresSink
 from closesync.sinks.postgres.writer import PostgresTableWriter
 
-__all__ = ["PostgresSink", "PostgresTableWriter"]
+__all__ = ["PostgresGroup", "PostgresSink", "PostgresTableWriter"]

@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from closesync.sinks.base import STATE_TABLE, Sink
 from closesync.sinks.destination import Destination, redact_destination, redact_password
 from closesync.sinks.errors import SinkError, TableNotFoundError
+from closesync.sinks.ownership import OWNERS_TABLE
 from closesync.sinks.postgres.names import (
     NAME_COMMENT_PREFIX,
     STAGING_PREFIXES,
@@ -22,9 +23,8 @@ from closesync.sinks.postgres.names import (
     pg_message,
     split_destination,
 )
+from closesync.sinks.postgres.publish import PostgresGroup, owners_ddl, read_owner
 from closesync.sinks.postgres.reading import arrow_schema, read_expr, rows_to_batch
-from closesync.sinks.postgres.writer import PostgresTableWriter
-from closesync.sinks.writespec import WriteSpec
 
 
 class PostgresSink(Sink):
@@ -121,8 +121,27 @@ class PostgresSink(Sink):
         return sql.Identifier(self.schema, pg_ident(table))
 
     # -- writers -------------------------------------------------------------------------------------
-    def writer(self, spec: WriteSpec) -> PostgresTableWriter:
-        return PostgresTableWriter(self, spec)
+    def group(self) -> PostgresGroup:
+        return PostgresGroup(self)
+
+    def ensure_owners_table(self) -> None:
+        """Create the ownership table, committed at once (like the schema, not inside a group's transaction)."""
+        self.ensure_schema()
+
+        def create(conn: psycopg.Connection) -> None:
+            if not self._exists(conn, OWNERS_TABLE):
+                with contextlib.suppress(psycopg.errors.UniqueViolation):  # two writers created it at once
+                    conn.execute(owners_ddl(self.schema))
+
+        self._run(create)
+
+    def table_owner(self, table: str) -> dict[str, Any] | None:
+        def q(conn: psycopg.Connection) -> dict[str, Any] | None:
+            if not self._exists(conn, OWNERS_TABLE):
+                return None
+            return read_owner(conn, self.schema, table)
+
+        return self._run(q)
 
     # -- state ---------------------------------------------------------------------------------------
     def _ensure_state_table(self, conn: psycopg.Connection) -> None:
@@ -184,7 +203,8 @@ class PostgresSink(Sink):
             ).fetchall()
         )
         # Like the DuckDB sink: hide state and in-flight staging, keep e.g. _closesync_custom_fields.
-        return [r[0] for r in rows if r[0] != STATE_TABLE and not r[0].startswith(STAGING_PREFIXES)]
+        hidden = (STATE_TABLE, OWNERS_TABLE)
+        return [r[0] for r in rows if r[0] not in hidden and not r[0].startswith(STAGING_PREFIXES)]
 
     def _columns(self, conn: psycopg.Connection, table: str) -> list[tuple[str, str, str]]:
         """(original name, PostgreSQL name, type) in table order; raises TableNotFoundError."""

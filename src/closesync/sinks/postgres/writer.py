@@ -16,7 +16,7 @@ import pyarrow as pa
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from closesync.sinks.base import TableWriter
+from closesync.sinks.base import PublishGroup, TableWriter
 from closesync.sinks.errors import SinkError
 from closesync.sinks.postgres.catalog import (
     Column,
@@ -29,10 +29,11 @@ from closesync.sinks.postgres.catalog import (
     same_type,
 )
 from closesync.sinks.postgres.encoding import encode_csv, encoder, pg_type
-from closesync.sinks.postgres.names import INTERNAL_PREFIX, SEQ_COLUMN, advisory_key, pg_ident, pg_message
+from closesync.sinks.postgres.names import INTERNAL_PREFIX, SEQ_COLUMN, pg_ident, pg_message
 from closesync.sinks.writespec import WriteSpec
 
 if TYPE_CHECKING:
+    from closesync.sinks.postgres.publish import PostgresGroup
     from closesync.sinks.postgres.sink import PostgresSink
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,12 @@ COVER_FLUSH_ROWS = 50_000
 
 
 class PostgresTableWriter(TableWriter):
-    """Stages batches with COPY on its own connection; see the package docstring for each method."""
+    """Stages batches with COPY on its group's connection; see the package docstring for each method."""
 
-    def __init__(self, sink: PostgresSink, spec: WriteSpec) -> None:
-        super().__init__(spec)
+    group: PostgresGroup
+
+    def __init__(self, group: PublishGroup, sink: PostgresSink, spec: WriteSpec) -> None:
+        super().__init__(group, spec)
         table, schema, method = spec.table, spec.schema, spec.method
         self.sink = sink
         self.ident = pg_ident(table)
@@ -98,7 +101,8 @@ class PostgresTableWriter(TableWriter):
     # -- lifecycle hooks -----------------------------------------------------------------------------
     def _open(self) -> None:
         self.sink.ensure_schema()
-        self._conn = self.sink.connect(autocommit=False)
+        self._conn = self.group.connection()
+        self.group.use(self)
         try:
             with self._conn.cursor() as cur:
                 if self.method == "replace":
@@ -123,14 +127,13 @@ class PostgresTableWriter(TableWriter):
                             )
                         )
         except psycopg.Error as e:
-            err = self._fail("preparing", e)
-            self._close_conn()
-            raise err from e
+            raise self._fail("preparing", e) from e
 
     def _write(self, batch: pa.RecordBatch | pa.Table) -> None:
         assert self._conn is not None and self._stage is not None
         data = encode_csv(batch, self._encoders)
         try:
+            self.group.use(self)
             if self._copy is None:
                 # One COPY for the whole load; a psycopg worker thread sends while we encode the next batch.
                 self._cursor = self._conn.cursor()
@@ -160,6 +163,7 @@ class PostgresTableWriter(TableWriter):
         pending, self._pending_keys, self._pending_key_rows = self._pending_keys, [], 0
         try:
             self._finish_copy()
+            self.group.use(self)
             with self._conn.cursor() as cur:
                 copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
                     self._keys_stage, sql.SQL(", ").join(sql.Identifier(c.ident) for c in self._key_columns)
@@ -186,39 +190,26 @@ class PostgresTableWriter(TableWriter):
                 self._cursor.close()
             self._cursor = None
 
-    def _commit(self) -> int:
-        assert self._conn is not None
+    def _prepare(self) -> None:
+        """End this writer's COPYs, so the group can publish on the shared connection."""
         try:
             self._finish_copy()
             self._flush_keys()
-            with self._conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key(self.sink.schema, self.ident),))
-                cur.execute("SET LOCAL work_mem = '64MB'")  # key dedupe/delete joins stay in memory
-                publish = self._publish_replace if self.method == "replace" else self._publish_merge
-                rows = publish(cur)
-            self._conn.commit()
+        except psycopg.Error as e:
+            raise self._fail("loading", e) from e
+
+    def _publish(self, cur: psycopg.Cursor) -> int:
+        """Runs in the group's transaction, after the group took this table's advisory lock."""
+        try:
+            publish = self._publish_replace if self.method == "replace" else self._publish_merge
+            return publish(cur)
         except psycopg.Error as e:
             raise self._fail("committing", e) from e
-        self._close_conn()
-        return rows
 
     def _abort(self) -> None:
+        """Cancel a running COPY; the group rolls the shared transaction back."""
         self._finish_copy(SinkError("writer aborted"))
-        conn = self._conn
-        if conn is not None and not conn.closed and not conn.broken:
-            try:
-                conn.rollback()
-            except psycopg.Error:
-                log.debug("rollback failed for %s", self.table, exc_info=True)
-        self._close_conn()
-
-    def _close_conn(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                log.debug("close failed", exc_info=True)
-            self._conn = None
+        self._conn = None
 
     # -- publishing ----------------------------------------------------------------------------------
     def _publish_replace(self, cur: psycopg.Cursor) -> int:
@@ -268,8 +259,8 @@ class PostgresTableWriter(TableWriter):
 
     def _append(self, cur: psycopg.Cursor, select: sql.Composable) -> int:
         """INSERT SELECT; append may repeat keys, so an upsert-key index of ours that objects is dropped."""
-        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
-            self._target(), self._col_list(), select, self._stage, sql.Identifier(SEQ_COLUMN)
+        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} AS s {} ORDER BY {}").format(
+            self._target(), self._col_list(), select, self._stage, self._new_versions(), sql.Identifier(SEQ_COLUMN)
         )
         cur.execute("SAVEPOINT closesync_append")
         try:
@@ -284,18 +275,57 @@ class PostgresTableWriter(TableWriter):
             cur.execute(insert)
         return max(cur.rowcount, 0)
 
+    def _new_versions(self) -> sql.Composable:
+        """Append: a WHERE clause keeping staged rows (alias s) whose version_key neither the table nor a later
+        staged row has. Key columns compare with = (so PostgreSQL can hash-join), the others NULL-safely."""
+        if not self.spec.version_key:
+            return sql.SQL("")
+
+        def same(alias: str) -> sql.Composable:
+            return sql.SQL(" AND ").join(
+                sql.SQL("{0}.{1} {2} s.{1}").format(
+                    sql.Identifier(alias),
+                    sql.Identifier(pg_ident(k)),
+                    sql.SQL("=" if k in self.primary_key else "IS NOT DISTINCT FROM"),
+                )
+                for k in self.spec.version_key
+            )
+
+        return sql.SQL(
+            "WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {in_table}) "
+            "AND NOT EXISTS (SELECT 1 FROM {stage} AS l WHERE {in_stage} AND l.{seq} > s.{seq})"
+        ).format(
+            target=self._target(),
+            in_table=same("t"),
+            stage=self._stage,
+            in_stage=same("l"),
+            seq=sql.Identifier(SEQ_COLUMN),
+        )
+
+    def _scope(self) -> sql.Composable:
+        """The load's scope as a condition on the target (alias t); TRUE when it has none."""
+        if not self.spec.scope:
+            return sql.SQL("TRUE")
+        return sql.SQL(" AND ").join(
+            sql.SQL("t.{} {} {}").format(sql.Identifier(pg_ident(c)), sql.SQL(op), sql.Literal(v))
+            for c, op, v in self.spec.scope
+        )
+
     def _upsert(self, cur: psycopg.Cursor, select: sql.Composable, target_cols: list[str]) -> int:
         target = self._target()
         pk = [pg_ident(k) for k in self.primary_key]
         pk_ids = sql.SQL(", ").join(sql.Identifier(k) for k in pk)
+        if self.spec.clear_scope:  # a full read of a filtered report replaces exactly its scope
+            cur.execute(sql.SQL("DELETE FROM {} t WHERE {}").format(target, self._scope()))
         if self._has_keys:  # covered keys: their rows go whether or not a staged row carries the key
             cover = [c.ident for c in self._key_columns]
             cur.execute(
-                sql.SQL("DELETE FROM {} t USING (SELECT DISTINCT {} FROM {}) s WHERE {}").format(
+                sql.SQL("DELETE FROM {} t USING (SELECT DISTINCT {} FROM {}) s WHERE {} AND {}").format(
                     target,
                     sql.SQL(", ").join(sql.Identifier(k) for k in cover),
                     self._keys_stage,
                     sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in cover),
+                    self._scope(),
                 )
             )
         if self.parent_key:
