@@ -73,5 +73,7 @@ def test_every_local_day_of_a_year_runs_exactly_once(zone: str, at: str) -> None
     for run in runs:  # at the time of day, or (spring change day) at the first minute after it that exists
         shown = run.astimezone(local)
         late = datetime.combine(shown.date(), shown.time()) - datetime.combine(shown.date(), wanted)
-        assert timedelta(0) <= late <= timedelta(hours=1) and (late == timedelta(0) or shown.minute in (0, 30))
+        assert timedelta(0) <= late <= timedelta(hours=1) and (
+            late == timedelta(0) or shown.minute in (0, 30)
+        )
     assert runs == sorted(set(runs))
