@@ -214,7 +214,7 @@ def print_datasets(datasets: Sequence[Dataset]) -> None:
     result = table(None, ["Name", "Report", "Account", "Schedule", "Method", "Last run", "Next run"])
     for d in datasets:
         schedule = d.schedule if d.enabled else f"{d.schedule} (paused)"
-        nxt = "running" if d.running else when(d.next_run_at)
+        nxt = "running" if d.running else f"not planned: {d.problem}" if d.problem else when(d.next_run_at)
         add_row(result, d.name, d.report_name, d.account_name, schedule, d.method, _last_run(d), nxt)
     console().print(
         result if datasets else "No datasets yet: `closesync datasets create NAME --account A --report R`."
@@ -241,6 +241,7 @@ def print_dataset(d: Dataset) -> None:
             ("Table", d.table),
             ("Next run", "running now" if d.running else when(d.next_run_at)),
             ("Last run", _last_run(d)),
+            *([("Problem", d.problem)] if d.problem else []),
         ),
     )
 

@@ -143,6 +143,7 @@ class Dataset(_ToDict):
     updated_at: datetime
     last_run: Run | None = None
     running: bool = False
+    problem: str | None = None  # why its stored schedule or retry delay cannot be planned (None: fine)
 
     @property
     def destination_display(self) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from closesync.datacenter import destlock, history, leases, notify
@@ -23,13 +24,29 @@ from closesync.datacenter.history import RunOutcome
 from closesync.datacenter.models import Dataset, Run
 from closesync.datacenter.notify import Notifications
 from closesync.datacenter.progress import RunProgress
-from closesync.datacenter.schedule import parse_schedule
+from closesync.datacenter.schedule import ScheduleError, next_run, retry_at
 from closesync.datacenter.secrets import redact
 from closesync.datacenter.state import DatasetState
 from closesync.datacenter.store import Store, to_iso
 
 log = logging.getLogger("closesync.datacenter")
 INTERRUPTED = "Interrupted: the process running it ({owner}) stopped before the run finished."
+
+
+def _planned(dataset: sqlite3.Row, plan: Callable[[], datetime | None]) -> datetime | None:
+    """`plan()`, or None (logged) when the dataset's stored schedule or retry delay cannot be planned:
+    one dataset's bad row never stops a run from being recorded or another dataset from running."""
+    try:
+        return plan()
+    except ScheduleError as exc:
+        log.warning("dataset %r: %s", dataset["name"], exc)
+        return None
+
+
+def _next_slot(schedule: str, now: datetime, interrupted: bool) -> datetime | None:
+    """The schedule's next run time; right away when a scheduled dataset's run was interrupted."""
+    upcoming = next_run(schedule, now)
+    return now if interrupted and upcoming is not None else upcoming
 
 
 @dataclass(frozen=True)
@@ -90,7 +107,7 @@ class Runner:
             pending = row["pending_attempt"]
             if scheduled:
                 trigger, attempt = ("retry", pending) if pending > 0 else ("schedule", 1)
-                nxt = parse_schedule(row["schedule"]).next_after(now)
+                nxt = _planned(row, lambda: next_run(row["schedule"], now))
                 conn.execute(
                     "UPDATE datasets SET next_run_at = ?, pending_attempt = 0 WHERE id = ?", (to_iso(nxt), dataset_id)
                 )
@@ -142,14 +159,17 @@ class Runner:
         now: datetime,
         interrupted: bool = False,
     ) -> bool:
-        """Queue a retry after a failure the policy still covers (True); otherwise go back to the schedule."""
-        schedule = parse_schedule(dataset["schedule"])
+        """Queue a retry after a failure the policy still covers (True); otherwise go back to the schedule.
+
+        Never raises: a stored retry delay or schedule that cannot be planned (see `plan_problem`) skips
+        the retry or leaves the dataset unscheduled, so the run is still recorded and others still run.
+        """
+        pending, nxt = 0, None
         if failed and attempt <= dataset["retries"]:
-            pending = attempt + 1
-            nxt: datetime | None = now + timedelta(seconds=dataset["retry_delay_s"])
-        else:
-            pending = 0
-            nxt = now if (interrupted and not schedule.manual) else schedule.next_after(now)
+            nxt = _planned(dataset, lambda: retry_at(now, dataset["retry_delay_s"]))
+            pending = attempt + 1 if nxt is not None else 0
+        if nxt is None:
+            nxt = _planned(dataset, lambda: _next_slot(dataset["schedule"], now, interrupted))
         if not dataset["enabled"]:
             nxt = None
         conn.execute(

@@ -213,6 +213,34 @@ def parse_schedule(spec: str | None) -> Schedule:
     raise _bad(original)
 
 
+def next_run(spec: str, moment: datetime) -> datetime | None:
+    """The first run time of a stored schedule after `moment`; ScheduleError when it cannot be planned
+    (a row written by an older version or edited in the store, not validated by parse_schedule then)."""
+    try:
+        return parse_schedule(spec).next_after(moment)
+    except ScheduleError as exc:
+        raise ScheduleError(str(exc).splitlines()[0].removesuffix(" Accepted forms:")) from None
+    except (CroniterBadDateError, OverflowError, ValueError) as exc:
+        raise ScheduleError(f"The schedule {spec!r} cannot be planned ({exc}).") from None
+
+
+def retry_at(moment: datetime, delay_s: int) -> datetime:
+    """When a retry `delay_s` seconds after `moment` is due; ScheduleError for a stored delay out of bounds."""
+    if not isinstance(delay_s, int) or not 0 <= delay_s <= MAX_INTERVAL.total_seconds():
+        raise ScheduleError(f"The retry delay of {delay_s}s is longer than {MAX_INTERVAL.days} days.")
+    return moment + timedelta(seconds=delay_s)
+
+
+def plan_problem(spec: str, delay_s: int, moment: datetime) -> str | None:
+    """Why a stored dataset's runs cannot be planned (its schedule, or its retry delay), else None."""
+    try:
+        next_run(spec, moment)
+        retry_at(moment, delay_s)
+    except ScheduleError as exc:
+        return f"{exc} Edit the dataset to fix it."
+    return None
+
+
 def parse_duration(value: str | int | float | None, *, default: int = 300) -> int:
     """Seconds from "30s", "5m", "5 minutes", "1h30m", "2 hours" or a bare number of seconds."""
     if value is None or value == "":
