@@ -203,11 +203,18 @@ def print_account(a: Account) -> None:
 
 
 # -- datasets -----------------------------------------------------------------------------------------------
+def rows_of(run: Run) -> str:
+    """"1000 rows", or "0 written (1000 read)" when fewer reached the table than were read (a failed run)."""
+    if run.rows_written is None or run.rows_written == run.rows:
+        return f"{run.rows} rows"
+    return f"{run.rows_written} written ({run.rows} read)"
+
+
 def _last_run(d: Dataset) -> Text:
     run = d.last_run
     if run is None:
         return Text("never")
-    return Text.assemble(status(run.status), f" {when(run.started_at)} ({run.rows} rows)")
+    return Text.assemble(status(run.status), f" {when(run.started_at)} ({rows_of(run)})")
 
 
 def print_datasets(datasets: Sequence[Dataset]) -> None:
@@ -249,7 +256,8 @@ def print_dataset(d: Dataset) -> None:
 def print_run(run: Run) -> None:
     """One finished run in a line (and its error on the next)."""
     line = Text.assemble(f"Run {run.id} of ", safe(repr(run.dataset_name)), ": ", status(run.status))
-    line.append(f", {run.rows} rows, {run.requests} requests, {run.throttle_waits} throttle waits")
+    refresh = ", full refresh" if run.full_refresh else ""
+    line.append(f"{refresh}, {rows_of(run)}, {run.requests} requests, {run.throttle_waits} throttle waits")
     line.append(f", {run.duration_s or 0:.1f}s.")
     if run.error:
         where = f" in {run.error_report}" if run.error_report else ""
@@ -286,11 +294,11 @@ def print_history(name: str, runs: Sequence[Run]) -> None:
             status(r.status),
             when(r.started_at),
             duration,
-            str(r.rows),
+            rows_of(r).removesuffix(" rows"),
             str(r.requests),
             str(r.throttle_waits),
             str(r.attempt),
-            r.trigger,
+            r.trigger + (" (full refresh)" if r.full_refresh else ""),
             error,
         )
     console().print(result if runs else safe(f"Dataset {name!r} has not run yet."))

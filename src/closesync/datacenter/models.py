@@ -110,6 +110,8 @@ class Run(_ToDict):
     error_report: str | None
     http_status: int | None
     reports: list[dict[str, Any]] = field(default_factory=list)
+    rows_written: int | None = None  # rows published to the table (0 for a failed run); `rows` were read
+    full_refresh: bool = False  # read everything, ignoring the saved cursors
 
     @property
     def ok(self) -> bool:

@@ -57,6 +57,7 @@ class Claim:
     dataset_id: int
     trigger: str
     attempt: int
+    full_refresh: bool = False
 
 
 class Runner:
@@ -83,11 +84,12 @@ class Runner:
         self.owner = owner
 
     # -- claiming -------------------------------------------------------------------------------------------
-    def claim(self, dataset_id: int, *, scheduled: bool = False) -> Claim | None:
+    def claim(self, dataset_id: int, *, scheduled: bool = False, full_refresh: bool = False) -> Claim | None:
         """Start a run if the dataset is free (and, when `scheduled`, still due); else None / DatasetBusyError.
 
         A manual claim raises DatasetBusyError when a live run holds the lease; a scheduled claim returns
-        None, since another scheduler simply got there first.
+        None, since another scheduler simply got there first. A scheduled run after a full refresh that
+        failed or was interrupted (its retry, say) is a full refresh too, until one succeeds.
         """
         now = self.clock()
         with self.store.write() as conn:
@@ -107,6 +109,7 @@ class Runner:
             pending = row["pending_attempt"]
             if scheduled:
                 trigger, attempt = ("retry", pending) if pending > 0 else ("schedule", 1)
+                full_refresh = history.full_refresh_unfinished(conn, dataset_id)
                 nxt = _planned(row, lambda: next_run(row["schedule"], now))
                 conn.execute(
                     "UPDATE datasets SET next_run_at = ?, pending_attempt = 0 WHERE id = ?", (to_iso(nxt), dataset_id)
@@ -114,10 +117,11 @@ class Runner:
             else:
                 trigger, attempt = "manual", 1
             run_id = history.start(
-                conn, dataset_id, trigger=trigger, attempt=attempt, owner=self.owner, started_at=now
+                conn, dataset_id, trigger=trigger, attempt=attempt, owner=self.owner, started_at=now,
+                full_refresh=full_refresh,
             )
             leases.acquire(conn, dataset_id, self.owner, run_id)
-        return Claim(run_id, dataset_id, trigger, attempt)
+        return Claim(run_id, dataset_id, trigger, attempt, full_refresh)
 
     # -- recovering -----------------------------------------------------------------------------------------
     def _interrupt(self, conn: sqlite3.Connection, lease: sqlite3.Row, now: datetime) -> None:
@@ -179,14 +183,14 @@ class Runner:
         return pending > 0
 
     # -- running --------------------------------------------------------------------------------------------
-    def execute(self, claim: Claim, *, full_refresh: bool = False) -> Run:
+    def execute(self, claim: Claim) -> Run:
         """Do the claimed run to the end and record it; never raises for a failed sync."""
         dataset = self.datasets.get(claim.dataset_id)
         started = time.monotonic()
         progress = RunProgress()
         try:
             with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id, progress=progress):
-                outcome = self._sync(dataset, full_refresh, progress)
+                outcome = self._sync(dataset, claim.full_refresh, progress)
         except BaseException as exc:  # Ctrl-C or a bug: record it (no alert: nobody let it fail), then go on
             outcome = self._failure(exc, None)
             self._finish(claim, dataset, outcome, time.monotonic() - started, alert=False)
@@ -205,9 +209,9 @@ class Runner:
                 "DuckDB lets one process write a file at a time. Try again later."
             )
         try:
-            claim = self.claim(dataset.id)
+            claim = self.claim(dataset.id, full_refresh=full_refresh)
             assert claim is not None
-            return self.execute(claim, full_refresh=full_refresh)
+            return self.execute(claim)
         finally:
             destlock.release(self.home, dataset.destination)
 
@@ -246,6 +250,7 @@ class Runner:
             error_report=first.name if first else None,
             http_status=first.http_status if first else None,
             rows=result.rows,
+            rows_written=sum(r.rows for r in result.reports if r.status == "success"),
             requests=result.requests,
             throttle_waits=sum(r.throttle_waits for r in result.reports),
             retries=sum(r.retries for r in result.reports),
