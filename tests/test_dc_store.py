@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from closesync.datacenter import DataCenter, DataCenterError, SecretKeyError
 from closesync.datacenter.migrations import LATEST, migrate
 from closesync.datacenter.secrets import Secrets, key_hint, redact
-from closesync.datacenter.store import DB_NAME, Store
+from closesync.datacenter.store import DB_NAME, Store, StoreError
 
 KEY = "api_4xQbTnq0eCkLmZ7pR2sVwYd9aFhJ3uGi"
 
@@ -115,3 +115,37 @@ def test_key_hint_and_redaction() -> None:
 def test_store_file_is_private(tmp_path: Path) -> None:
     store = Store(tmp_path / "home")
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [
+        ("database or disk is full", "the disk is full"),
+        ("attempt to write a readonly database", "read-only"),
+        ("database disk image is malformed", "damaged"),
+    ],
+)
+def test_store_failures_are_readable_data_center_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str, cause: str
+) -> None:
+    """Issue 10 §3: a full or read-only home was an `sqlite3.OperationalError` traceback (exit 1); it is a
+    DataCenterError (exit 2) naming the store and the cause. Injected here; a real full and read-only
+    tmpfs is in tests/reliability/test_errors_unusable.py."""
+    dc = DataCenter(tmp_path / "home")
+    kind = sqlite3.DatabaseError if "malformed" in failure else sqlite3.OperationalError
+
+    def broken() -> sqlite3.Connection:
+        raise kind(failure)
+
+    monkeypatch.setattr(dc.store, "_open", broken)
+    for call in (dc.list_datasets, dc.list_accounts, lambda: dc.history("x")):
+        with pytest.raises(StoreError) as caught:
+            call()
+        assert cause in str(caught.value) and str(dc.store.path) in str(caught.value)
+        assert isinstance(caught.value, DataCenterError) and isinstance(caught.value, sqlite3.OperationalError)
+
+
+def test_a_callers_integrity_error_is_not_a_store_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "home")
+    with pytest.raises(sqlite3.IntegrityError), store.write() as conn:
+        conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (1, 'now')")

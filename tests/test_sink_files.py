@@ -276,3 +276,17 @@ def test_parquet_keeps_json_flag_for_other_readers(tmp_path: Path) -> None:
 def test_open_sink_read_only_is_accepted(tmp_path: Path) -> None:
     s = open_sink(f"csv:{tmp_path}", read_only=True)
     assert isinstance(s, FileSink)
+
+
+@pytest.mark.parametrize("method", ["upsert", "append"])
+def test_a_column_seen_only_as_null_keeps_the_stored_type(sink: FileSink, method: str) -> None:
+    """Issue 10 §3: a shared table (`_closesync_custom_fields`) gets rows whose column is all NULL (type
+    null) after rows with text there; the stored text cannot be cast to null, so the column stays text."""
+    typed = pa.schema([pa.field("id", pa.string()), pa.field("type_id", pa.string())])
+    untyped = pa.schema([pa.field("id", pa.string()), pa.field("type_id", pa.null())])
+    load(sink, "t", [{"id": "a", "type_id": "acttype_1"}], schema=typed)
+    load(sink, "t", [{"id": "b", "type_id": None}], method, schema=untyped, primary_key=("id",))
+    assert read(sink, "t") == [{"id": "a", "type_id": "acttype_1"}, {"id": "b", "type_id": None}]
+    assert sink.table_schema("t").field("type_id").type == pa.string()
+    load(sink, "t", [{"id": "c", "type_id": "acttype_2"}], method, schema=typed, primary_key=("id",))
+    assert [r["type_id"] for r in read(sink, "t")] == ["acttype_1", None, "acttype_2"]

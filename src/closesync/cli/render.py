@@ -203,18 +203,25 @@ def print_account(a: Account) -> None:
 
 
 # -- datasets -----------------------------------------------------------------------------------------------
+def rows_of(run: Run) -> str:
+    """"1000 rows", or "0 written (1000 read)" when fewer reached the table than were read (a failed run)."""
+    if run.rows_written is None or run.rows_written == run.rows:
+        return f"{run.rows} rows"
+    return f"{run.rows_written} written ({run.rows} read)"
+
+
 def _last_run(d: Dataset) -> Text:
     run = d.last_run
     if run is None:
         return Text("never")
-    return Text.assemble(status(run.status), f" {when(run.started_at)} ({run.rows} rows)")
+    return Text.assemble(status(run.status), f" {when(run.started_at)} ({rows_of(run)})")
 
 
 def print_datasets(datasets: Sequence[Dataset]) -> None:
     result = table(None, ["Name", "Report", "Account", "Schedule", "Method", "Last run", "Next run"])
     for d in datasets:
         schedule = d.schedule if d.enabled else f"{d.schedule} (paused)"
-        nxt = "running" if d.running else when(d.next_run_at)
+        nxt = "running" if d.running else f"not planned: {d.problem}" if d.problem else when(d.next_run_at)
         add_row(result, d.name, d.report_name, d.account_name, schedule, d.method, _last_run(d), nxt)
     console().print(
         result if datasets else "No datasets yet: `closesync datasets create NAME --account A --report R`."
@@ -241,6 +248,7 @@ def print_dataset(d: Dataset) -> None:
             ("Table", d.table),
             ("Next run", "running now" if d.running else when(d.next_run_at)),
             ("Last run", _last_run(d)),
+            *([("Problem", d.problem)] if d.problem else []),
         ),
     )
 
@@ -248,7 +256,8 @@ def print_dataset(d: Dataset) -> None:
 def print_run(run: Run) -> None:
     """One finished run in a line (and its error on the next)."""
     line = Text.assemble(f"Run {run.id} of ", safe(repr(run.dataset_name)), ": ", status(run.status))
-    line.append(f", {run.rows} rows, {run.requests} requests, {run.throttle_waits} throttle waits")
+    refresh = ", full refresh" if run.full_refresh else ""
+    line.append(f"{refresh}, {rows_of(run)}, {run.requests} requests, {run.throttle_waits} throttle waits")
     line.append(f", {run.duration_s or 0:.1f}s.")
     if run.error:
         where = f" in {run.error_report}" if run.error_report else ""
@@ -272,8 +281,9 @@ def runs_table(title: str, runs: Sequence[Run], *, with_dataset: bool = False) -
     result = table(title, columns if with_dataset else [c for c in columns if c != "Dataset"])
     for r in runs:
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
-        cells = [str(r.id), r.dataset_name, status(r.status), when(r.started_at), duration, str(r.rows),
-                 str(r.requests), str(r.throttle_waits), str(r.attempt), r.trigger, _run_error(r)]
+        cells = [str(r.id), r.dataset_name, status(r.status), when(r.started_at), duration,
+                 rows_of(r).removesuffix(" rows"), str(r.requests), str(r.throttle_waits), str(r.attempt),
+                 r.trigger + (" (full refresh)" if r.full_refresh else ""), _run_error(r)]
         add_row(result, *(cells if with_dataset else cells[:1] + cells[2:]))
     return result
 

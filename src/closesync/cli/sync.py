@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from closesync.cli.common import LateHelpOption, default_base_url, home_of, resolve_api_key
+from closesync.cli.common import LateHelpOption, default_base_url, echo_json, home_of, resolve_api_key
+from closesync.errors import ClosesyncError
 from closesync.sinks.destination import DEFAULT_METHOD, METHODS
 
 
@@ -82,9 +83,10 @@ def sync_command(
         raise click.UsageError(str(exc)) from None
     if destination and db_path:
         raise click.UsageError("Give either --db or --destination, not both.")
+    db_folder = None
     if not destination:
         path = Path(db_path) if db_path else Path(home_of(ctx)) / "close.duckdb"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        db_folder = path.parent
         destination = f"duckdb:{path}"
     if schema:
         if not destination.startswith(("postgres://", "postgresql://")):
@@ -115,6 +117,8 @@ def sync_command(
         force=force,
     )
     try:
+        if db_folder is not None:
+            _make_folder(db_folder)
         options["client"] = ctx.with_resource(CloseClient(key, base_url=base_url, timeout=timeout))
         if as_json:
             result = sync([s.slug for s in specs], **options)
@@ -123,9 +127,24 @@ def sync_command(
             with LiveProgress(console) as live:
                 result = sync([s.slug for s in specs], progress=live.update, **options)
             print_summary(console, result)
+    except ClosesyncError as exc:  # e.g. a destination that cannot be opened, or is locked
+        if as_json:  # callers parsing stdout get JSON in every case; the root group sets the exit code
+            echo_json({"ok": False, "status": "error", "error": str(exc)})
+        raise
     except ValueError as exc:  # bad parameters (e.g. --since after --until), before anything is written
         raise click.UsageError(str(exc)) from None
     ctx.exit(0 if result.ok else 1)
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the DuckDB file's folder, or fail with a SinkError saying why (exit 1, no traceback)."""
+    from closesync.private_files import make_private_dirs
+    from closesync.sinks.errors import SinkError
+
+    try:
+        make_private_dirs(folder)
+    except OSError as exc:
+        raise SinkError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
 
 
 @click.command("reports")

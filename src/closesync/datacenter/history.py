@@ -38,17 +38,36 @@ def to_run(row: sqlite3.Row) -> Run:
         error_report=row["error_report"],
         http_status=row["http_status"],
         reports=json.loads(row["reports"] or "[]"),
+        rows_written=row["rows_written"],
+        full_refresh=bool(row["full_refresh"]),
     )
 
 
 def start(
-    conn: sqlite3.Connection, dataset_id: int, *, trigger: str, attempt: int, owner: str, started_at: datetime
+    conn: sqlite3.Connection,
+    dataset_id: int,
+    *,
+    trigger: str,
+    attempt: int,
+    owner: str,
+    started_at: datetime,
+    full_refresh: bool = False,
 ) -> int:
     cur = conn.execute(
-        "INSERT INTO runs (dataset_id, status, trigger, attempt, started_at, owner) VALUES (?, 'running', ?, ?, ?, ?)",
-        (dataset_id, trigger, attempt, to_iso(started_at), owner),
+        """INSERT INTO runs (dataset_id, status, trigger, attempt, started_at, owner, full_refresh)
+           VALUES (?, 'running', ?, ?, ?, ?, ?)""",
+        (dataset_id, trigger, attempt, to_iso(started_at), owner, int(full_refresh)),
     )
     return int(cur.lastrowid)  # type: ignore[arg-type]
+
+
+def full_refresh_unfinished(conn: sqlite3.Connection, dataset_id: int) -> bool:
+    """Whether the dataset's latest run was a full refresh that failed (or was interrupted): the runs the
+    scheduler starts next (its retry, or the run right after an interruption) are full refreshes too."""
+    row = conn.execute(
+        "SELECT status, full_refresh FROM runs WHERE dataset_id = ? ORDER BY id DESC LIMIT 1", (dataset_id,)
+    ).fetchone()
+    return row is not None and row["status"] == "failed" and bool(row["full_refresh"])
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,8 @@ class RunOutcome:
     """How a run ended: what `finish` writes to its history row.
 
     A count left None keeps what the progress beats recorded (a run that failed half way, or was
-    interrupted, still shows the rows and requests it got to).
+    interrupted, still shows the rows and requests it got to). `rows` are the rows read; `rows_written`
+    those published to the table, which for a failed run is none (tables are published all at once).
     """
 
     status: str  # "success" or "failed"
@@ -68,11 +88,13 @@ class RunOutcome:
     throttle_waits: int | None = None
     retries: int | None = None
     reports: list[dict[str, Any]] = field(default_factory=list)
+    rows_written: int = 0
 
 
 _FINISH = """UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ?, error_report = ?,
                  http_status = ?, reports = ?, rows = COALESCE(?, rows), requests = COALESCE(?, requests),
-                 throttle_waits = COALESCE(?, throttle_waits), retries = COALESCE(?, retries)
+                 throttle_waits = COALESCE(?, throttle_waits), retries = COALESCE(?, retries),
+                 rows_written = ?
              WHERE id = ?"""
 
 
@@ -85,7 +107,7 @@ def finish(
         (
             outcome.status, to_iso(finished_at), duration_s, outcome.error, outcome.error_report,
             outcome.http_status, json.dumps(outcome.reports, default=str), outcome.rows, outcome.requests,
-            outcome.throttle_waits, outcome.retries, run_id,
+            outcome.throttle_waits, outcome.retries, outcome.rows_written, run_id,
         ),
     )
 

@@ -170,12 +170,20 @@ V4 = (
     )""",
 )
 
+V5 = (
+    "ALTER TABLE runs ADD COLUMN rows_written INTEGER",
+    "ALTER TABLE runs ADD COLUMN full_refresh INTEGER NOT NULL DEFAULT 0",
+    # a finished run published its rows only when it succeeded (sinks publish a table all at once)
+    "UPDATE runs SET rows_written = CASE status WHEN 'success' THEN rows WHEN 'failed' THEN 0 END",
+)
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, datasets and run history", V1),
     Migration(2, "scheduler: leases, next runs, retries queued, per-dataset state", V2, _schedule_existing),
     Migration(3, "destination passwords encrypted like API keys", V3, _encrypt_destination_passwords),
     Migration(4, "notification channels (URLs encrypted) and which datasets are failing", V4),
+    Migration(5, "runs: rows written apart from rows read, and whether the run was a full refresh", V5),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -117,6 +117,8 @@ class Run(_ToDict):
     error_report: str | None
     http_status: int | None
     reports: list[dict[str, Any]] = field(default_factory=list)
+    rows_written: int | None = None  # rows published to the table (0 for a failed run); `rows` were read
+    full_refresh: bool = False  # read everything, ignoring the saved cursors
 
     @property
     def ok(self) -> bool:
@@ -159,6 +161,7 @@ class Dataset(_ToDict):
     updated_at: datetime
     last_run: Run | None = None
     running: bool = False
+    problem: str | None = None  # why its stored schedule or retry delay cannot be planned (None: fine)
 
     @property
     def destination_display(self) -> str:

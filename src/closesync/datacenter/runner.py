@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from closesync.datacenter import destlock, history, leases, notify
@@ -23,13 +24,29 @@ from closesync.datacenter.history import RunOutcome
 from closesync.datacenter.models import Dataset, Run
 from closesync.datacenter.notify import Notifications
 from closesync.datacenter.progress import RunProgress
-from closesync.datacenter.schedule import parse_schedule
+from closesync.datacenter.schedule import ScheduleError, next_run, retry_at
 from closesync.datacenter.secrets import redact
 from closesync.datacenter.state import DatasetState
 from closesync.datacenter.store import Store, to_iso
 
 log = logging.getLogger("closesync.datacenter")
 INTERRUPTED = "Interrupted: the process running it ({owner}) stopped before the run finished."
+
+
+def _planned(dataset: sqlite3.Row, plan: Callable[[], datetime | None]) -> datetime | None:
+    """`plan()`, or None (logged) when the dataset's stored schedule or retry delay cannot be planned:
+    one dataset's bad row never stops a run from being recorded or another dataset from running."""
+    try:
+        return plan()
+    except ScheduleError as exc:
+        log.warning("dataset %r: %s", dataset["name"], exc)
+        return None
+
+
+def _next_slot(schedule: str, now: datetime, interrupted: bool) -> datetime | None:
+    """The schedule's next run time; right away when a scheduled dataset's run was interrupted."""
+    upcoming = next_run(schedule, now)
+    return now if interrupted and upcoming is not None else upcoming
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,7 @@ class Claim:
     dataset_id: int
     trigger: str
     attempt: int
+    full_refresh: bool = False
 
 
 class Runner:
@@ -66,11 +84,12 @@ class Runner:
         self.owner = owner
 
     # -- claiming -------------------------------------------------------------------------------------------
-    def claim(self, dataset_id: int, *, scheduled: bool = False) -> Claim | None:
+    def claim(self, dataset_id: int, *, scheduled: bool = False, full_refresh: bool = False) -> Claim | None:
         """Start a run if the dataset is free (and, when `scheduled`, still due); else None / DatasetBusyError.
 
         A manual claim raises DatasetBusyError when a live run holds the lease; a scheduled claim returns
-        None, since another scheduler simply got there first.
+        None, since another scheduler simply got there first. A scheduled run after a full refresh that
+        failed or was interrupted (its retry, say) is a full refresh too, until one succeeds.
         """
         now = self.clock()
         with self.store.write() as conn:
@@ -90,17 +109,19 @@ class Runner:
             pending = row["pending_attempt"]
             if scheduled:
                 trigger, attempt = ("retry", pending) if pending > 0 else ("schedule", 1)
-                nxt = parse_schedule(row["schedule"]).next_after(now)
+                full_refresh = history.full_refresh_unfinished(conn, dataset_id)
+                nxt = _planned(row, lambda: next_run(row["schedule"], now))
                 conn.execute(
                     "UPDATE datasets SET next_run_at = ?, pending_attempt = 0 WHERE id = ?", (to_iso(nxt), dataset_id)
                 )
             else:
                 trigger, attempt = "manual", 1
             run_id = history.start(
-                conn, dataset_id, trigger=trigger, attempt=attempt, owner=self.owner, started_at=now
+                conn, dataset_id, trigger=trigger, attempt=attempt, owner=self.owner, started_at=now,
+                full_refresh=full_refresh,
             )
             leases.acquire(conn, dataset_id, self.owner, run_id)
-        return Claim(run_id, dataset_id, trigger, attempt)
+        return Claim(run_id, dataset_id, trigger, attempt, full_refresh)
 
     # -- recovering -----------------------------------------------------------------------------------------
     def _interrupt(self, conn: sqlite3.Connection, lease: sqlite3.Row, now: datetime) -> None:
@@ -142,14 +163,17 @@ class Runner:
         now: datetime,
         interrupted: bool = False,
     ) -> bool:
-        """Queue a retry after a failure the policy still covers (True); otherwise go back to the schedule."""
-        schedule = parse_schedule(dataset["schedule"])
+        """Queue a retry after a failure the policy still covers (True); otherwise go back to the schedule.
+
+        Never raises: a stored retry delay or schedule that cannot be planned (see `plan_problem`) skips
+        the retry or leaves the dataset unscheduled, so the run is still recorded and others still run.
+        """
+        pending, nxt = 0, None
         if failed and attempt <= dataset["retries"]:
-            pending = attempt + 1
-            nxt: datetime | None = now + timedelta(seconds=dataset["retry_delay_s"])
-        else:
-            pending = 0
-            nxt = now if (interrupted and not schedule.manual) else schedule.next_after(now)
+            nxt = _planned(dataset, lambda: retry_at(now, dataset["retry_delay_s"]))
+            pending = attempt + 1 if nxt is not None else 0
+        if nxt is None:
+            nxt = _planned(dataset, lambda: _next_slot(dataset["schedule"], now, interrupted))
         if not dataset["enabled"]:
             nxt = None
         conn.execute(
@@ -159,7 +183,7 @@ class Runner:
         return pending > 0
 
     # -- running --------------------------------------------------------------------------------------------
-    def execute(self, claim: Claim, *, full_refresh: bool = False, force: bool = False) -> Run:
+    def execute(self, claim: Claim, *, force: bool = False) -> Run:
         """Do the claimed run to the end and record it; never raises for a failed sync. ``force`` adopts a
         table another writer owns."""
         dataset = self.datasets.get(claim.dataset_id)
@@ -167,7 +191,7 @@ class Runner:
         progress = RunProgress()
         try:
             with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id, progress=progress):
-                outcome = self._sync(dataset, full_refresh, progress, force)
+                outcome = self._sync(dataset, claim.full_refresh, progress, force)
         except BaseException as exc:  # Ctrl-C or a bug: record it (no alert: nobody let it fail), then go on
             outcome = self._failure(exc, None)
             self._finish(claim, dataset, outcome, time.monotonic() - started, alert=False)
@@ -188,9 +212,9 @@ class Runner:
                 "DuckDB lets one process write a file at a time. Try again later."
             )
         try:
-            claim = self.claim(dataset.id)
+            claim = self.claim(dataset.id, full_refresh=full_refresh)
             assert claim is not None
-            return self.execute(claim, full_refresh=full_refresh, force=force)
+            return self.execute(claim, force=force)
         finally:
             destlock.release(self.home, dataset.destination)
 
@@ -232,6 +256,7 @@ class Runner:
             error_report=first.name if first else None,
             http_status=first.http_status if first else None,
             rows=result.rows,
+            rows_written=sum(r.rows for r in result.reports if r.status == "success"),
             requests=result.requests,
             throttle_waits=sum(r.throttle_waits for r in result.reports),
             retries=sum(r.retries for r in result.reports),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -84,8 +84,10 @@ class Schedule:
             step = self.interval.total_seconds()
             elapsed = (moment - _EPOCH).total_seconds()
             return _EPOCH + timedelta(seconds=(elapsed // step + 1) * step)
+        zone = ZoneInfo(self.tz) if self.tz else UTC
+        if self.at is not None:  # daily, weekly: by the local calendar, not by cron (see _next_local)
+            return _next_local(self.at, self.weekdays, zone, moment)
         if self.cron is not None:
-            zone = ZoneInfo(self.tz) if self.tz else UTC
             nxt = croniter(self.cron, moment.astimezone(zone)).get_next(datetime)
             return nxt.astimezone(UTC)
         return None
@@ -105,6 +107,31 @@ class Schedule:
         if self.interval is not None:
             return f"Runs {self.spec} (aligned to the clock, {zone})."
         return f"Runs on cron '{self.cron}' ({zone})."
+
+
+def _next_local(at: time, weekdays: tuple[str, ...], zone: tzinfo, moment: datetime) -> datetime:
+    """The first `at` (a wall-clock time in `zone`) strictly after `moment`, on one of `weekdays` (any day
+    when empty): once per local day, whatever daylight saving does to the clock."""
+    day = moment.astimezone(zone).date()
+    while True:
+        if not weekdays or WEEKDAYS[day.weekday()] in weekdays:
+            run = _wall_time(day, at, zone)
+            if run is not None and run > moment:
+                return run
+        day += timedelta(days=1)
+
+
+def _wall_time(day: date, at: time, zone: tzinfo) -> datetime | None:
+    """`at` on `day` in `zone`, as UTC. A time the autumn change shows twice is its first showing; one the
+    spring change skips is the first minute after it that exists (03:00 for 02:30 in Berlin); None for a
+    day the zone skipped altogether."""
+    wall = datetime.combine(day, at)
+    while wall.date() == day:
+        moment = wall.replace(tzinfo=zone).astimezone(UTC)  # fold=0: the first of a repeated hour
+        if moment.astimezone(zone).replace(tzinfo=None) == wall:  # else the clock never showed `wall`
+            return moment
+        wall += timedelta(minutes=1)
+    return None
 
 
 def _split_zone(spec: str) -> tuple[str, str | None]:
@@ -184,6 +211,34 @@ def parse_schedule(spec: str | None) -> Schedule:
             raise _bad(original, "it never runs: no date matches it") from None
         return schedule
     raise _bad(original)
+
+
+def next_run(spec: str, moment: datetime) -> datetime | None:
+    """The first run time of a stored schedule after `moment`; ScheduleError when it cannot be planned
+    (a row written by an older version or edited in the store, not validated by parse_schedule then)."""
+    try:
+        return parse_schedule(spec).next_after(moment)
+    except ScheduleError as exc:
+        raise ScheduleError(str(exc).splitlines()[0].removesuffix(" Accepted forms:")) from None
+    except (CroniterBadDateError, OverflowError, ValueError) as exc:
+        raise ScheduleError(f"The schedule {spec!r} cannot be planned ({exc}).") from None
+
+
+def retry_at(moment: datetime, delay_s: int) -> datetime:
+    """When a retry `delay_s` seconds after `moment` is due; ScheduleError for a stored delay out of bounds."""
+    if not isinstance(delay_s, int) or not 0 <= delay_s <= MAX_INTERVAL.total_seconds():
+        raise ScheduleError(f"The retry delay of {delay_s}s is longer than {MAX_INTERVAL.days} days.")
+    return moment + timedelta(seconds=delay_s)
+
+
+def plan_problem(spec: str, delay_s: int, moment: datetime) -> str | None:
+    """Why a stored dataset's runs cannot be planned (its schedule, or its retry delay), else None."""
+    try:
+        next_run(spec, moment)
+        retry_at(moment, delay_s)
+    except ScheduleError as exc:
+        return f"{exc} Edit the dataset to fix it."
+    return None
 
 
 def parse_duration(value: str | int | float | None, *, default: int = 300) -> int:

@@ -75,6 +75,9 @@ class Scheduler:
                     continue
                 try:
                     claim = self.runner.claim(dataset_id, scheduled=True)
+                except Exception:  # this dataset only (its stored row, say): the others still run
+                    log.exception("dataset %s could not be started", dataset_id)
+                    claim = None
                 except BaseException:
                     destlock.release(home, destination)
                     raise

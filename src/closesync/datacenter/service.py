@@ -6,6 +6,7 @@ call them from worker threads. Every error raised is a DataCenterError whose str
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Iterable
@@ -34,7 +35,7 @@ from closesync.datacenter.models import (
 from closesync.datacenter.notify import Delivery, Notification, Notifications
 from closesync.datacenter.run_filters import RunFilter, check_page, check_status, parse_bound
 from closesync.datacenter.runner import Runner
-from closesync.datacenter.schedule import ScheduleError, parse_schedule
+from closesync.datacenter.schedule import ScheduleError, parse_schedule, plan_problem
 from closesync.datacenter.scheduler import Scheduler
 from closesync.datacenter.secrets import Secrets
 from closesync.datacenter.spec import DEFAULT_RETRY_DELAY, DEFAULT_SCHEDULE, DatasetSpec
@@ -183,10 +184,16 @@ class DataCenter:
 
     def list_datasets(self) -> list[Dataset]:
         self._runner.recover()
-        return self._datasets.list()
+        return [self._with_problem(d) for d in self._datasets.list()]
 
     def get_dataset(self, name_or_id: str | int) -> Dataset:
-        return self._datasets.get(name_or_id)
+        self._runner.recover()
+        return self._with_problem(self._datasets.get(name_or_id))
+
+    def _with_problem(self, dataset: Dataset) -> Dataset:
+        """The dataset with `problem` set when its stored schedule or retry delay cannot be planned."""
+        problem = plan_problem(dataset.schedule, dataset.retry_delay_s, self.clock())
+        return dataclasses.replace(dataset, problem=problem) if problem else dataset
 
     def edit_dataset(self, name_or_id: str | int, **changes: Any) -> Dataset:
         """Change the given DatasetSpec fields (others raise ValidationError). A change of report, account,

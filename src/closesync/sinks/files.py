@@ -119,12 +119,21 @@ def _json_to_lists(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def unify(old: pa.Schema | None, new: pa.Schema) -> pa.Schema:
-    """Columns of ``old`` followed by columns only ``new`` has; a column in both takes ``new``'s type."""
+    """Columns of ``old`` followed by columns only ``new`` has; a column in both takes ``new``'s type,
+    unless ``new`` only saw NULLs there (type null): then the stored values keep their type, since they
+    cannot be cast to null (a shared table such as ``_closesync_custom_fields`` gets such columns)."""
     if old is None:
         return new
-    fields = [new.field(f.name) if new.get_field_index(f.name) >= 0 else f for f in old]
+    fields = [_newer_field(f, new) for f in old]
     fields += [f for f in new if old.get_field_index(f.name) < 0]
     return pa.schema(fields)
+
+
+def _newer_field(old: pa.Field, new: pa.Schema) -> pa.Field:
+    """``old``'s column as ``new`` declares it, unless ``new`` lacks it or only knows it as null."""
+    if new.get_field_index(old.name) < 0 or pa.types.is_null(new.field(old.name).type):
+        return old
+    return new.field(old.name)
 
 
 class FileSink(Sink):

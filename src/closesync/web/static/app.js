@@ -113,8 +113,11 @@
     const fmtDur = (s) => (s === null || s === undefined ? "—" : s < 60 ? `${Number(s).toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
     const fmtWhen = (iso) => (iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "—");
     const fmtCount = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US"));
-    // A failed run loaded nothing (the table kept its rows): a dash, not a misleading 0.
-    const fmtRows = (r) => (r.status === "failed" ? "—" : fmtCount(r.rows));
+    // A failed run loaded nothing (the table kept its rows): what it read, or a dash, not a misleading 0.
+    const fmtRows = (r) =>
+      r.rows_written != null && r.rows_written !== r.rows
+        ? `${fmtCount(r.rows_written)} written (${fmtCount(r.rows)} read)`
+        : r.status === "failed" ? "—" : fmtCount(r.rows);
     const elapsed = (iso) => {
       const t = Date.parse(iso || "");
       return Number.isNaN(t) ? "running…" : fmtDur(Math.max(0, (Date.now() - t) / 1000)); // the badge says running
