@@ -21,6 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from closesync.private_files import create_private_file
 from closesync.sinks.base import PublishGroup, TableWriter
 from closesync.sinks.ownership import OWNERS_FILE
 from closesync.sinks.writespec import WriteSpec
@@ -63,6 +64,7 @@ class Publication:
             "removals": [str(p) for p in self.removals],
         }
         tmp = manifest.with_name(f".{manifest.name}.tmp")
+        create_private_file(tmp)  # it names the folder's files: owner-only like them
         tmp.write_text(json.dumps(body), encoding="utf-8")
         os.replace(tmp, manifest)
         self.committed = True
@@ -147,5 +149,6 @@ class FileGroup(PublishGroup):
                 owners[w.table] = w.spec.claim.record(w.table)
             path = meta_dir / OWNERS_FILE
             tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+            create_private_file(tmp)
             tmp.write_text(json.dumps(owners, indent=2, sort_keys=True) + "\n", encoding="utf-8")
             publication.rename(tmp, path)
