@@ -37,7 +37,7 @@ def _ids(answer: Any) -> list[int]:
 def _table_runs(page: str, table_id: str) -> list[int]:
     body = re.search(rf'id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S)
     assert body is not None
-    return [int(i) for i in re.findall(r'<tr data-run="(\d+)">', body.group(1))]
+    return [int(i) for i in re.findall(r'<tr data-run="(\d+)"', body.group(1))]
 
 
 # ---------------------------------------------------------------- JSON API
