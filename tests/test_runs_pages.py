@@ -111,7 +111,7 @@ def test_runs_page_lists_every_run_with_links_and_a_chart(client: Any, history: 
     assert "<script" not in chart.group(1)
     # the long error is cut in the table (whole on hover, and on the run's page)
     error = history.runs[1].error or ""
-    shown = re.search(r'<tr data-run="2">.*?<div class="clamp" title="([^"]*)">([^<]*)</div>', text, re.S)
+    shown = re.search(r'<tr data-run="2"[^>]*>.*?<div class="clamp" title="([^"]*)">([^<]*)</div>', text, re.S)
     assert shown is not None and len(error) > 300
     assert html.unescape(shown.group(1)) == error
     assert html.unescape(shown.group(2)) == error[:297] + "..."
@@ -202,7 +202,7 @@ def test_dataset_history_has_trigger_throttle_waits_links_and_a_chart(client: An
     assert _table_runs(page, "history") == [6, 5, 3, 1]
     head = re.search(r'id="history">\s*<thead>(.*?)</thead>', page, re.S)
     assert head is not None and "Throttle waits" in head.group(1) and "Trigger" in head.group(1)
-    first = re.search(r'<tr data-run="1">(.*?)</tr>', page, re.S)
+    first = re.search(r'<tr data-run="1"[^>]*>(.*?)</tr>', page, re.S)
     assert first is not None
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", first.group(1), re.S)]
     assert cells[0] == "1" and cells[1] == "success" and cells[2] == "manual" and cells[7] == "1"  # throttle waits
