@@ -150,39 +150,37 @@ class DuckDBTableWriter(TableWriter):
             inflight.result()
 
     def _insert(self, batches: list[pa.RecordBatch], keys: list[pa.RecordBatch] | None = None) -> None:
-        assert self._cur is not None
         if keys:
             assert self._keys_schema is not None
-            self._cur.register(self._view, pa.RecordBatchReader.from_batches(self._keys_schema, keys))
-            try:
-                self._sql(
-                    f"INSERT INTO {quote_ident(self._keys_stage)} SELECT * FROM {quote_ident(self._view)}"
-                )
-            except duckdb.Error as e:
-                raise SinkError(f"staging covered keys for {self.table!r} failed: {e}") from None
-            finally:
-                with contextlib.suppress(duckdb.Error):
-                    self._cur.unregister(self._view)
+            self._stage_batches(self._keys_stage, "*", self._keys_schema, keys, "covered keys")
         if not batches:
             return
-        # A reader, not the batches themselves: DuckDB keeps a registered Table/RecordBatch alive (zero-copy
-        # strings) until the transaction commits, so memory would grow with the table; a reader is copied.
-        self._cur.register(self._view, pa.RecordBatchReader.from_batches(self.schema, batches))
-        try:
-            self._sql(
-                f"INSERT INTO {quote_ident(self._stage)} SELECT {self._select} FROM {quote_ident(self._view)}"
-            )
-        except duckdb.Error as e:
-            raise SinkError(f"staging rows for {self.table!r} failed: {e}") from None
-        finally:
-            with contextlib.suppress(duckdb.Error):  # fails once the transaction is aborted; harmless
-                self._cur.unregister(self._view)
+        self._stage_batches(self._stage, self._select, self.schema, batches, "rows")
+        assert self._cur is not None
         self._tx_bytes += sum(b.nbytes for b in batches)
         if self._tx_bytes >= STAGE_COMMIT_BYTES:
             self._cur.commit()  # from here on an abort must drop the staging table (see _abort)
             self._staged_committed = True
             self._cur.begin()
             self._tx_bytes = 0
+
+    def _stage_batches(
+        self, stage: str, select: str, schema: pa.Schema, batches: list[pa.RecordBatch], what: str
+    ) -> None:
+        """INSERT the batches into a staging table through a registered view.
+
+        A reader, not the batches themselves: DuckDB keeps a registered Table/RecordBatch alive (zero-copy
+        strings) until the transaction commits, so memory would grow with the table; a reader is copied.
+        """
+        assert self._cur is not None
+        self._cur.register(self._view, pa.RecordBatchReader.from_batches(schema, batches))
+        try:
+            self._sql(f"INSERT INTO {quote_ident(stage)} SELECT {select} FROM {quote_ident(self._view)}")
+        except duckdb.Error as e:
+            raise SinkError(f"staging {what} for {self.table!r} failed: {e}") from None
+        finally:
+            with contextlib.suppress(duckdb.Error):  # fails once the transaction is aborted; harmless
+                self._cur.unregister(self._view)
 
     def _prepare(self) -> None:
         """Finish staging and commit it, so the group's publish transaction (another cursor) sees it."""
