@@ -43,12 +43,13 @@ _SELECT = """SELECT a.*, (SELECT COUNT(*) FROM datasets d WHERE d.account_id = a
 KEY_REFUSED = (401, 403)
 
 
+_ADVICE = "Replace the key with"
+
+
 def key_advice(account_name: str) -> str:
     """How to give an account a new key, for a run Close refused (one sentence, CLI and web)."""
-    return (
-        f"Replace the key with `closesync accounts set-key {shlex.quote(account_name)}` or with "
-        "“Replace key” on the account's page."
-    )
+    command = f"closesync accounts set-key {shlex.quote(account_name)}"
+    return f"{_ADVICE} `{command}` or with “Replace key” on the account's page."
 
 
 def with_key_advice(outcome: RunOutcome, account_name: str) -> RunOutcome:
@@ -267,8 +268,8 @@ class Accounts:
         missing = [c for c in account.organizations if c.id not in {o.id for o in new_orgs}]
         if missing and not allow_other_organization:
             raise OrganizationChangeError(
-                f"The new key belongs to {_orgs(new_orgs) or 'no organization'}, not to "
-                f"{_orgs(missing)} like account {account.name!r}'s key: its datasets would read another "
+                f"The new key belongs to {_orgs(new_orgs) or 'no organization'}, not to {_orgs(missing)}, "
+                f"the organization of account {account.name!r}: its datasets would read another "
                 "organization's data. Nothing was changed; confirm the organization change to use it anyway."
             )
         now = to_iso(self.clock())
@@ -287,13 +288,20 @@ class Accounts:
             )
             if missing:  # confirmed: cursors of the old organization's data no longer apply
                 conn.execute(
-                    "DELETE FROM dataset_state WHERE dataset_id IN (SELECT id FROM datasets WHERE account_id = ?)",
+                    "DELETE FROM dataset_state"
+                    " WHERE dataset_id IN (SELECT id FROM datasets WHERE account_id = ?)",
                     (account.id,),
                 )
         return self.get(account.id)
 
     def record_health(
-        self, account_id: int, *, ok: bool, message: str | None, at: datetime, seen_since: datetime | None = None
+        self,
+        account_id: int,
+        *,
+        ok: bool,
+        message: str | None,
+        at: datetime,
+        seen_since: datetime | None = None,
     ) -> None:
         """Mark the account valid or invalid (with Close's message and when), as a run or a check found it.
 
@@ -316,10 +324,11 @@ class Accounts:
         refused = run.status == "failed" and run.http_status in KEY_REFUSED
         if not (run.ok or refused):
             return
-        message = f"Run {run.id} of dataset {run.dataset_name!r}: {run.error}" if refused else None
-        self.record_health(
-            account_id, ok=run.ok, message=message, at=run.finished_at or self.clock(), seen_since=run.started_at
-        )
+        close_said = (run.error or "").partition(f" {_ADVICE} ")[0]  # the advice is shown with the account
+        which = f"Run {run.id} of dataset {run.dataset_name!r}"
+        message = f"{which} failed (HTTP {run.http_status}): {close_said}"
+        at = run.finished_at or self.clock()
+        self.record_health(account_id, ok=run.ok, message=message, at=at, seen_since=run.started_at)
 
     def check(self, name_or_id: str | int) -> AccountCheck:
         """Re-validate the key and refresh who it belongs to; the outcome is recorded on the account."""
@@ -366,8 +375,9 @@ class Accounts:
             if names and not force:
                 raise ConflictError(
                     f"Account {account.name!r} is used by {len(names)} dataset(s) ({', '.join(names)}) with "
-                    f"{account.run_count} run(s) of history. Removing it deletes them too (their tables are "
-                    "kept): delete them first, or confirm (--force in the CLI, the account's name on the web)."
+                    f"{account.run_count} run(s) of history. Removing it deletes them too (their tables "
+                    "are kept): delete them first, or confirm (--force in the CLI, the account's name on "
+                    "the web)."
                 )
             conn.execute("DELETE FROM datasets WHERE account_id = ?", (account.id,))
             conn.execute("DELETE FROM accounts WHERE id = ?", (account.id,))

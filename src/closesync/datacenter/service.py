@@ -139,7 +139,10 @@ class DataCenter:
         organizations, else OrganizationChangeError unless `allow_other_organization`.
         """
         return self._accounts.set_key(
-            name_or_id, api_key=api_key, api_key_env=api_key_env, allow_other_organization=allow_other_organization
+            name_or_id,
+            api_key=api_key,
+            api_key_env=api_key_env,
+            allow_other_organization=allow_other_organization,
         )
 
     def remove_account(self, name_or_id: str | int, *, force: bool = False) -> list[str]:

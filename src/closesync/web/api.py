@@ -131,8 +131,9 @@ class AccountPatch(BaseModel):
         """A stored key goes only to the address it was checked with; a new one needs the key typed again."""
         if isinstance(data, dict) and ({"base_url", "api_key", "api_key_env"} & data.keys()):
             raise ValueError(
-                "only the name can be changed here: to replace the key, POST /api/accounts/{id}/key; to use "
-                "another base URL, add the account again with its API key (POST /api/accounts) and remove this one"
+                "only the name can be changed here: to replace the key, POST /api/accounts/{id}/key; to "
+                "use another base URL, add the account again with its API key (POST /api/accounts) and "
+                "remove this one"
             )
         return data
 
@@ -160,7 +161,8 @@ def replace_account_key(request: Request, account_id: RowId, body: AccountKeyIn)
             account_id, api_key=body.api_key, allow_other_organization=body.confirm_organization_change
         )
     except OrganizationChangeError as exc:
-        raise OrganizationChangeError(f'{exc} Send "confirm_organization_change": true to use it anyway.') from None
+        confirm = 'Send "confirm_organization_change": true to use it anyway.'
+        raise OrganizationChangeError(f"{exc} {confirm}") from None
     return _json(account)
 
 

@@ -216,7 +216,8 @@ async def replace_key(request: Request, account_id: RowId) -> Response:
         except DataCenterError as exc:  # Close refused the key, or it could not be reached
             errors["api_key"] = str(exc)
         else:
-            flash(request, "ok", f"Key of “{new.name}” replaced: {new.key_hint} works ({new.user_email or 'validated'}).")
+            who = new.user_email or "validated"
+            flash(request, "ok", f"Key of “{new.name}” replaced: {new.key_hint} works ({who}).")
             return _redirect(f"/accounts/{account_id}")
     return await _account_page(request, account, errors, status=422)
 
@@ -266,7 +267,8 @@ async def remove_account(request: Request, account_id: RowId) -> Response:
     except DataCenterError as exc:  # a DataSet is running: try when it ends
         flash(request, "error", str(exc))
         return _redirect(f"/accounts/{account_id}")
-    extra = f" with its DataSets {', '.join(removed)} and {account.run_count} run(s) of history" if removed else ""
+    history = f"{account.run_count} run(s) of history"
+    extra = f" with its DataSets {', '.join(removed)} and {history}" if removed else ""
     flash(request, "ok", f"Removed account “{account.name}”{extra}.")
     return _redirect("/accounts")
 
