@@ -122,12 +122,14 @@ def test_rename_account_on_the_accounts_page(client: Any, dc: Any, leads_dataset
     assert client.post("/accounts/999/rename", data={"csrf_token": token, "name": "Ghost"}).status_code == 404
 
 
-def test_remove_account_in_use_needs_force(client: Any, dc: Any, leads_dataset: Any, account: Any) -> None:
+def test_remove_account_in_use_needs_its_name_typed(
+    client: Any, dc: Any, leads_dataset: Any, account: Any
+) -> None:
     token = csrf(client)
-    client.post(f"/accounts/{account.id}/delete", data={"csrf_token": token})
+    refused = client.post(f"/accounts/{account.id}/delete", data={"csrf_token": token, "force": "1"})
+    assert refused.status_code == 422 and 'id="error-confirm_name"' in refused.text
     assert len(dc.list_accounts()) == 1
-    assert 'class="flash error"' in client.get("/accounts").text
-    client.post(f"/accounts/{account.id}/delete", data={"csrf_token": token, "force": "1"})
+    client.post(f"/accounts/{account.id}/delete", data={"csrf_token": token, "confirm_name": "Acme"})
     assert dc.list_accounts() == [] and dc.list_datasets() == []
 
 

@@ -180,9 +180,14 @@ def test_a_lost_key_file_says_how_to_recover(home: Path, sandbox: Any, run: Any)
     assert not failed.ok
     message = failed.error or ""
     assert "cannot be decrypted" in message and "from a backup" in message
-    assert "closesync accounts add" in message
+    assert "closesync accounts set-key NAME" in message
     checked = run("accounts", "check", "acme")
     assert "from a backup" in checked.output
+    typed_again = CliRunner().invoke(  # the advice works: the key typed again under the new master key
+        cli, ["--home", str(home), "accounts", "set-key", "acme"], input=sandbox.api_key + "\n"
+    )
+    assert typed_again.exit_code == 0, typed_again.output
+    assert make_dc(home).run_dataset("users").ok
 
 
 def test_a_lost_key_leaves_datasets_listed_and_the_password_can_be_typed_again(

@@ -8,10 +8,12 @@ import click
 
 from closesync.cli.common import (
     EXIT_FAILED,
+    EXIT_INPUT,
     LateHelpOption,
     default_base_url,
     echo,
     echo_json,
+    fail,
     pass_data_center,
     warn_visible,
 )
@@ -92,6 +94,46 @@ def accounts_rename(dc: DataCenter, name: str, new_name: str) -> None:
     echo(f"Renamed to {account.name!r}.")
 
 
+@accounts.command("set-key")
+@click.argument("name")
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    help="Read the new key from this variable at run time (else you are asked for it, and it is stored "
+    "encrypted).",
+)
+@click.option(
+    "--allow-other-organization",
+    is_flag=True,
+    help="Accept a key of another Close organization (the datasets then read that organization in full).",
+)
+@pass_data_center
+def accounts_set_key(
+    dc: DataCenter, name: str, api_key_env: str | None, allow_other_organization: bool
+) -> None:
+    """Replace account NAME's API key (rotated or revoked): checked with Close, datasets keep working."""
+    from closesync.datacenter.errors import OrganizationChangeError
+
+    account = dc.get_account(name)
+    api_key = None
+    if not api_key_env:  # typed, never echoed nor left in `ps` or the shell history
+        api_key = click.prompt(f"New API key for {account.name}", hide_input=True).strip()
+    try:
+        account = dc.set_account_key(
+            account.id,
+            api_key=api_key,
+            api_key_env=api_key_env,
+            allow_other_organization=allow_other_organization,
+        )
+    except OrganizationChangeError as exc:
+        fail(f"{exc} Pass --allow-other-organization to use it anyway.", EXIT_INPUT)
+    source = f"read from ${account.key_env}" if account.key_source == "env" else "stored encrypted"
+    echo(
+        f"Replaced the key of account {account.name!r}: {account.key_hint} ({source}) of "
+        f"{account.user_email}; its {account.dataset_count} dataset(s) use it from their next run."
+    )
+
+
 @accounts.command("check")
 @click.argument("name")
 @pass_data_center
@@ -107,7 +149,9 @@ def accounts_check(dc: DataCenter, name: str) -> None:
 @click.option("--force", is_flag=True, help="Also delete the datasets that use it (their tables are kept).")
 @pass_data_center
 def accounts_remove(dc: DataCenter, name: str, force: bool) -> None:
-    """Remove account NAME (refused while datasets use it, unless --force)."""
-    removed = dc.remove_account(name, force=force)
-    extra = f" and its datasets {', '.join(removed)}" if removed else ""
-    echo(f"Removed account {name!r}{extra}.")
+    """Remove account NAME (refused while datasets use it, unless --force: they and their runs go too)."""
+    account = dc.get_account(name)
+    removed = dc.remove_account(account.id, force=force)
+    history = f"{account.run_count} run(s) of history"
+    extra = f" and its datasets {', '.join(removed)} ({history})" if removed else ""
+    echo(f"Removed account {account.name!r}{extra}.")

@@ -168,7 +168,7 @@ def print_accounts(accounts: Sequence[Account]) -> None:
             key,
             a.user_email or "-",
             ", ".join(c.label for c in a.organizations),
-            safe(a.status, "green" if a.status == "ok" else "red"),
+            safe(a.status, "green") if a.status == "ok" else safe(f"{a.status}: {a.last_error}", "red"),
             str(a.dataset_count),
             when(a.last_checked_at),
         )

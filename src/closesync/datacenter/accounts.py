@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -18,10 +20,12 @@ from closesync.datacenter.errors import (
     AccountKeyError,
     ConflictError,
     DatasetBusyError,
+    OrganizationChangeError,
     SecretKeyError,
     ValidationError,
 )
-from closesync.datacenter.models import Account, AccountCheck, Choice, ReportChoices
+from closesync.datacenter.history import RunOutcome
+from closesync.datacenter.models import Account, AccountCheck, Choice, ReportChoices, Run
 from closesync.datacenter.secrets import Secrets, key_hint, redact
 from closesync.datacenter.store import Store, from_iso, row_by_name_or_id, to_iso
 
@@ -31,8 +35,28 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[str, str], "CloseClient"]  # (api_key, base_url) -> a client
 Clock = Callable[[], datetime]
 
-_SELECT = """SELECT a.*, (SELECT COUNT(*) FROM datasets d WHERE d.account_id = a.id) AS dataset_count
+_SELECT = """SELECT a.*, (SELECT COUNT(*) FROM datasets d WHERE d.account_id = a.id) AS dataset_count,
+                    (SELECT COUNT(*) FROM runs r JOIN datasets d ON d.id = r.dataset_id
+                     WHERE d.account_id = a.id) AS run_count
              FROM accounts a"""
+#: HTTP statuses of a run that mean Close refused the account's key, not that one request went wrong.
+KEY_REFUSED = (401, 403)
+
+
+_ADVICE = "Replace the key with"
+
+
+def key_advice(account_name: str) -> str:
+    """How to give an account a new key, for a run Close refused (one sentence, CLI and web)."""
+    command = f"closesync accounts set-key {shlex.quote(account_name)}"
+    return f"{_ADVICE} `{command}` or with “Replace key” on the account's page."
+
+
+def with_key_advice(outcome: RunOutcome, account_name: str) -> RunOutcome:
+    """A run Close refused (401/403) ends its error with how to replace the key; others are unchanged."""
+    if outcome.http_status not in KEY_REFUSED or not outcome.error:
+        return outcome
+    return replace(outcome, error=f"{outcome.error} {key_advice(account_name)}")
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -119,6 +143,7 @@ class Accounts:
             created_at=from_iso(row["created_at"]),  # type: ignore[arg-type]
             updated_at=from_iso(row["updated_at"]),  # type: ignore[arg-type]
             dataset_count=row["dataset_count"],
+            run_count=row["run_count"],
         )
 
     def get(self, name_or_id: str | int) -> Account:
@@ -183,15 +208,7 @@ class Accounts:
         """Validate the key with Close, then store the account; nothing is stored when Close says no."""
         name = check_name(name, "account name")
         base_url = normalize_base_url(base_url)
-        if bool(api_key) == bool(api_key_env):
-            raise ValidationError("Give either an API key or the name of a variable holding it.", field="api_key")
-        if api_key_env:
-            api_key_env = api_key_env.strip().lstrip("$")
-            key = os.environ.get(api_key_env, "").strip()
-            if not key:
-                raise AccountKeyError(f"The environment variable {api_key_env} is not set or empty.")
-        else:
-            key = (api_key or "").strip()
+        key, api_key_env = _given_key(api_key, api_key_env)
         with self.store.connect() as conn:
             if conn.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
                 raise ConflictError(f"An account named {name!r} exists already.")
@@ -228,6 +245,90 @@ class Accounts:
         except sqlite3.IntegrityError:
             raise ConflictError(f"An account named {new_name!r} exists already.") from None
         return self.get(account.id)
+
+    def set_key(
+        self,
+        name_or_id: str | int,
+        *,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        allow_other_organization: bool = False,
+    ) -> Account:
+        """Give the account a new key (a rotated or revoked one replaced): its datasets keep working.
+
+        The key is checked with Close first, at the account's base URL, and must belong to the account's
+        organizations: a key of another organization is refused (OrganizationChangeError) unless
+        `allow_other_organization`, and then the datasets' incremental cursors are dropped, so their next
+        runs read the new organization in full. Nothing changes when Close says no.
+        """
+        account = self.get(name_or_id)
+        key, api_key_env = _given_key(api_key, api_key_env)
+        identity = self._identity(key, account.base_url)
+        new_orgs = [Choice(**c) for c in json.loads(identity["organizations"])]
+        missing = [c for c in account.organizations if c.id not in {o.id for o in new_orgs}]
+        if missing and not allow_other_organization:
+            raise OrganizationChangeError(
+                f"The new key belongs to {_orgs(new_orgs) or 'no organization'}, not to {_orgs(missing)}, "
+                f"the organization of account {account.name!r}: its datasets would read another "
+                "organization's data. Nothing was changed; confirm the organization change to use it anyway."
+            )
+        now = to_iso(self.clock())
+        with self.store.write() as conn:
+            conn.execute("PRAGMA secure_delete = ON")  # the old key's ciphertext is overwritten, not left
+            conn.execute(
+                """UPDATE accounts SET key_source = ?, key_ciphertext = ?, key_env = ?, key_hint = ?,
+                       user_id = ?, user_email = ?, user_name = ?, organizations = ?, users = ?,
+                       status = 'ok', last_error = NULL, last_checked_at = ?, updated_at = ?
+                   WHERE id = ?""",
+                (
+                    "env" if api_key_env else "stored", None if api_key_env else self.secrets.encrypt(key),
+                    api_key_env, key_hint(key), identity["user_id"], identity["user_email"],
+                    identity["user_name"], identity["organizations"], identity["users"], now, now, account.id,
+                ),
+            )
+            if missing:  # confirmed: cursors of the old organization's data no longer apply
+                conn.execute(
+                    "DELETE FROM dataset_state"
+                    " WHERE dataset_id IN (SELECT id FROM datasets WHERE account_id = ?)",
+                    (account.id,),
+                )
+        return self.get(account.id)
+
+    def record_health(
+        self,
+        account_id: int,
+        *,
+        ok: bool,
+        message: str | None,
+        at: datetime,
+        seen_since: datetime | None = None,
+    ) -> None:
+        """Mark the account valid or invalid (with Close's message and when), as a run or a check found it.
+
+        `seen_since`: when the observation began (a run's start); it is ignored if the account was checked
+        after that (a new key or a re-check knows better than a run that began with the old key).
+        """
+        guard = "" if seen_since is None else " AND (last_checked_at IS NULL OR last_checked_at <= ?)"
+        with self.store.write() as conn:
+            conn.execute(
+                f"UPDATE accounts SET status = ?, last_error = ?, last_checked_at = ? WHERE id = ?{guard}",
+                (
+                    "ok" if ok else "invalid", None if ok else message, to_iso(at), account_id,
+                    *(() if seen_since is None else (to_iso(seen_since),)),
+                ),
+            )
+
+    def record_run(self, account_id: int, run: Run) -> None:
+        """A finished run tells the account's health: Close refusing the key (401/403) marks it invalid, a
+        success marks it valid; any other failure says nothing about the key."""
+        refused = run.status == "failed" and run.http_status in KEY_REFUSED
+        if not (run.ok or refused):
+            return
+        close_said = (run.error or "").partition(f" {_ADVICE} ")[0]  # the advice is shown with the account
+        which = f"Run {run.id} of dataset {run.dataset_name!r}"
+        message = f"{which} failed (HTTP {run.http_status}): {close_said}"
+        at = run.finished_at or self.clock()
+        self.record_health(account_id, ok=run.ok, message=message, at=at, seen_since=run.started_at)
 
     def check(self, name_or_id: str | int) -> AccountCheck:
         """Re-validate the key and refresh who it belongs to; the outcome is recorded on the account."""
@@ -273,8 +374,10 @@ class Accounts:
                 )
             if names and not force:
                 raise ConflictError(
-                    f"Account {account.name!r} is used by {len(names)} dataset(s): {', '.join(names)}. "
-                    "Delete them first, or pass --force to delete them with the account (tables are kept)."
+                    f"Account {account.name!r} is used by {len(names)} dataset(s) ({', '.join(names)}) with "
+                    f"{account.run_count} run(s) of history. Removing it deletes them too (their tables "
+                    "are kept): delete them first, or confirm (--force in the CLI, the account's name on "
+                    "the web)."
                 )
             conn.execute("DELETE FROM datasets WHERE account_id = ?", (account.id,))
             conn.execute("DELETE FROM accounts WHERE id = ?", (account.id,))
@@ -289,6 +392,26 @@ class Accounts:
                 raise AccountKeyError(result.message)
             account = result.account
         return ReportChoices(organizations=account.organizations, users=account.users)
+
+
+def _given_key(api_key: str | None, api_key_env: str | None) -> tuple[str, str | None]:
+    """The key to check, and the variable name to store (None when the key itself is stored)."""
+    if bool(api_key) == bool(api_key_env):
+        raise ValidationError("Give either an API key or the name of a variable holding it.", field="api_key")
+    if api_key_env:
+        api_key_env = api_key_env.strip().lstrip("$")
+        key = os.environ.get(api_key_env, "").strip()
+        if not key:
+            raise AccountKeyError(f"The environment variable {api_key_env} is not set or empty.")
+        return key, api_key_env
+    key = (api_key or "").strip()
+    if not key:
+        raise ValidationError("Give either an API key or the name of a variable holding it.", field="api_key")
+    return key, None
+
+
+def _orgs(choices: list[Choice]) -> str:
+    return ", ".join(f"{c.label} ({c.id})" if c.label != c.id else c.id for c in choices)
 
 
 def _text(value: Any) -> str | None:

@@ -39,3 +39,7 @@ class SecretKeyError(DataCenterError):
 
 class NotifyUnavailableError(DataCenterError):
     """Notification channels need the optional `apprise` library, which is not installed."""
+
+
+class OrganizationChangeError(ConflictError):
+    """A replacement API key belongs to other organizations than the account's key; confirm to use it."""

@@ -78,6 +78,7 @@ class Account(_ToDict):
     created_at: datetime
     updated_at: datetime
     dataset_count: int = 0
+    run_count: int = 0  # runs in the history of its datasets (removed with them)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from closesync.datacenter import destlock, history, leases, notify
-from closesync.datacenter.accounts import Accounts, ClientFactory, Clock
+from closesync.datacenter.accounts import Accounts, ClientFactory, Clock, with_key_advice
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFoundError
 from closesync.datacenter.history import RunOutcome
@@ -279,6 +279,7 @@ class Runner:
         self, claim: Claim, dataset: Dataset, outcome: RunOutcome, duration: float, *, alert: bool = True
     ) -> Run:
         now = self.clock()
+        outcome = with_key_advice(outcome, dataset.account_name)  # a refused key: say how to replace it
         due: str | None = None
         ok = outcome.status == "success"
         with self.store.write() as conn:
@@ -294,6 +295,7 @@ class Runner:
             run = history.get(conn, claim.run_id)
         if run is None:
             raise NotFoundError(f"Dataset {dataset.name!r} was deleted while it ran; its run was not kept.")
+        self.accounts.record_run(dataset.account_id, run)  # 401/403 marks the account invalid, success valid
         line = (
             f"run {run.id} dataset={dataset.name!r} report={dataset.report} trigger={run.trigger} "
             f"attempt={run.attempt} status={run.status} rows={run.rows} requests={run.requests} "

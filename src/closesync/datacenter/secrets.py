@@ -24,9 +24,9 @@ _KEYLIKE = re.compile(r"api_[A-Za-z0-9_\-.]{6,}")
 #: How to get a stored secret back when the master key that encrypted it is gone.
 RECOVER_KEY = (
     "Restore {key_file} from a backup (or set ${env} to the old key). If the old key is lost, enter the "
-    "secret again: for an API key, `closesync accounts remove NAME` then `closesync accounts add NAME`; "
-    "for a database password, `closesync datasets edit NAME --destination URL`; for a notification URL, "
-    "`closesync notify remove ID` then `closesync notify add URL`."
+    "secret again: for an API key, `closesync accounts set-key NAME` (or “Replace key” on the account's "
+    "page); for a database password, `closesync datasets edit NAME --destination URL`; for a notification "
+    "URL, `closesync notify remove ID` then `closesync notify add URL`."
 )
 
 

@@ -123,9 +123,32 @@ class DataCenter:
         return self._accounts.rename(name_or_id, new_name)
 
     def check_account(self, name_or_id: str | int) -> AccountCheck:
+        """Re-validate the key with Close; the outcome (valid, or invalid with Close's reason) is recorded."""
         return self._accounts.check(name_or_id)
 
+    def set_account_key(
+        self,
+        name_or_id: str | int,
+        *,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        allow_other_organization: bool = False,
+    ) -> Account:
+        """Replace the account's key in place (same account, so its datasets keep working).
+
+        The key is validated with Close (AccountKeyError when refused) and must belong to the account's
+        organizations, else OrganizationChangeError unless `allow_other_organization`.
+        """
+        return self._accounts.set_key(
+            name_or_id,
+            api_key=api_key,
+            api_key_env=api_key_env,
+            allow_other_organization=allow_other_organization,
+        )
+
     def remove_account(self, name_or_id: str | int, *, force: bool = False) -> list[str]:
+        """Delete the account; while datasets use it, ConflictError (naming them and their runs) unless
+        `force`, which deletes them and their history too (tables are kept). Returns their names."""
         self._runner.recover()  # a lease left by a dead process must not block the removal
         return self._accounts.remove(name_or_id, force=force)
 

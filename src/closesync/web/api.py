@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from closesync.datacenter import MAX_RUNS_LIMIT, DataCenter, DataCenterError, RunStatus
+from closesync.datacenter.errors import OrganizationChangeError
 from closesync.datacenter.spec import DatasetSpec
 from closesync.web.params import RowId
 from closesync.web.rendering import download_response
@@ -117,7 +118,8 @@ def get_account(request: Request, account_id: RowId) -> dict[str, Any]:
 
 
 class AccountPatch(BaseModel):
-    """Rename an account. Its key and base URL stay: to change them, add the account again with its key."""
+    """Rename an account. Its key and base URL stay: POST …/key replaces the key; another base URL means
+    adding the account again with its key."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -129,8 +131,9 @@ class AccountPatch(BaseModel):
         """A stored key goes only to the address it was checked with; a new one needs the key typed again."""
         if isinstance(data, dict) and ({"base_url", "api_key", "api_key_env"} & data.keys()):
             raise ValueError(
-                "only the name can be changed here: to use another base URL or key, add the account again "
-                "with its API key (POST /api/accounts) and remove this one"
+                "only the name can be changed here: to replace the key, POST /api/accounts/{id}/key; to "
+                "use another base URL, add the account again with its API key (POST /api/accounts) and "
+                "remove this one"
             )
         return data
 
@@ -138,6 +141,29 @@ class AccountPatch(BaseModel):
 @router.patch("/accounts/{account_id}", summary="Rename an account")
 def rename_account(request: Request, account_id: RowId, body: AccountPatch) -> dict[str, Any]:
     return _json(_dc(request).rename_account(account_id, body.name))
+
+
+class AccountKeyIn(BaseModel):
+    """A new API key for an account (rotated or revoked in Close), typed in: never a server variable."""
+
+    model_config = ConfigDict(extra="forbid")  # api_key_env is refused, as for POST /api/accounts
+
+    api_key: str = Field(description="Validated live with GET /me/, stored encrypted, never returned.")
+    confirm_organization_change: bool = Field(
+        False, description="Accept a key of another Close organization (refused otherwise, with 409)."
+    )
+
+
+@router.post("/accounts/{account_id}/key", summary="Replace an account's API key (validated live)")
+def replace_account_key(request: Request, account_id: RowId, body: AccountKeyIn) -> dict[str, Any]:
+    try:
+        account = _dc(request).set_account_key(
+            account_id, api_key=body.api_key, allow_other_organization=body.confirm_organization_change
+        )
+    except OrganizationChangeError as exc:
+        confirm = 'Send "confirm_organization_change": true to use it anyway.'
+        raise OrganizationChangeError(f"{exc} {confirm}") from None
+    return _json(account)
 
 
 @router.post("/accounts/{account_id}/check", summary="Re-validate an account's key")
@@ -150,7 +176,9 @@ def account_choices(request: Request, account_id: RowId, refresh: bool = False) 
     return _json(_dc(request).report_choices(account_id, refresh=refresh))
 
 
-@router.delete("/accounts/{account_id}", summary="Remove an account (force: with its DataSets)")
+@router.delete(
+    "/accounts/{account_id}", summary="Remove an account (force: with its DataSets and their run history)"
+)
 def remove_account(request: Request, account_id: RowId, force: bool = False) -> dict[str, Any]:
     removed = _dc(request).remove_account(account_id, force=force)
     return {"removed": True, "datasets_removed": list(removed)}

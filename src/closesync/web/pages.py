@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from closesync.datacenter import (
+    Account,
     AccountKeyError,
     ConflictError,
     DataCenter,
@@ -22,6 +23,7 @@ from closesync.datacenter import (
     NotFoundError,
     ValidationError,
 )
+from closesync.datacenter.errors import OrganizationChangeError
 from closesync.web import forms
 from closesync.web.params import RowId
 from closesync.web.rendering import download_response, flash, render
@@ -167,22 +169,76 @@ async def add_account(request: Request) -> Response:
     return _redirect("/accounts")
 
 
+async def _account_page(
+    request: Request, account: Account, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    """One account: its health, details and DataSets, the Replace key form and the Remove form."""
+    datasets = await run_in_threadpool(_dc(request).list_datasets)
+    context = {
+        "section": "accounts",
+        "a": account,
+        "datasets": [d for d in datasets if d.account_id == account.id],
+        "errors": errors or {},
+    }
+    return render(request, "account.html", context, status=status)
+
+
+def _back(form: Any, account_id: int) -> RedirectResponse:
+    """Back to the page the form was on: the account's own page or the Accounts list."""
+    return _redirect(f"/accounts/{account_id}" if form.get("back") == "account" else "/accounts")
+
+
+@router.get("/accounts/{account_id}", response_class=HTMLResponse)
+async def account_page(request: Request, account_id: RowId) -> Response:
+    account = await run_in_threadpool(_dc(request).get_account, account_id)  # unknown id: the 404 page
+    return await _account_page(request, account)
+
+
+@router.post("/accounts/{account_id}/key", response_class=HTMLResponse)
+async def replace_key(request: Request, account_id: RowId) -> Response:
+    """Replace key: only a key typed in (never a server variable), checked with Close, same organization
+    unless the user ticks the confirmation the refusal shows."""
+    dc = _dc(request)
+    form = await request.form()
+    account = await run_in_threadpool(dc.get_account, account_id)
+    key = _form_text(form, "api_key")
+    errors: dict[str, str] = {}
+    if not key:
+        errors["api_key"] = "Paste the new API key from Close (Settings → API Keys)."
+    else:
+        confirmed = form.get("confirm_organization_change") == "1"
+        try:
+            new = await run_in_threadpool(
+                lambda: dc.set_account_key(account_id, api_key=key, allow_other_organization=confirmed)
+            )
+        except OrganizationChangeError as exc:
+            errors["organization"] = str(exc)
+        except DataCenterError as exc:  # Close refused the key, or it could not be reached
+            errors["api_key"] = str(exc)
+        else:
+            who = new.user_email or "validated"
+            flash(request, "ok", f"Key of “{new.name}” replaced: {new.key_hint} works ({who}).")
+            return _redirect(f"/accounts/{account_id}")
+    return await _account_page(request, account, errors, status=422)
+
+
 @router.post("/accounts/{account_id}/check")
 async def check_account(request: Request, account_id: RowId) -> Response:
+    form = await request.form()
     try:
         result = await run_in_threadpool(_dc(request).check_account, account_id)
     except NotFoundError:
         raise  # app.py renders the 404 page
     except DataCenterError as exc:
         flash(request, "error", str(exc))
-        return _redirect("/accounts")
+        return _back(form, account_id)
     flash(request, "ok" if result.ok else "error", f"{result.account.name}: {result.message}")
-    return _redirect("/accounts")
+    return _back(form, account_id)
 
 
 @router.post("/accounts/{account_id}/rename")
 async def rename_account(request: Request, account_id: RowId) -> Response:
-    """The account's name only: its key stays (to change a key, add the account again)."""
+    """The account's name only: its key stays (Replace key changes that)."""
     form = await request.form()
     try:
         old = await run_in_threadpool(_dc(request).get_account, account_id)
@@ -191,25 +247,28 @@ async def rename_account(request: Request, account_id: RowId) -> Response:
         raise  # app.py renders the 404 page
     except DataCenterError as exc:  # empty, too long, or taken: the message says which
         flash(request, "error", str(exc))
-        return _redirect("/accounts")
+        return _back(form, account_id)
     if new.name != old.name:
         flash(request, "ok", f"Account “{old.name}” renamed to “{new.name}”.")
-    return _redirect("/accounts")
+    return _back(form, account_id)
 
 
 @router.post("/accounts/{account_id}/delete")
 async def remove_account(request: Request, account_id: RowId) -> Response:
+    """Remove an account; one still used by DataSets only when its name is typed in the confirm field."""
     form = await request.form()
-    force = form.get("force") == "1"
+    account = await run_in_threadpool(_dc(request).get_account, account_id)  # unknown id: the 404 page
+    confirmed = _form_text(form, "confirm_name") == account.name
+    if account.dataset_count and not confirmed:
+        errors = {"confirm_name": f"Type “{account.name}” exactly to remove it with its DataSets."}
+        return await _account_page(request, account, errors, status=422)
     try:
-        account = await run_in_threadpool(_dc(request).get_account, account_id)
-        removed = await run_in_threadpool(_dc(request).remove_account, account_id, force=force)
-    except NotFoundError:
-        raise  # app.py renders the 404 page
-    except DataCenterError as exc:
+        removed = await run_in_threadpool(_dc(request).remove_account, account_id, force=confirmed)
+    except DataCenterError as exc:  # a DataSet is running: try when it ends
         flash(request, "error", str(exc))
-        return _redirect("/accounts")
-    extra = f" and its DataSets: {', '.join(removed)}" if removed else ""
+        return _redirect(f"/accounts/{account_id}")
+    history = f"{account.run_count} run(s) of history"
+    extra = f" with its DataSets {', '.join(removed)} and {history}" if removed else ""
     flash(request, "ok", f"Removed account “{account.name}”{extra}.")
     return _redirect("/accounts")
 
@@ -343,11 +402,13 @@ async def dataset_page(request: Request, dataset_id: RowId) -> Response:
     running = request.app.state.runs.is_running(dataset_id) or ds.running
     latest = runs[0] if runs else None
     chart = await run_in_threadpool(dataset_chart, dc, dataset_id)
+    account = await run_in_threadpool(dc.get_account, ds.account_id)  # its health shows on the page
     return render(
         request,
         "dataset.html",
         {
             **chart,
+            "account": account,
             "section": "datasets",
             "ds": ds,
             "runs": runs,
