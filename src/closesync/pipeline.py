@@ -182,11 +182,9 @@ def describe_error(exc: BaseException) -> tuple[str, int | None]:
     """A readable one-line reason (Close's own message where there is one, and what to do) and the HTTP status."""
     if isinstance(exc, AuthenticationError):
         return f"{exc.detail} Check the API key (Close: Settings → Developer → API Keys).", exc.status
-    advice = next((text for kind, text in ADVICE.items() if isinstance(exc, kind)), None)
-    if isinstance(exc, CloseError) and advice:
-        return f"{exc.detail.rstrip('.')}. {advice}", exc.status
     if isinstance(exc, CloseError):  # the status travels on its own: every display names it once
-        return exc.detail, exc.status
+        advice = next((text for kind, text in ADVICE.items() if isinstance(exc, kind)), None)
+        return (f"{exc.detail.rstrip('.')}. {advice}" if advice else exc.detail), exc.status
     if isinstance(exc, SinkError):
         return f"Destination error: {exc}", None
     if isinstance(exc, OSError) and exc.strerror:

@@ -29,40 +29,6 @@ class Wait:
     until: float  # wall-clock time (time.time()) it ends
     reason: WaitReason
 
-    def _chain(self) -> Iterator[ClientStats]:
-        node: ClientStats | None = self
-        while node is not None:
-            yield node
-            node = node.parent
-
-    @contextmanager
-    def holding(self, group: str) -> Iterator[Callable[[float, WaitReason], None]]:
-        """While a request of `group` may be held back: call the yielded `announce(seconds, reason)` when a
-        wait of known length starts (again for a new one); the wait is shown here and in every ancestor until
-        the block ends."""
-        token = object()
-
-        def announce(seconds: float, reason: WaitReason) -> None:
-            wait = Wait(group, seconds, time.time() + seconds, reason)
-            for node in self._chain():
-                with node._lock:
-                    shown = node._waits.get(token)
-                    if shown is None or shown.reason != reason or abs(shown.until - wait.until) > 0.5:
-                        node._waits[token] = wait  # a new wait; the same one woken early keeps its length
-
-        try:
-            yield announce
-        finally:
-            for node in self._chain():
-                with node._lock:
-                    node._waits.pop(token, None)
-
-    def current_wait(self, at_least: float = 0.0) -> Wait | None:
-        """The wait going on now that ends last (of those announced as `at_least` seconds long), or None."""
-        with self._lock:
-            waits = [w for w in self._waits.values() if w.seconds >= at_least]
-        return max(waits, key=lambda w: w.until, default=None)
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the group, its path, the seconds and the end as an ISO time (UTC)."""
         return {
