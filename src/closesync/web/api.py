@@ -205,12 +205,12 @@ def dataset_status(request: Request, dataset_id: RowId) -> dict[str, Any]:
     latest = runs[0] if runs else None
     web_running = request.app.state.runs.is_running(ds.id)
     running = web_running or ds.running or (latest is not None and latest.status == "running")
-    going = latest is not None and latest.status == "running"
+    going = latest if latest is not None and latest.status == "running" else None
     return {
         "dataset_id": ds.id,
         "running": bool(running),
         "run": _json(latest) if latest is not None else None,
-        "waiting": describe_wait(latest.waiting, latest.rows) if going and latest is not None else None,
+        "waiting": describe_wait(going.waiting, going.rows) if going else None,
         "next_run_at": _json(ds.next_run_at),
         "pending_attempt": ds.pending_attempt,
     }
