@@ -68,14 +68,17 @@ def test_run_progress_sums_reports_and_counts_live_requests() -> None:
     class Stats:
         requests, throttled, retries = 9, 1, 2
 
+        def current_wait(self, at_least: float) -> None:
+            return None
+
     progress = RunProgress()
-    assert progress.snapshot() == {"rows": 0, "requests": 0, "throttle_waits": 0, "retries": 0}
+    assert progress.snapshot() == {"rows": 0, "requests": 0, "throttle_waits": 0, "retries": 0, "wait": None}
     progress(Result("leads", 10, 3))
     progress(Result("contacts", 5, 3))
     progress(Result("leads", 20, 4))  # a report's newer counts replace its older ones
     assert progress.snapshot()["rows"] == 25
     progress.watch(Stats())  # type: ignore[arg-type]
-    assert progress.snapshot() == {"rows": 25, "requests": 9, "throttle_waits": 1, "retries": 2}
+    assert progress.snapshot() == {"rows": 25, "requests": 9, "throttle_waits": 1, "retries": 2, "wait": None}
 
 
 class _Result:

@@ -127,6 +127,7 @@ def test_dataset_lifecycle_and_run(client: Any, dc: Any, account: Any) -> None:
         "dataset_id": ds["id"],
         "running": False,
         "run": None,
+        "waiting": None,
         "next_run_at": ds["next_run_at"],
         "pending_attempt": 0,
     }

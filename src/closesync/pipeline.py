@@ -39,7 +39,7 @@ from typing import Literal, Protocol
 import pyarrow as pa
 
 from closesync.close import DEFAULT_BASE_URL, CloseClient
-from closesync.close.errors import AuthenticationError, CloseError
+from closesync.close.errors import AuthenticationError, CloseError, RateLimitError, RequestTimeoutError
 from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
 from closesync.reports.extract import COVER, LATE, LATE_COVER, ROWS
 from closesync.sinks import open_sink
@@ -165,12 +165,26 @@ def state_key(spec: ReportSpec, params: ReportParams) -> str:
     return f"{spec.slug}|org={params.organization_id or ''}|user={params.user_id or ''}|since={since}"
 
 
+#: What to do about a failure that a run can avoid, by its kind: said wherever the error is shown.
+ADVICE: dict[type[CloseError], str] = {
+    RateLimitError: (
+        "Close kept refusing requests over the API key's rate limit: read less per run (a Since date, a User "
+        "ID) or schedule fewer reports in the same slot, since they share the key's budget."
+    ),
+    RequestTimeoutError: (
+        "Close may be busy: a retry or the next run often gets through; a Since date or a User ID makes each "
+        "read smaller."
+    ),
+}
+
+
 def describe_error(exc: BaseException) -> tuple[str, int | None]:
-    """A readable one-line reason (Close's own message where there is one) and the HTTP status."""
+    """A readable one-line reason (Close's own message where there is one, and what to do) and the HTTP status."""
     if isinstance(exc, AuthenticationError):
         return f"{exc.detail} Check the API key (Close: Settings → Developer → API Keys).", exc.status
     if isinstance(exc, CloseError):  # the status travels on its own: every display names it once
-        return exc.detail, exc.status
+        advice = next((text for kind, text in ADVICE.items() if isinstance(exc, kind)), None)
+        return (f"{exc.detail.rstrip('.')}. {advice}" if advice else exc.detail), exc.status
     if isinstance(exc, SinkError):
         return f"Destination error: {exc}", None
     if isinstance(exc, OSError) and exc.strerror:

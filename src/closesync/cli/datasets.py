@@ -7,8 +7,10 @@ a new field there is a new option here.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -175,13 +177,21 @@ def datasets_delete(dc: DataCenter, name: str, drop_table: bool) -> None:
 )
 @click.pass_context
 def datasets_run(ctx: click.Context, name: str, as_json: bool, full_refresh: bool, force: bool) -> None:
-    """Run dataset NAME now. Exit code: 0 success, 1 failed, 2 unknown/bad input, 3 running already."""
-    import closesync
-    from closesync.cli.render import print_run
+    """Run dataset NAME now, showing its progress in a terminal. Exit code: 0 success, 1 failed, 2 unknown/bad
+    input, 3 running already."""
+    from closesync.cli.render import RunStatusLine, console, print_run
+    from closesync.datacenter import DataCenter
+    from closesync.datacenter.progress import RunProgress
+    from closesync.errors import ClosesyncError
 
+    progress = RunProgress()
+    shown = RunStatusLine(console(), name, progress) if not as_json and sys.stdout.isatty() else nullcontext()
     try:
-        run = closesync.run_dataset(name, home=home_of(ctx), full_refresh=full_refresh, force=force)
-    except closesync.ClosesyncError as exc:
+        with shown:
+            run = DataCenter(home_of(ctx)).run_dataset(
+                name, full_refresh=full_refresh, force=force, progress=progress
+            )
+    except ClosesyncError as exc:
         if as_json:  # callers parsing stdout get JSON in every case; the root group still sets the exit code
             echo_json({"status": "error", "dataset": name, "error": str(exc)})
         raise

@@ -16,14 +16,17 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
 from closesync.cli.common import echo, printable
+from closesync.datacenter.progress import describe_wait
 from closesync.datacenter.schedule import format_duration
 
 if TYPE_CHECKING:
     from closesync.datacenter import Account, Dataset, Preview, Run
+    from closesync.datacenter.progress import RunProgress
     from closesync.pipeline import ReportResult, SyncResult
     from closesync.reports import ReportSpec
 
@@ -126,6 +129,38 @@ class LiveProgress:
             self._live.update(
                 results_table(running, title=f"Syncing… {done}/{len(self._results)} reports done")
             )
+
+
+class RunStatusLine:
+    """`datasets run` in a terminal: a spinner and one line of the run's counts (and, while Close's rate limit
+    holds it back, what it waits for), redrawn four times a second from the run's RunProgress; it goes away
+    when the run ends, and the finished run is printed in its place."""
+
+    def __init__(self, out: Console, name: str, progress: RunProgress) -> None:
+        self._name = name
+        self._progress = progress
+        self._spinner = Spinner("dots", style="cyan")
+        self._live = Live(console=out, refresh_per_second=4, transient=True, get_renderable=self._render)
+
+    def __enter__(self) -> RunStatusLine:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def _render(self) -> Spinner:
+        counts = self._progress.snapshot()
+        tally = ", ".join(
+            f"{counts[key]:,} {word}{'' if counts[key] == 1 else 's'}"
+            for key, word in (("requests", "request"), ("throttle_waits", "throttle wait"))
+        )
+        line = Text.assemble("Running ", safe(repr(self._name), "bold"), f": {counts['rows']:,} rows read, {tally}")
+        waiting = describe_wait(counts["wait"], counts["rows"])
+        if waiting:
+            line.append_text(safe(f"\n{waiting}", "yellow"))
+        self._spinner.update(text=line)
+        return self._spinner
 
 
 def print_summary(out: Console, result: SyncResult) -> None:

@@ -237,7 +237,8 @@ class CloseClient:
         while True:
             ticket = 0
             if shared.pace:
-                waited, ticket = shared.pacer.acquire(group)
+                with self.stats.holding(group) as announce:
+                    waited, ticket = shared.pacer.acquire(group, announce)
                 if throttled_wait:
                     self.stats.add(group, throttle_wait_seconds=waited)
                 elif waited > 0.0005:
@@ -249,8 +250,7 @@ class CloseClient:
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 if shared.pace:
                     shared.pacer.release(group, None, ticket)
-                reason = f"{type(exc).__name__}: {shared.secret.scrub(str(exc)) or 'transport error'}"
-                failure = Transient(errors.ConnectionFailedError, f"Could not reach Close ({reason})")
+                failure = self._transport_failure(exc)
             else:
                 status = response.status_code
                 if shared.pace:
@@ -274,7 +274,9 @@ class CloseClient:
                         shared.pacer.lockout(group, wait)
                         throttled_wait = True
                     else:
-                        time.sleep(wait + 0.01)
+                        with self.stats.holding(group) as announce:
+                            announce(wait, "429")
+                            time.sleep(wait + 0.01)
                         self.stats.add(group, throttle_wait_seconds=wait)
                     continue
                 try:
@@ -297,6 +299,16 @@ class CloseClient:
             log.warning("%s %s failed (%s); retry %d/%d in %.2fs", method, _path_only(path), failure.reason,
                         retries, policy.max_retries, delay)
             time.sleep(delay)
+
+    def _transport_failure(self, exc: httpx.TransportError | httpx.DecodingError) -> Transient:
+        """A failed attempt that got no answer; a timeout says how long it waited."""
+        if isinstance(exc, httpx.TimeoutException):
+            limits = self._shared.http.timeout
+            seconds = limits.connect if isinstance(exc, httpx.ConnectTimeout) else limits.read
+            waited = f" within {seconds:g} s" if seconds else ""
+            return Transient(errors.RequestTimeoutError, f"Close did not answer{waited} ({type(exc).__name__})")
+        reason = f"{type(exc).__name__}: {self._shared.secret.scrub(str(exc)) or 'transport error'}"
+        return Transient(errors.ConnectionFailedError, f"Could not reach Close ({reason})")
 
     def _exchange(
         self, method: str, path: str, params: dict[str, Any] | None, json: Any

@@ -137,6 +137,12 @@ class ConnectionFailedError(CloseError):
     default_message = "Could not reach Close"
 
 
+class RequestTimeoutError(ConnectionFailedError):
+    """No answer within the client's timeout, on every attempt: the message names the request and the timeout."""
+
+    default_message = "Close did not answer in time"
+
+
 class ProtocolError(CloseError):
     """Close answered something a faithful answer cannot be: unreadable JSON, a non-object where an object
     belongs, a page that contradicts itself (`data` not a list, records not objects, `has_more` on an empty

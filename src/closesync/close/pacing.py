@@ -25,6 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from closesync.close.ratelimit import RateLimitInfo
+from closesync.close.stats import WaitReason
+
+#: Told `(seconds, reason)` when a request starts a wait of known length ("429" or "pacing").
+OnWait = Callable[[float, WaitReason], None]
 
 # A reading whose window ends this much later than ours belongs to the next window.
 _NEW_WINDOW_SLACK = 0.1
@@ -57,14 +61,20 @@ class Pacer:
             group = self._groups[name] = _Group()
         return group
 
-    def acquire(self, name: str) -> tuple[float, int]:
-        """Block until a request to group `name` may be sent; return (seconds waited, send ticket)."""
+    def acquire(self, name: str, on_wait: OnWait | None = None) -> tuple[float, int]:
+        """Block until a request to group `name` may be sent; return (seconds waited, send ticket).
+
+        `on_wait(seconds, reason)` is told each time a wait of known length begins: a 429's lockout ("429")
+        or a spent budget until its window resets ("pacing").
+        """
         started = self._clock()
         with self._cond:
             group = self._group(name)
             while True:
                 now = self._clock()
                 if group.locked_until > now:
+                    if on_wait is not None:
+                        on_wait(group.locked_until - now, "429")
                     self._cond.wait(group.locked_until - now)
                     continue
                 if group.reset_at is not None and now >= group.reset_at:
@@ -77,6 +87,8 @@ class Pacer:
                 if group.limit is None or group.used < group.limit:
                     break
                 if group.reset_at is not None:
+                    if on_wait is not None:
+                        on_wait(group.reset_at - now, "pacing")
                     self._cond.wait(group.reset_at - now)
                 elif group.in_flight > 0:
                     self._cond.wait(1.0)  # an answer in flight will tell us when the window ends

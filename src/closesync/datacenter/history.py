@@ -40,6 +40,7 @@ def to_run(row: sqlite3.Row) -> Run:
         reports=json.loads(row["reports"] or "[]"),
         rows_written=row["rows_written"],
         full_refresh=bool(row["full_refresh"]),
+        waiting=json.loads(row["waiting"]) if row["waiting"] else None,
     )
 
 
@@ -94,7 +95,7 @@ class RunOutcome:
 _FINISH = """UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ?, error_report = ?,
                  http_status = ?, reports = ?, rows = COALESCE(?, rows), requests = COALESCE(?, requests),
                  throttle_waits = COALESCE(?, throttle_waits), retries = COALESCE(?, retries),
-                 rows_written = ?
+                 rows_written = ?, waiting = NULL
              WHERE id = ?"""
 
 
@@ -115,11 +116,16 @@ def finish(
 PROGRESS_COLUMNS = ("rows", "requests", "throttle_waits", "retries")
 
 
-def progress(conn: sqlite3.Connection, run_id: int, counts: dict[str, int]) -> None:
-    """Record a running run's counts so far; a finished run's row is never touched again."""
+def progress(conn: sqlite3.Connection, run_id: int, counts: dict[str, Any]) -> None:
+    """Record a running run's counts so far and the wait it is in (`counts["wait"]`, if any); a finished
+    run's row is never touched again."""
     values = [int(counts.get(c, 0)) for c in PROGRESS_COLUMNS]
+    wait = counts.get("wait")
     sets = ", ".join(f"{c} = ?" for c in PROGRESS_COLUMNS)
-    conn.execute(f"UPDATE runs SET {sets} WHERE id = ? AND status = 'running'", (*values, run_id))
+    conn.execute(
+        f"UPDATE runs SET {sets}, waiting = ? WHERE id = ? AND status = 'running'",
+        (*values, json.dumps(wait) if wait else None, run_id),
+    )
 
 
 def get(conn: sqlite3.Connection, run_id: int) -> Run | None:

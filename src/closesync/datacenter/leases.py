@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from closesync.datacenter import history
 from closesync.datacenter.progress import RunProgress
@@ -121,7 +122,7 @@ class Heartbeat:
         self._stop.set()
         self._thread.join()
 
-    def _counts(self) -> dict[str, int] | None:
+    def _counts(self) -> dict[str, Any] | None:
         """The progress to write; a failing snapshot must never stop the lease from being renewed."""
         if self.progress is None:
             return None
@@ -131,7 +132,7 @@ class Heartbeat:
             return None
 
     def _loop(self) -> None:
-        written: dict[str, int] | None = None
+        written: dict[str, Any] | None = None
         renew_at = time.monotonic() + self.ttl_s / 4
         while not self._stop.wait(self.beat_s):
             counts = self._counts()

@@ -177,6 +177,8 @@ V5 = (
     "UPDATE runs SET rows_written = CASE status WHEN 'success' THEN rows WHEN 'failed' THEN 0 END",
 )
 
+V6 = ("ALTER TABLE runs ADD COLUMN waiting TEXT",)  # JSON while a running run waits for Close's rate limit
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, datasets and run history", V1),
@@ -184,6 +186,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "destination passwords encrypted like API keys", V3, _encrypt_destination_passwords),
     Migration(4, "notification channels (URLs encrypted) and which datasets are failing", V4),
     Migration(5, "runs: rows written apart from rows read, and whether the run was a full refresh", V5),
+    Migration(6, "runs: the rate-limit wait a running run is in, for pages that follow it", V6),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -120,6 +120,8 @@ class Run(_ToDict):
     reports: list[dict[str, Any]] = field(default_factory=list)
     rows_written: int | None = None  # rows published to the table (0 for a failed run); `rows` were read
     full_refresh: bool = False  # read everything, ignoring the saved cursors
+    #: While running: the rate-limit wait holding it back (group, path, seconds, until, reason), else None.
+    waiting: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -1,19 +1,27 @@
-"""A running run's counts (rows, requests, throttle waits, retries) as they grow.
+"""A running run's counts (rows, requests, throttle waits, retries) as they grow, and the wait going on now.
 
 The pipeline calls the progress callback from its source threads each time a report's counts change (after
 each loaded batch); the client's own stats add requests as they are sent, so a slow first page shows
-activity too. The lease heartbeat reads `snapshot()` and writes it to the run's history row at most once a
-second, which is what the web page and `datasets history` show while the run goes on.
+activity too, and tell which rate-limit wait holds the run back right now. The lease heartbeat reads
+`snapshot()` and writes it to the run's history row at most once a second, which is what the web page and
+`datasets history` show while the run goes on; `datasets run` in a terminal reads the same snapshot.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from closesync.close.stats import ClientStats
     from closesync.pipeline import ReportResult
+
+#: Waits shorter than this are not shown: they would flicker past before anyone could read them.
+VISIBLE_WAIT_S = 1.0
+
+COUNTS = ("rows", "requests", "throttle_waits", "retries")
 
 
 class RunProgress:
@@ -34,12 +42,31 @@ class RunProgress:
         with self._lock:
             self._reports[result.slug] = counts
 
-    def snapshot(self) -> dict[str, int]:
-        """rows, requests, throttle_waits and retries so far (never going backwards within a run)."""
+    def snapshot(self) -> dict[str, Any]:
+        """rows, requests, throttle_waits and retries so far (never going backwards within a run), and `wait`:
+        the rate-limit wait holding the run back now (group, path, seconds, until, reason) or None."""
         with self._lock:
-            totals = [sum(c[i] for c in self._reports.values()) for i in range(4)]
+            totals = [sum(c[i] for c in self._reports.values()) for i in range(len(COUNTS))]
         stats = self._stats
+        wait = None
         if stats is not None:
             live = (0, stats.requests, stats.throttled, stats.retries)
             totals = [max(t, v) for t, v in zip(totals, live, strict=True)]
-        return dict(zip(("rows", "requests", "throttle_waits", "retries"), totals, strict=True))
+            current = stats.current_wait(at_least=VISIBLE_WAIT_S)
+            wait = current.as_dict() if current is not None else None
+        return {**dict(zip(COUNTS, totals, strict=True)), "wait": wait}
+
+
+def describe_wait(wait: dict[str, Any] | None, rows: int, now: datetime | None = None) -> str | None:
+    """What a waiting run is doing, in the words the web page and `datasets run` both show, e.g. "Waiting
+    12 s for Close's rate limit on activity/call (Close answered 429; until 10:31:50 UTC), 1,200 rows read
+    so far." None when it is not waiting. The seconds count down to `until` (never below 1: a beat late)."""
+    if not wait:
+        return None
+    until = datetime.fromisoformat(wait["until"])
+    left = math.ceil((until - (now or datetime.now(UTC))).total_seconds())
+    why = "Close answered 429" if wait.get("reason") == "429" else "the key's budget is spent"
+    return (
+        f"Waiting {max(1, left)} s for Close's rate limit on {wait.get('path') or wait.get('group')} "
+        f"({why}; until {until:%H:%M:%S} UTC), {rows:,} rows read so far."
+    )

@@ -183,12 +183,12 @@ class Runner:
         return pending > 0
 
     # -- running --------------------------------------------------------------------------------------------
-    def execute(self, claim: Claim, *, force: bool = False) -> Run:
+    def execute(self, claim: Claim, *, force: bool = False, progress: RunProgress | None = None) -> Run:
         """Do the claimed run to the end and record it; never raises for a failed sync. ``force`` adopts a
-        table another writer owns."""
+        table another writer owns; ``progress`` is filled as the run goes (a terminal may show it)."""
         dataset = self.datasets.get(claim.dataset_id)
         started = time.monotonic()
-        progress = RunProgress()
+        progress = progress or RunProgress()
         try:
             with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id, progress=progress):
                 outcome = self._sync(dataset, claim.full_refresh, progress, force)
@@ -199,7 +199,13 @@ class Runner:
         return self._finish(claim, dataset, outcome, time.monotonic() - started)
 
     def run_now(
-        self, dataset: Dataset, *, full_refresh: bool = False, wait_s: float = 600.0, force: bool = False
+        self,
+        dataset: Dataset,
+        *,
+        full_refresh: bool = False,
+        wait_s: float = 600.0,
+        force: bool = False,
+        progress: RunProgress | None = None,
     ) -> Run:
         """Run in this thread, first waiting (up to wait_s) while another process writes the DuckDB file."""
         with self.store.connect() as conn:
@@ -214,7 +220,7 @@ class Runner:
         try:
             claim = self.claim(dataset.id, full_refresh=full_refresh)
             assert claim is not None
-            return self.execute(claim, force=force)
+            return self.execute(claim, force=force, progress=progress)
         finally:
             destlock.release(self.home, dataset.destination)
 

@@ -44,6 +44,7 @@ from closesync.sinks.destination import DEFAULT_METHOD, Method
 
 if TYPE_CHECKING:
     from closesync.close.client import CloseClient
+    from closesync.datacenter.progress import RunProgress
     from closesync.datacenter.tables import Tables
 
 
@@ -227,12 +228,21 @@ class DataCenter:
         return self._datasets.delete(name_or_id, drop_table=drop_table)
 
     def run_dataset(
-        self, name_or_id: str | int, *, full_refresh: bool = False, wait_s: float = 600.0, force: bool = False
+        self,
+        name_or_id: str | int,
+        *,
+        full_refresh: bool = False,
+        wait_s: float = 600.0,
+        force: bool = False,
+        progress: RunProgress | None = None,
     ) -> Run:
         """Run now in this thread; DatasetBusyError if it is running elsewhere. A failed run is returned.
-        ``force`` takes over a table another dataset (or `closesync sync`) loads."""
+        ``force`` takes over a table another dataset (or `closesync sync`) loads; ``progress`` (a
+        RunProgress) is filled as the run goes, for a caller that shows it."""
         dataset = self._datasets.get(name_or_id)
-        return self._runner.run_now(dataset, full_refresh=full_refresh, wait_s=wait_s, force=force)
+        return self._runner.run_now(
+            dataset, full_refresh=full_refresh, wait_s=wait_s, force=force, progress=progress
+        )
 
     def history(self, name_or_id: str | int, *, status: str | None = None, limit: int = 50) -> list[Run]:
         """The runs of one dataset, newest first (only those of `status` when given)."""

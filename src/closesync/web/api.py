@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from closesync.datacenter import MAX_RUNS_LIMIT, DataCenter, DataCenterError, RunStatus
 from closesync.datacenter.errors import OrganizationChangeError
+from closesync.datacenter.progress import describe_wait
 from closesync.datacenter.spec import DatasetSpec
 from closesync.web.params import RowId
 from closesync.web.rendering import download_response
@@ -221,7 +222,10 @@ def run_dataset(request: Request, dataset_id: RowId, full_refresh: bool = False)
     return {"started": True, "dataset_id": ds.id}
 
 
-@router.get("/datasets/{dataset_id}/status", summary="Is it running, and the latest run (poll this)")
+@router.get(
+    "/datasets/{dataset_id}/status",
+    summary="Is it running, the latest run, and what a waiting run waits for (poll this)",
+)
 def dataset_status(request: Request, dataset_id: RowId) -> dict[str, Any]:
     dc = _dc(request)
     ds = dc.get_dataset(dataset_id)
@@ -229,10 +233,12 @@ def dataset_status(request: Request, dataset_id: RowId) -> dict[str, Any]:
     latest = runs[0] if runs else None
     web_running = request.app.state.runs.is_running(ds.id)
     running = web_running or ds.running or (latest is not None and latest.status == "running")
+    going = latest if latest is not None and latest.status == "running" else None
     return {
         "dataset_id": ds.id,
         "running": bool(running),
         "run": _json(latest) if latest is not None else None,
+        "waiting": describe_wait(going.waiting, going.rows) if going else None,
         "next_run_at": _json(ds.next_run_at),
         "pending_attempt": ds.pending_attempt,
     }

@@ -97,6 +97,8 @@
   }
 
   // ---------- DataSet page: run now + live status ----------
+  // The status is polled every few seconds while the page is visible (every second while a run goes on),
+  // so runs the scheduler starts, retries and runs from other processes show up as they happen.
   const live = document.getElementById("live");
   if (live) {
     const id = live.dataset.dataset;
@@ -106,9 +108,13 @@
     const started = document.querySelector("[data-live=started]");
     const took = live.querySelector("[data-live=duration]");
     const msg = document.getElementById("live-error");
+    const waiting = document.getElementById("live-waiting");
     const runForm = document.getElementById("run-form");
     const runBtn = runForm?.querySelector("button");
+    const IDLE_POLL_MS = 3000;
+    const RUNNING_POLL_MS = 1000;
     let timer = null;
+    let lastSeen = live.dataset.running === "1" ? "running" : live.dataset.last || ""; // what the page shows
 
     const fmtDur = (s) => (s === null || s === undefined ? "—" : s < 60 ? `${Number(s).toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
     const fmtWhen = (iso) => (iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "—");
@@ -134,6 +140,10 @@
       started.textContent = fmtWhen(run.started_at);
       took.textContent = st.running ? elapsed(run.started_at) : fmtDur(run.duration_s);
       msg.textContent = !st.running && run.error ? run.error : "";
+      if (waiting) {
+        waiting.textContent = st.running && st.waiting ? st.waiting : "";
+        waiting.classList.toggle("hidden", !(st.running && st.waiting));
+      }
       if (st.run) syncHistoryRow(run);
       const next = document.querySelector("[data-live=next]");
       if (next) {
@@ -246,21 +256,33 @@
       api("GET", `/api/datasets/${id}/preview?limit=100`).then(renderPreview).catch(() => {});
     };
 
+    // A run that ended since the page last looked (started here, by the scheduler, or as a retry) brings
+    // the table's columns, history and preview up to date.
     const poll = () => {
+      timer = null;
+      if (document.hidden) return; // resumed by visibilitychange
       api("GET", `/api/datasets/${id}/status`)
         .then((st) => {
           show(st);
-          if (st.running) {
-            timer = setTimeout(poll, 1000);
-          } else {
-            timer = null;
+          const seen = st.running ? "running" : st.run ? `${st.run.id}:${st.run.status}` : "";
+          if (!st.running && seen !== lastSeen) {
             const why = document.getElementById("preview-why");
             if (why && st.run && st.run.status === "failed") why.textContent = "The last run failed, so the table was not created.";
             refreshAfterRun();
           }
+          lastSeen = seen;
+          schedule(st.running ? RUNNING_POLL_MS : IDLE_POLL_MS);
         })
-        .catch(() => { timer = setTimeout(poll, 3000); });
+        .catch(() => schedule(IDLE_POLL_MS));
     };
+    const schedule = (ms) => {
+      clearTimeout(timer);
+      timer = document.hidden ? null : setTimeout(poll, ms);
+    };
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) schedule(0); // stops polling
+      else poll();
+    });
 
     if (runForm) {
       runForm.addEventListener("submit", (ev) => {
@@ -270,10 +292,10 @@
         badge.textContent = "running";
         msg.textContent = "";
         api("POST", `/api/datasets/${id}/run`)
-          .then(() => { if (!timer) poll(); })
-          .catch((err) => { msg.textContent = err.message; runBtn.disabled = false; poll(); });
+          .then(() => schedule(0))
+          .catch((err) => { msg.textContent = err.message; runBtn.disabled = false; schedule(0); });
       });
     }
-    if (live.dataset.running === "1") poll();
+    schedule(live.dataset.running === "1" ? 0 : IDLE_POLL_MS);
   }
 })();
