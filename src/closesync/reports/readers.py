@@ -192,7 +192,7 @@ def custom_field_definitions(client: CloseClient, kind: str, notes: list[str]) -
 
 
 def activity_metrics(client: CloseClient) -> list[str]:
-    """The metric keys the activity report offers this account (each becomes a float column)."""
+    """The metric keys the activity report offers this account (each becomes a column, see `metric_type`)."""
     page = client.get("report/activity/metrics/")
     items = page.get("data", page) if isinstance(page, dict) else page
     keys = [m.get("key") if isinstance(m, dict) else m for m in items or []]
