@@ -19,7 +19,8 @@ Run-time knobs: `sb.skip_cap = 100`, `sb.rate_limit = (5, 1.0)` (or None), `sb.l
 `sb.add_fault(kind, path=None, count=1, *, delay=2.0, reset=1.0, probability=None, size_mb=100)`,
 `sb.clear_faults()`, `sb.rotate_api_key(new_key)` (only the new key is accepted from then on),
 `sb.event_filters = "any"` (default "documented": GET event/ answers 400 to a filter combination Close's
-reference does not list, e.g. `action` alone).
+reference does not list, e.g. `action` alone), `sb.undocumented_keys = False` (the organization and /me/
+without the invoices, email signatures and SIP numbers Close's documentation does not show).
 Fault kinds: "429" (locks the caller out for `reset` s), "500", "502", "503", "504", "slow" (`delay` s),
 "cut" (Content-Length larger than the bytes sent, then close), "drop" (close without a reply),
 "badjson" (200 with truncated JSON), "cuterror" (an error body truncated), "huge" (a `size_mb` MB page,

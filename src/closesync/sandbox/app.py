@@ -73,6 +73,7 @@ class SandboxApp:
         self.limiter, self.faults, self.stats = limiter, faults, Stats()
         self.gzip = True  # compress responses for clients that accept it (real Close does)
         self.event_filters = "documented"  # GET event/ refuses filter combinations Close does not list
+        self.undocumented_keys = True  # serve invoices, signatures, SIP numbers (routes.UNDOCUMENTED_KEYS)
         self.exports = ExportFiles()
         self.mutations = MutationPlan()  # scheduled data changes (mutations.py), fired by request counts
 
@@ -133,7 +134,7 @@ class SandboxApp:
                 payload = None
             req = Request(method, rel, params, payload, self.data, self.skip_cap,
                           {"origin": f"http://{headers.get('host', 'localhost')}",
-                           "event_filters": self.event_filters})
+                           "event_filters": self.event_filters, "undocumented_keys": self.undocumented_keys})
             answer = dispatch(req)
             reply = json_reply(200, answer)
         except ApiError as exc:
