@@ -324,12 +324,12 @@ def _nested_status(spec: ReportSpec, parent: Record) -> tuple[str, str]:
     """A nested report is available when its parent carries the array (or its documented fallback)."""
     nested = spec.nested
     assert nested is not None
-    key = nested.path[0]
+    key, parent_name = nested.path[0], "/me/ answer" if spec.source == "me" else spec.source
     if key in parent:
-        return "ok", f"the {spec.source} carries '{key}'"
+        return "ok", f"the {parent_name} carries '{key}'"
     if nested.fallback and nested.fallback[0] in parent:
-        return "ok", f"read from '{nested.fallback[0]}' (the {spec.source} has no '{key}')"
-    return "not_available", f"the {spec.source} object has no '{key}' key: {UNDOCUMENTED}"
+        return "ok", f"read from '{nested.fallback[0]}' (the {parent_name} has no '{key}')"
+    return "not_available", f"the {parent_name} has no '{key}' key: {UNDOCUMENTED}"
 
 
 def _now() -> str:
