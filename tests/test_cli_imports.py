@@ -45,7 +45,14 @@ def imported_modules(*args: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["datasets", "--help"], ["accounts", "--help"], ["notify", "--help"], ["runs", "--help"]],
+    [
+        ["--help"],
+        ["datasets", "--help"],
+        ["accounts", "--help"],
+        ["notify", "--help"],
+        ["runs", "--help"],
+        ["doctor", "--help"],
+    ],
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     modules = imported_modules(*args)

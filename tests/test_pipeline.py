@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 import closesync
+from closesync.close.events import TASK_TYPES
 from closesync.sandbox import Sandbox
 from sandbox_expect import NESTED_BY_POSITION, expected_ids, expected_positions
 
@@ -151,7 +152,7 @@ def test_incremental_sync_reads_only_what_changed(sandbox: Sandbox, tmp_path: Pa
     # One request per report for what changed, plus the custom field definitions its columns come from,
     # plus one event-log walk per source for records deleted in Close.
     assert sandbox.stats()["requests"]["by_group"] == {
-        "GET event": 4,
+        "GET event": 3 + len(TASK_TYPES),
         "GET opportunity": 1,
         "GET task": 1,
         "GET activity/call": 1,

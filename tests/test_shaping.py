@@ -65,7 +65,7 @@ def test_call_example_types() -> None:
     (row,) = rows(batch)
     assert row["date_created"] == datetime(2013, 2, 20, 6, 34, 33, 637000, tzinfo=UTC)
     assert row["activity_at"] == datetime(2013, 2, 1, 0, 51, 33, tzinfo=UTC)
-    assert row["duration"] == 10 and row["cost"] == "2" and row["users"] == []
+    assert row["duration"] == 10 and row["cost"] == 2.0 and row["users"] == []
     assert row["extra"] is None
     assert batch.schema == shaper.schema
 

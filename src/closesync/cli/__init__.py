@@ -16,6 +16,7 @@ from closesync import __version__
 from closesync.cli.accounts import accounts
 from closesync.cli.common import error_message, exit_code, fail
 from closesync.cli.datasets import datasets
+from closesync.cli.doctor import doctor_command
 from closesync.cli.notify import notify
 from closesync.cli.runs import runs
 from closesync.cli.sandbox import sandbox_command
@@ -64,6 +65,7 @@ cli.add_command(runs)
 cli.add_command(scheduler)
 cli.add_command(notify)
 cli.add_command(sandbox_command)
+cli.add_command(doctor_command)
 
 
 def main() -> None:

@@ -1,8 +1,12 @@
-"""Close's event-log object types for the collections closesync reads.
+"""Close's event-log object types for the collections closesync reads, and how the log may be queried.
 
 Names follow Close's "List of Event Types" (developer.close.com/api/resources/events/list-of-event-types).
 The event log's own prose also shows `status_change.opportunity` as an example: if a real account logs
 that form, only deletion tracking of that report is affected, and its table still heals on a full refresh.
+
+`GET /event/` takes only certain combinations of filters (developer.close.com/api/resources/events/list):
+`action` alone is not one, `object_type` with `action` is. So deletions are read one `object_type` at a
+time, and tasks, which log as `task.<_type>`, one subtype at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ EVENT_OBJECT_TYPES: dict[str, str] = {
     "lead": "lead",
     "contact": "contact",
     "opportunity": "opportunity",
-    "task": "task.",  # tasks log as task.<_type> (task.lead, task.missed_call, ...): matched by prefix
+    "task": "task.",  # tasks log as task.<_type> (task.lead, task.missed_call, ...): see TASK_TYPES
     "activity/call": "activity.call",
     "activity/email": "activity.email",
     "activity/emailthread": "activity.email_thread",
@@ -22,6 +26,20 @@ EVENT_OBJECT_TYPES: dict[str, str] = {
     "activity/custom": "activity.custom_activity",
 }
 
+#: The task `_type`s Close documents (developer.close.com/api/resources/tasks); a subtype Close adds later
+#: is not asked for, so its deletions wait for a full refresh.
+TASK_TYPES: tuple[str, ...] = (
+    "lead",
+    "incoming_email",
+    "email_followup",
+    "missed_call",
+    "answered_detached_call",
+    "voicemail",
+    "opportunity_due",
+    "incoming_sms",
+    "outgoing_call",
+)
+
 
 def event_object_type(collection: str, record: dict) -> str | None:
     """The object type Close logs for one record of a collection (tasks carry their subtype)."""
@@ -29,3 +47,10 @@ def event_object_type(collection: str, record: dict) -> str | None:
     if object_type == "task.":
         return f"task.{record.get('_type') or 'lead'}"
     return object_type
+
+
+def deletion_object_types(event_type: str) -> tuple[str, ...]:
+    """The `object_type`s to ask for, one query each: a prefix ("task.") stands for every known subtype."""
+    if event_type.endswith("."):
+        return tuple(f"{event_type}{subtype}" for subtype in TASK_TYPES)
+    return (event_type,)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from closesync.close.client import CloseClient
     from closesync.datacenter.progress import RunProgress
     from closesync.datacenter.tables import Tables
+    from closesync.doctor import DoctorResult
 
 
 def default_home() -> Path:
@@ -126,6 +127,14 @@ class DataCenter:
     def check_account(self, name_or_id: str | int) -> AccountCheck:
         """Re-validate the key with Close; the outcome (valid, or invalid with Close's reason) is recorded."""
         return self._accounts.check(name_or_id)
+
+    def doctor(self, name_or_id: str | int) -> DoctorResult:
+        """`closesync doctor` for a saved account: a bounded, read-only check of what its key can sync
+        (see `closesync.doctor`). Close's answers never raise; a key that cannot be read here does."""
+        from closesync.doctor import run_doctor
+
+        account = self._accounts.get(name_or_id)
+        return run_doctor(self._accounts.api_key(account), account.base_url)
 
     def set_account_key(
         self,

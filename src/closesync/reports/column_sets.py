@@ -15,7 +15,7 @@ ACTIVITY = cols(
 CALL = ACTIVITY + cols(
     "direction status disposition duration:int voicemail_duration:int voicemail_url recording_url"
     " has_recording:bool recording_expires_at:ts phone remote_phone remote_phone_formatted remote_country_iso"
-    " local_phone local_phone_formatted local_country_iso note note_html source call_method cost dialer_id"
+    " local_phone local_phone_formatted local_country_iso note note_html source call_method cost:float dialer_id"
     " dialer_saved_search_id outcome_id sequence_id sequence_name sequence_subscription_id transferred_from"
     " transferred_to transferred_from_user_id transferred_to_user_id is_forwarded:bool forwarded_to"
     " is_joinable:bool is_to_group_number:bool coach_legs:json date_answered:ts recording_transcript:json"
@@ -65,7 +65,7 @@ OPPORTUNITY = cols(
     "id lead_id lead_name contact_id contact_name user_id user_name organization_id status_id status_label"
     " status_type status_display_name pipeline_id pipeline_name value:int value_currency value_formatted"
     " value_period annualized_value:int expected_value:int annualized_expected_value:int confidence:int"
-    " note note_html date_won:date date_lost:ts date_created:ts date_updated:ts created_by created_by_name"
+    " note note_html date_won:date date_lost:date date_created:ts date_updated:ts created_by created_by_name"
     " updated_by updated_by_name integration_links:json attachments:json is_stalled:bool stall_status:json"
     " suggested_action:json comment_summary:json lead_primary_email:json lead_primary_phone:json"
 )

@@ -245,6 +245,12 @@ class _Plan:
         return {"field": self.cursor_field, "cursor": format_timestamp(cursor)}
 
 
+def metric_type(key: str) -> str:
+    """The column type of an activity-report metric: counts (`….count`) are whole numbers; sums, averages
+    and durations may carry fractions."""
+    return "int" if key.endswith(".count") else "float"
+
+
 def _state_cursor(state: dict[str, Any] | None, field_name: str) -> datetime | None:
     if not state or state.get("field", field_name) != field_name:
         return None
@@ -293,7 +299,7 @@ def open_read(
             while name in taken:
                 name += "_"
             taken.add(name)
-            extra_columns.append(Column(name, "float", key=key))
+            extra_columns.append(Column(name, metric_type(key), key=key))
 
     shapers = {s.slug: Shaper(s, custom, extra_columns if s.read is ReadKind.REPORT_ACTIVITY else ()) for s in specs}
 

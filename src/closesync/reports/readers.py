@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from closesync.close.errors import CloseError, NotFoundError, PermissionDeniedError
+from closesync.close.errors import BadRequestError, CloseError, NotFoundError, PermissionDeniedError
+from closesync.close.events import deletion_object_types
 from closesync.close.records import Record
 from closesync.close.timestamps import format_timestamp
 from closesync.reports.custom_fields import CustomField
@@ -191,7 +192,7 @@ def custom_field_definitions(client: CloseClient, kind: str, notes: list[str]) -
 
 
 def activity_metrics(client: CloseClient) -> list[str]:
-    """The metric keys the activity report offers this account (each becomes a float column)."""
+    """The metric keys the activity report offers this account (each becomes a column, see `metric_type`)."""
     page = client.get("report/activity/metrics/")
     items = page.get("data", page) if isinstance(page, dict) else page
     keys = [m.get("key") if isinstance(m, dict) else m for m in items or []]
@@ -202,24 +203,30 @@ def activity_metrics(client: CloseClient) -> list[str]:
 
 
 def deleted_ids(client: CloseClient, event_type: str, since: datetime, notes: list[str]) -> Iterator[str]:
-    """Ids of `event_type` objects deleted since `since`, from one walk of Close's event log; an account
-    whose key may not read the log (403/404) gets a note and no deletions.
+    """Ids of `event_type` objects deleted since `since`, from Close's event log.
 
-    An `event_type` ending in "." (tasks: task.lead, task.email_followup, ...) stands for every subtype:
-    the event log takes one object_type per request, so that walk is unfiltered by type and matched here.
+    Close's event log takes only certain filter combinations; `object_type` with `action` is one, so each
+    object type is its own walk (an `event_type` ending in "." such as "task." stands for every subtype
+    Close documents). Nothing here fails a sync: a key that may not read the log (403/404) gets a note and
+    no deletions; a refused query (400: e.g. a filter combination Close stopped accepting) gets a note
+    that the next full refresh removes the records deleted meanwhile, and the other walks go on.
     """
-    params: dict[str, Any] = {"action": "deleted", "date_updated__gte": format_timestamp(since)}
-    prefix = event_type.endswith(".")
-    if not prefix:
-        params["object_type"] = event_type
-    try:
-        for event in client.events(params):
-            if not isinstance(event, dict) or event.get("action", "deleted") != "deleted":
-                continue
-            kind = str(event.get("object_type") or "")
-            if (kind.startswith(event_type) if prefix else kind == event_type) and event.get("object_id"):
-                yield str(event["object_id"])
-    except (PermissionDeniedError, NotFoundError) as exc:
-        notes.append(
-            f"Close's event log is unavailable ({exc.message}); records deleted in Close stay until a full refresh"
-        )
+    for object_type in deletion_object_types(event_type):
+        params = {"object_type": object_type, "action": "deleted", "date_updated__gte": format_timestamp(since)}
+        try:
+            for event in client.events(params):
+                if not isinstance(event, dict) or event.get("action", "deleted") != "deleted":
+                    continue
+                if event.get("object_type", object_type) == object_type and event.get("object_id"):
+                    yield str(event["object_id"])
+        except (PermissionDeniedError, NotFoundError) as exc:
+            notes.append(
+                f"Close's event log is unavailable ({exc.message}); records deleted in Close stay until a "
+                "full refresh"
+            )
+            return
+        except BadRequestError as exc:
+            notes.append(
+                f"Close refused the event-log query for deleted {object_type} records ({exc.message}); "
+                "records deleted in Close since the last run stay until the next full refresh"
+            )

@@ -17,7 +17,10 @@ activities_per_lead=20.0, activity_mix=None | {"activity/call": 30, ...}, extra_
 
 Run-time knobs: `sb.skip_cap = 100`, `sb.rate_limit = (5, 1.0)` (or None), `sb.latency_ms = 20`,
 `sb.add_fault(kind, path=None, count=1, *, delay=2.0, reset=1.0, probability=None, size_mb=100)`,
-`sb.clear_faults()`, `sb.rotate_api_key(new_key)` (only the new key is accepted from then on).
+`sb.clear_faults()`, `sb.rotate_api_key(new_key)` (only the new key is accepted from then on),
+`sb.event_filters = "any"` (default "documented": GET event/ answers 400 to a filter combination Close's
+reference does not list, e.g. `action` alone), `sb.undocumented_keys = False` (the organization and /me/
+without the invoices, email signatures and SIP numbers Close's documentation does not show).
 Fault kinds: "429" (locks the caller out for `reset` s), "500", "502", "503", "504", "slow" (`delay` s),
 "cut" (Content-Length larger than the bytes sent, then close), "drop" (close without a reply),
 "badjson" (200 with truncated JSON), "cuterror" (an error body truncated), "huge" (a `size_mb` MB page,
@@ -76,7 +79,8 @@ task: date/date_created; user: first_name/last_name); statuses and custom field 
 `GET activity/` merges every activity type newest-first (`_type`/`_type__in` = "Call", "Note", ...).
 A POST with `x-http-method-override: GET` reads `{"_params": {...}}` as query parameters.
 `POST data/search/` (see `search.py`): cursor paging,
-`_limit` <= 200, the skip cap applies to the cursor depth. `GET event/`: `_cursor` -> `cursor_next`.
+`_limit` <= 200, the skip cap applies to the cursor depth. `GET event/`: `_cursor` -> `cursor_next`,
+only Close's documented filter combinations (see `events.py`).
 Also POST/PUT/DELETE on lead, contact, opportunity, task and activity paths mutate the data.
 Export API (see `exports.py`): POST `export/lead/` (type leads|contacts|lead_opps, json|csv, `s_query`) or
 `export/opportunity/` (`params`) answers the job with status "created"; GET `export/{id}/` then says "done"

@@ -72,6 +72,8 @@ class SandboxApp:
         self.skip_cap, self.latency_ms = skip_cap, latency_ms
         self.limiter, self.faults, self.stats = limiter, faults, Stats()
         self.gzip = True  # compress responses for clients that accept it (real Close does)
+        self.event_filters = "documented"  # GET event/ refuses filter combinations Close does not list
+        self.undocumented_keys = True  # serve invoices, signatures, SIP numbers (routes.UNDOCUMENTED_KEYS)
         self.exports = ExportFiles()
         self.mutations = MutationPlan()  # scheduled data changes (mutations.py), fired by request counts
 
@@ -131,7 +133,8 @@ class SandboxApp:
                 params.update({k: str(v) for k, v in (extra or {}).items()})
                 payload = None
             req = Request(method, rel, params, payload, self.data, self.skip_cap,
-                          {"origin": f"http://{headers.get('host', 'localhost')}"})
+                          {"origin": f"http://{headers.get('host', 'localhost')}",
+                           "event_filters": self.event_filters, "undocumented_keys": self.undocumented_keys})
             answer = dispatch(req)
             reply = json_reply(200, answer)
         except ApiError as exc:

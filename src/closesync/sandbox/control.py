@@ -2,7 +2,8 @@
 
     GET    /_sandbox/stats           counters (same as Sandbox.stats())
     POST   /_sandbox/stats/reset     zero the counters
-    GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip"}
+    GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip",
+                                      "event_filters": "documented" | "any", "undocumented_keys": bool}
     POST   /_sandbox/config          change any of those keys, or {"api_key": KEY} to accept only KEY from now
                                      on (a rotated key; never shown by GET)
     POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?,
@@ -19,6 +20,7 @@ import json
 from typing import Any
 
 from closesync.sandbox import mutations, truth
+from closesync.sandbox.events import EVENT_FILTER_MODES
 from closesync.sandbox.faults import make_fault
 
 Record = dict[str, Any]
@@ -66,7 +68,7 @@ def config(app: Any) -> Record:
     """The run-time knobs of `app` (the body of GET /_sandbox/config)."""
     rate = app.limiter.rate
     return {"skip_cap": app.skip_cap, "rate_limit": list(rate) if rate else None, "latency_ms": app.latency_ms,
-            "gzip": app.gzip}
+            "gzip": app.gzip, "event_filters": app.event_filters, "undocumented_keys": app.undocumented_keys}
 
 
 def configure(app: Any, changes: Record) -> Record:
@@ -80,6 +82,13 @@ def configure(app: Any, changes: Record) -> Record:
         app.latency_ms = float(changes["latency_ms"])
     if "gzip" in changes:
         app.gzip = bool(changes["gzip"])
+    if "event_filters" in changes:
+        mode = changes["event_filters"]
+        if mode not in EVENT_FILTER_MODES:
+            raise ValueError(f"event_filters must be one of {', '.join(EVENT_FILTER_MODES)}")
+        app.event_filters = mode
+    if "undocumented_keys" in changes:
+        app.undocumented_keys = bool(changes["undocumented_keys"])
     if "api_key" in changes:
         key = changes["api_key"]
         if not isinstance(key, str) or not key:

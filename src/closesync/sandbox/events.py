@@ -1,4 +1,9 @@
-"""GET /event/: the event log, newest first, with Close's cursor paging (`_cursor` -> `cursor_next`)."""
+"""GET /event/: the event log, newest first, with Close's cursor paging (`_cursor` -> `cursor_next`).
+
+Close accepts only certain combinations of filters (its reference lists them; `action` alone is not one);
+with the `event_filters` knob at "documented" (the default, as Close always behaves) any other combination
+answers 400. "any" accepts every combination (the sandbox before it knew).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,21 @@ from closesync.sandbox.errors import ApiError
 from closesync.sandbox.listing import ListSpec, int_param, select
 
 MAX_LIMIT = 50
+FILTERS = ("object_type", "object_id", "action", "lead_id", "user_id", "request_id")
+#: The sandbox's reading of Close's list of supported combinations (`date_updated__*` goes with any); no
+#: filter at all lists the whole log.
+ALLOWED_COMBINATIONS: frozenset[frozenset[str]] = frozenset(
+    frozenset(names.split())
+    for names in (
+        "", "object_type object_id", "object_type action", "object_id action", "lead_id object_type",
+        "lead_id object_type action", "lead_id user_id object_type", "lead_id user_id object_type action",
+        "lead_id user_id", "user_id object_id", "user_id object_id action", "user_id object_type",
+        "user_id object_type action", "lead_id", "user_id", "request_id",
+    )
+)
+EVENT_FILTER_MODES = ("documented", "any")
 SPEC = ListSpec("event", max_limit=MAX_LIMIT,
-                equal_filters=("object_type", "object_id", "action", "lead_id", "user_id", "request_id"),
+                equal_filters=FILTERS,
                 date_filters=("date_created",))
 
 
@@ -34,6 +52,8 @@ def list_events(req: Any) -> dict[str, Any]:
     params = dict(req.params)
     if "_skip" in params:
         raise ApiError.validation(field_errors={"_skip": "Skip is not supported on this resource; use _cursor."})
+    if req.extras.get("event_filters", "documented") == "documented":
+        _check_combination(params)
     limit = int_param(params, "_limit", MAX_LIMIT)
     if limit > MAX_LIMIT:
         raise ApiError.message(
@@ -58,3 +78,11 @@ def list_events(req: Any) -> dict[str, Any]:
         out.append(rec)
         last = i
     return {"data": out, "cursor_next": None, "cursor_previous": None}
+
+
+def _check_combination(params: dict[str, str]) -> None:
+    given = frozenset(name for name in FILTERS if params.get(name))
+    if given not in ALLOWED_COMBINATIONS:
+        raise ApiError.validation(errors=[
+            f"Unsupported combination of filters: {', '.join(sorted(given))}. "
+            "See the event log documentation for the supported combinations."])

@@ -66,32 +66,21 @@ def activity_metrics(req: Any) -> Record:
 
 
 def activity_report(req: Any) -> Record:
+    """POST report/activity/ as Close documents its body: `type` and `metrics` mandatory; `datetime_range`
+    ({start, end}) or `relative_range`; optional `users` (user ids) and `query` ({type: saved_search,
+    saved_search_id})."""
     body = req.body if isinstance(req.body, dict) else {}
-    field_errors = {}
-    if body.get("type") not in ("overview", "comparison"):
-        field_errors["type"] = "This field is required." if "type" not in body else "Must be overview or comparison."
-    metrics = body.get("metrics")
-    if not isinstance(metrics, list) or not metrics:
-        field_errors["metrics"] = "This field is required."
-    else:
-        unknown = [m for m in metrics if m not in METRIC_BY_KEY]
-        if unknown:
-            field_errors["metrics"] = f"Unknown metrics: {', '.join(map(str, unknown))}."
+    field_errors = _activity_body_errors(body)
     if field_errors:
         raise ApiError.validation(field_errors=field_errors)
-    data = req.data
-    if isinstance(body.get("datetime_range"), dict):
-        try:
-            lo = parse_us(body["datetime_range"]["start"]) // 1000
-            hi = parse_us(body["datetime_range"]["end"]) // 1000
-        except (KeyError, ValueError, TypeError):
-            raise ApiError.validation(field_errors={"datetime_range": "Needs ISO start and end."}) from None
-    elif body.get("relative_range") in RELATIVE or body.get("relative_range") == "all-time":
+    data, metrics = req.data, body["metrics"]
+    if "datetime_range" in body:
+        lo = parse_us(body["datetime_range"]["start"]) // 1000
+        hi = parse_us(body["datetime_range"]["end"]) // 1000
+    else:
         hi = data.layout.end_ms
         rel = body["relative_range"]
         lo = data.layout.start_ms if rel == "all-time" else hi - RELATIVE[rel] * DAY_MS
-    else:
-        raise ApiError.validation(field_errors={"datetime_range": "Give datetime_range or relative_range."})
     users = body.get("users") or None
     if body["type"] == "comparison":
         rows = [{"user_id": u, **{m: _value(data, m, lo, hi, None, u) for m in metrics}}
@@ -108,6 +97,39 @@ def activity_report(req: Any) -> Record:
     totals = {m: sum(r[m] for r in rows) for m in metrics}
     return {"aggregations": {"totals": totals}, "data": rows,
             "queries": {"leads": {m: [f"sandbox metric {m}"] for m in metrics}}}
+
+
+def _activity_body_errors(body: Record) -> dict[str, str]:
+    """Close's field errors for an activity-report body (empty when it is well formed)."""
+    errors: dict[str, str] = {}
+    if body.get("type") not in ("overview", "comparison"):
+        errors["type"] = "This field is required." if "type" not in body else "Must be overview or comparison."
+    metrics = body.get("metrics")
+    if not isinstance(metrics, list) or not metrics:
+        errors["metrics"] = "This field is required."
+    elif unknown := [m for m in metrics if m not in METRIC_BY_KEY]:
+        errors["metrics"] = f"Unknown metrics: {', '.join(map(str, unknown))}."
+    if "datetime_range" in body:
+        window = body["datetime_range"]
+        try:
+            if not isinstance(window, dict) or parse_us(window["start"]) > parse_us(window["end"]):
+                raise ValueError(window)
+        except (KeyError, ValueError, TypeError):
+            errors["datetime_range"] = "Needs ISO start and end, start not after end."
+    elif "relative_range" in body:
+        if body["relative_range"] not in (*RELATIVE, "all-time"):
+            errors["relative_range"] = f"Must be one of: {', '.join((*RELATIVE, 'all-time'))}."
+    else:
+        errors["datetime_range"] = "Give datetime_range or relative_range."
+    users = body.get("users")
+    if users is not None and (not isinstance(users, list) or not all(isinstance(u, str) for u in users)):
+        errors["users"] = "Must be a list of user ids."
+    query = body.get("query")
+    if query is not None and (
+        not isinstance(query, dict) or query.get("type") != "saved_search" or not query.get("saved_search_id")
+    ):
+        errors["query"] = "Only {type: saved_search, saved_search_id} is supported."
+    return errors
 
 
 def sent_emails(req: Any, id: str) -> Record:  # noqa: A002 - the route's group name

@@ -83,6 +83,25 @@ class SandboxSurface:
     def gzip(self, value: bool) -> None:
         self._config(gzip=bool(value))
 
+    @property
+    def event_filters(self) -> str:
+        """"documented": GET event/ answers 400 to filter combinations Close does not list; "any": no check."""
+        return str(self._config()["event_filters"])
+
+    @event_filters.setter
+    def event_filters(self, value: str) -> None:
+        self._config(event_filters=value)
+
+    @property
+    def undocumented_keys(self) -> bool:
+        """True: the organization and /me/ carry invoices, email signatures and SIP numbers; False: they
+        come without them, as Close documents them."""
+        return bool(self._config()["undocumented_keys"])
+
+    @undocumented_keys.setter
+    def undocumented_keys(self, value: bool) -> None:
+        self._config(undocumented_keys=bool(value))
+
     def rotate_api_key(self, api_key: str) -> None:
         """Accept only `api_key` from now on (as when a key is revoked and a new one issued in Close)."""
         self._config(api_key=api_key)

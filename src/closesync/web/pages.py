@@ -170,15 +170,21 @@ async def add_account(request: Request) -> Response:
 
 
 async def _account_page(
-    request: Request, account: Account, errors: dict[str, str] | None = None, status: int = 200
+    request: Request,
+    account: Account,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    doctor: dict[str, Any] | None = None,
 ) -> Response:
-    """One account: its health, details and DataSets, the Replace key form and the Remove form."""
+    """One account: its health, details and DataSets, the doctor's check (once run), the Replace key form
+    and the Remove form."""
     datasets = await run_in_threadpool(_dc(request).list_datasets)
     context = {
         "section": "accounts",
         "a": account,
         "datasets": [d for d in datasets if d.account_id == account.id],
         "errors": errors or {},
+        "doctor": doctor,
     }
     return render(request, "account.html", context, status=status)
 
@@ -234,6 +240,18 @@ async def check_account(request: Request, account_id: RowId) -> Response:
         return _back(form, account_id)
     flash(request, "ok" if result.ok else "error", f"{result.account.name}: {result.message}")
     return _back(form, account_id)
+
+
+@router.post("/accounts/{account_id}/doctor", response_class=HTMLResponse)
+async def doctor_account(request: Request, account_id: RowId) -> Response:
+    """Check this account: the doctor's read-only requests, rendered on the account's page."""
+    account = await run_in_threadpool(_dc(request).get_account, account_id)  # unknown id: the 404 page
+    try:
+        result = await run_in_threadpool(_dc(request).doctor, account_id)
+    except DataCenterError as exc:  # e.g. the key's environment variable is not set here
+        flash(request, "error", str(exc))
+        return _redirect(f"/accounts/{account_id}")
+    return await _account_page(request, account, doctor=result.to_dict())
 
 
 @router.post("/accounts/{account_id}/rename")
