@@ -25,6 +25,7 @@ from closesync.sandbox.exports import ExportFiles
 from closesync.sandbox.faults import Fault, FaultPlan
 from closesync.sandbox.mutations import MutationPlan
 from closesync.sandbox.ratelimit import Decision, RateLimiter
+from closesync.sandbox.real_close import RealClose
 from closesync.sandbox.routes import Request, dispatch, endpoint_group
 from closesync.sandbox.stats import Stats
 
@@ -74,6 +75,7 @@ class SandboxApp:
         self.gzip = True  # compress responses for clients that accept it (real Close does)
         self.exports = ExportFiles()
         self.mutations = MutationPlan()  # scheduled data changes (mutations.py), fired by request counts
+        self.real_close = RealClose()  # opt-in behaviours of big real accounts (real_close.py)
 
     def _key(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.lower().startswith("basic "):
@@ -131,8 +133,8 @@ class SandboxApp:
                 params.update({k: str(v) for k, v in (extra or {}).items()})
                 payload = None
             req = Request(method, rel, params, payload, self.data, self.skip_cap,
-                          {"origin": f"http://{headers.get('host', 'localhost')}"})
-            answer = dispatch(req)
+                          {"origin": f"http://{headers.get('host', 'localhost')}", "real_close": self.real_close})
+            answer = self.real_close.nest(self.data.catalog, dispatch(req))
             reply = json_reply(200, answer)
         except ApiError as exc:
             reply = json_reply(exc.status, exc.body, exc.headers)

@@ -2,7 +2,9 @@
 
     GET    /_sandbox/stats           counters (same as Sandbox.stats())
     POST   /_sandbox/stats/reset     zero the counters
-    GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip"}
+    GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip",
+                                      and real_close.py's knobs: "search_cursor_depth", "search_cursor_ttl",
+                                      "search_selector_ceiling", "nested_custom"}
     POST   /_sandbox/config          change any of those keys, or {"api_key": KEY} to accept only KEY from now
                                      on (a rotated key; never shown by GET)
     POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?,
@@ -66,7 +68,7 @@ def config(app: Any) -> Record:
     """The run-time knobs of `app` (the body of GET /_sandbox/config)."""
     rate = app.limiter.rate
     return {"skip_cap": app.skip_cap, "rate_limit": list(rate) if rate else None, "latency_ms": app.latency_ms,
-            "gzip": app.gzip}
+            "gzip": app.gzip, **app.real_close.config()}
 
 
 def configure(app: Any, changes: Record) -> Record:
@@ -80,6 +82,7 @@ def configure(app: Any, changes: Record) -> Record:
         app.latency_ms = float(changes["latency_ms"])
     if "gzip" in changes:
         app.gzip = bool(changes["gzip"])
+    app.real_close.configure(changes)
     if "api_key" in changes:
         key = changes["api_key"]
         if not isinstance(key, str) or not key:
