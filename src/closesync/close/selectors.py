@@ -74,13 +74,22 @@ class Selectors:
                                          self.fields(["id", *chunk])):
                         target = merged.get(str(extra.get("id")))
                         if target is not None:
-                            target.update({k: v for k, v in extra.items() if k not in target})
+                            _merge(target, extra)
             except BadRequestError:
                 if not self.shrink(len(chunk) + 1):
                     raise
                 continue
             pending = pending[len(chunk):]
         return [merged.get(str(r.get("id")), r) for r in records]
+
+
+def _merge(target: Record, extra: Record) -> None:
+    """Add `extra`'s keys to `target`; objects both carry (a nested `custom`) are merged key by key."""
+    for key, value in extra.items():
+        if key not in target:
+            target[key] = value
+        elif isinstance(target[key], dict) and isinstance(value, dict):
+            target[key] = {**value, **target[key]}
 
 
 def id_condition(object_type: str, ids: Sequence[str], *, negate: bool = False) -> dict[str, Any]:
