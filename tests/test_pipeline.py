@@ -149,8 +149,8 @@ def test_incremental_sync_reads_only_what_changed(sandbox: Sandbox, tmp_path: Pa
     second = sync_into(sandbox, db, reports)
     assert second.ok, [r.error for r in second.failed]
     assert all(r.incremental for r in second.reports)
-    # One request per report for what changed, plus the custom field definitions its columns come from,
-    # plus one event-log walk per source for records deleted in Close.
+    # One request per report for what changed, plus the custom field definitions its columns come from
+    # (its own kind's and the shared ones), plus one event-log walk per source for records deleted in Close.
     assert sandbox.stats()["requests"]["by_group"] == {
         "GET event": 3 + len(TASK_TYPES),
         "GET opportunity": 1,
@@ -159,6 +159,7 @@ def test_incremental_sync_reads_only_what_changed(sandbox: Sandbox, tmp_path: Pa
         "POST data/search": 1,
         "GET custom_field/lead": 1,
         "GET custom_field/opportunity": 1,
+        "GET custom_field/shared": 2,
     }
     assert new_call["id"] in table_ids(db, "activities_call")
     assert new_lead["id"] in table_ids(db, "leads")

@@ -253,11 +253,13 @@ def test_incremental_reads_request_only_what_changed(sandbox: Sandbox, client: C
     assert all(groups[g] <= 3 for g in ("GET activity/call", "GET opportunity", "GET task"))
     assert groups["POST data/search"] == 2  # one cursor page per search source
     assert all(groups[g] <= 3 * 2 for g in groups if g.startswith("GET custom_field"))
-    # definitions are read once per kind per read: opportunities; leads (lead, contact, opportunity); contacts
+    # definitions are read once per kind per read: opportunities; leads (lead, contact, opportunity); contacts;
+    # shared ones once per read
     assert Counter(p for p in paginated if p.startswith("custom_field/")) == {
         "custom_field/opportunity/": 2,
         "custom_field/lead/": 1,
         "custom_field/contact/": 2,
+        "custom_field/shared/": 3,
     }
     # one walk of the event log (deletions) per object type: four sources, and tasks per subtype
     assert groups["GET event"] == 4 + len(TASK_TYPES)
@@ -270,6 +272,7 @@ def test_incremental_reads_request_only_what_changed(sandbox: Sandbox, client: C
         "GET custom_field/lead",
         "GET custom_field/contact",
         "GET custom_field/opportunity",
+        "GET custom_field/shared",
     }
 
     # state moves forward; never past the start of the read

@@ -34,6 +34,7 @@ from closesync.close.errors import (
 from closesync.close.groups import endpoint_group
 from closesync.close.ratelimit import parse_ratelimit
 from closesync.close.records import Record
+from closesync.close.selectors import FIRST_GUESS
 from closesync.reports import REPORTS
 from closesync.reports.custom_fields import CustomField
 from closesync.reports.readers import activity_metrics, custom_field_definitions, search_fields
@@ -42,8 +43,8 @@ from closesync.reports.spec import ReadKind, ReportSpec, group_by_source
 
 SCHEMA = "closesync.doctor/1"
 #: `_fields` selectors a search request may name before Close refuses it (production connectors: ~80 work,
-#: ~140 fail); more than this and the sync splits them across requests.
-SEARCH_SELECTOR_CEILING = 80
+#: ~140 fail); more than this and the sync splits them across requests (close.selectors).
+SEARCH_SELECTOR_CEILING = FIRST_GUESS
 CUSTOM_FIELD_KINDS = ("lead", "contact", "opportunity", "activity")
 AUTH_KEYS = ("status", "message", "user_id", "user_email", "organization_id", "organization_name")
 STATUSES = ("ok", "empty", "not_available", "permission_denied", "error")

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from closesync.close.errors import BadRequestError, CloseError
 from closesync.close.pages import checked_page
 from closesync.close.records import Record, unseen
+from closesync.close.selectors import SEARCH_PATH, Selectors, id_condition
 from closesync.close.timestamps import format_timestamp, parse_bound, parse_timestamp
 
 if TYPE_CHECKING:
     from closesync.close.client import CloseClient
 
 EVENT_PAGE_SIZE = 50
-SEARCH_PATH = "data/search/"
 
 
 # -- Advanced Filtering search ----------------------------------------------------------------------------
@@ -35,22 +35,36 @@ def search(
     fields: dict[str, list[str]] | None = None,
     page_size: int = 200,
 ) -> Iterator[Record]:
-    """Follow `cursor` through POST data/search/ until it runs out. One cursor walk is depth-capped like
-    `_skip` (BadRequestError with `.max_skip`); `search_by_date` restarts around that for big reads."""
+    """Follow `cursor` through POST data/search/ until it runs out. One cursor walk ends deep in a result
+    set or when its cursor expires (400); `search_by_date` restarts around that for big reads."""
     seen: set[str] = set()
     cursor: str | None = None
     while True:
-        body: dict[str, Any] = {"query": query, "_limit": page_size, "cursor": cursor}
-        if sort:
-            body["sort"] = sort
-        if fields:
-            body["_fields"] = fields
+        body = _search_body(query, sort, page_size, cursor, fields)
         page = checked_page(client.post(SEARCH_PATH, body), SEARCH_PATH, cursor_key="cursor", sent=cursor)
         data = page.get("data") or []
         yield from unseen(data, seen)
         cursor = page.get("cursor")
         if not cursor or not data:
             return
+
+
+def _search_body(
+    query: dict[str, Any],
+    sort: list[dict[str, Any]] | None,
+    page_size: int,
+    cursor: str | None,
+    fields: dict[str, list[str]] | None,
+) -> dict[str, Any]:
+    """A data/search/ body; a first page carries no `cursor` key at all (not `"cursor": null`)."""
+    body: dict[str, Any] = {"query": query, "_limit": page_size}
+    if sort:
+        body["sort"] = sort
+    if cursor:
+        body["cursor"] = cursor
+    if fields:
+        body["_fields"] = fields
+    return body
 
 
 def moment_range_query(
@@ -93,12 +107,15 @@ def search_by_date(
     however Close's cursors behave while records change (an edit moves a record to the end and shifts the
     rest), no record is lost or repeated. A record edited during the walk comes again, later, in its new
     version: callers keep the last one. Only when more records share one exact value than a page holds
-    does the walk follow that query's cursor, through that value.
+    does the walk follow that query's cursor, through that value; when Close refuses that cursor (too deep,
+    expired: a 400, whatever its wording) the walk asks afresh from the same value, leaving out the ids it
+    already has there.
+    Many `fields` are split across requests and merged by id (`selectors.py`).
     Relies only on the sort we ask for, and checks it: a page that goes backwards raises.
     """
     lower = parse_bound(start)
     upper = parse_bound(end)
-    wanted = _search_fields(object_type, field, fields)
+    selectors = _selectors(object_type, field, fields)
     sort = [
         {
             "field": {"type": "regular_field", "object_type": object_type, "field_name": field},
@@ -109,24 +126,24 @@ def search_by_date(
     newest: datetime | None = None  # the last value seen, and its whole second (order is checked by second)
     newest_second: datetime | None = None
     cursor: str | None = None
+    excluded: list[str] = []  # after a refused cursor: ids already yielded at `lower`, left out of the query
     while True:
-        body = {
-            "query": moment_range_query(object_type, field, lower, upper),
-            "sort": sort,
-            "_limit": page_size,
-            "cursor": cursor,
-            "_fields": wanted,
-        }
+        query = moment_range_query(object_type, field, lower, upper)
+        if excluded:
+            query["queries"].append(id_condition(object_type, excluded, negate=True))
+        sent = selectors.first()
+        body = _search_body(query, sort, page_size, cursor, selectors.fields(sent))
         try:
             page = checked_page(client.post(SEARCH_PATH, body), SEARCH_PATH, cursor_key="cursor", sent=cursor)
-        except BadRequestError as exc:
-            if cursor is None or exc.max_skip is None:
-                raise
-            raise CloseError(
-                f"More {object_type}s share one second of {field} than one search may page through",
-                path=SEARCH_PATH,
-            ) from exc
-        data = page.get("data") or []
+        except BadRequestError:
+            if cursor is not None:  # the cursor ends here (depth, expiry): a fresh query from `lower`
+                cursor, excluded = None, list(edge)
+                continue
+            if selectors.shrink(len(sent)):
+                continue
+            raise
+        data = selectors.complete(client, page.get("data") or [])
+        fresh = 0
         for record in data:
             value = parse_timestamp(record.get(field))
             if value is not None:
@@ -143,14 +160,21 @@ def search_by_date(
                 if rid in edge and edge[rid] == value:
                     continue
                 edge[rid] = value
+            fresh += 1
             yield record
+        if excluded and cursor is None and data and not fresh:
+            raise CloseError(
+                f"data/search/ kept returning {object_type}s it was asked to leave out; cannot page "
+                f"through the {object_type}s that share one {field}",
+                path=SEARCH_PATH,
+            )
         if not page.get("cursor") or not data:
             return
         boundary = _next_bound(lower, newest_second, newest)
         if boundary is None:  # the whole page shares the boundary's value: page through it
             cursor = page.get("cursor")
             continue
-        lower, cursor = boundary, None
+        lower, cursor, excluded = boundary, None, []
         edge = {k: v for k, v in edge.items() if v is None or v >= boundary}
 
 
@@ -163,19 +187,11 @@ def _next_bound(lower: datetime | None, second: datetime | None, value: datetime
     return None
 
 
-def _search_fields(
-    object_type: str, field: str, fields: list[str] | dict[str, list[str]] | None
-) -> dict[str, list[str]]:
-    """The `_fields` map, always including `id` and the walk's sort field (the keyset needs them)."""
-    if isinstance(fields, dict):
-        mapping = {k: list(v) for k, v in fields.items()}
-    else:
-        mapping = {object_type: list(fields or [])}
-    names = mapping.setdefault(object_type, [])
-    for required in ("id", field):
-        if required not in names:
-            names.append(required)
-    return mapping
+def _selectors(object_type: str, field: str, fields: list[str] | dict[str, list[str]] | None) -> Selectors:
+    """The walk's selectors: `id` and the sort field always (the keyset needs them), the rest split."""
+    mapping = {k: list(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
+    wanted = mapping.pop(object_type, []) if isinstance(fields, dict) else list(fields or [])
+    return Selectors(object_type, ["id", field], wanted, mapping)
 
 
 # -- event log --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 from closesync.reports.columns import Column
 
 KEY_PREFIX = "custom."
+NESTED = "custom"  # the older, aggregate form: {"custom": {field id or name: value}}
 
 # Close field type -> column type code (see columns.ARROW_TYPES); anything else is kept as text.
 _TYPES = {
@@ -105,6 +106,38 @@ def assign_columns(
             counter += 1
         taken.add(name)
         out.append((field, Column(name, field.column_type, key=field.key)))
+    return out
+
+
+def nested_lookup(fields: Iterable[CustomField]) -> dict[str, str]:
+    """Where a nested ``custom`` entry goes: field id -> its flat key, and each name that only one field
+    has -> that field's flat key (a name two fields share cannot say which one it means)."""
+    fields = list(fields)
+    lookup = {f.id: f.key for f in fields}
+    names: dict[str, set[str]] = {}
+    for f in fields:
+        names.setdefault(f.name, set()).add(f.key)
+    lookup.update({name: next(iter(keys)) for name, keys in names.items() if len(keys) == 1 and name not in lookup})
+    return lookup
+
+
+def unnest_custom(record: dict[str, Any], lookup: Mapping[str, str]) -> dict[str, Any]:
+    """`record` with its nested ``custom`` object's values under the flat ``custom.cf_…`` keys, so both forms
+    land in the same columns. A flat value wins over a nested one; entries no field claims (or that differ
+    from the flat value) stay in a residual ``custom`` object, which the shaper keeps in ``extra``."""
+    nested = record.get(NESTED)
+    if not isinstance(nested, dict):
+        return record
+    out = {k: v for k, v in record.items() if k != NESTED}
+    rest: dict[str, Any] = {}
+    for name, value in nested.items():
+        key = lookup.get(name)
+        if key is None or (key in out and out[key] != value):
+            rest[name] = value
+        elif key not in out:
+            out[key] = value
+    if rest:
+        out[NESTED] = rest
     return out
 
 

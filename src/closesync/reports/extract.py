@@ -48,6 +48,7 @@ from closesync.reports.readers import (
     deleted_ids,
     read_source,
     search_fields,
+    shared_field_definitions,
 )
 from closesync.reports.shaping import Shaper
 from closesync.reports.spec import ReadKind, ReportParams, ReportSpec
@@ -286,8 +287,10 @@ def open_read(
         organization_id = default_organization_id(client)
 
     custom: list[CustomField] = []
-    for kind in dict.fromkeys(s.custom_field_kind for s in specs if s.custom_field_kind):
-        custom += custom_field_definitions(client, kind, notes)
+    kinds = list(dict.fromkeys(s.custom_field_kind for s in specs if s.custom_field_kind))
+    shared = shared_field_definitions(client, notes) if kinds else []
+    for kind in kinds:
+        custom += custom_field_definitions(client, kind, notes, shared)
 
     extra_columns: list[Column] = []
     metrics: list[str] = []

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from closesync.close.client import CloseClient
     from closesync.reports.shaping import Shaper
 
+# The object type a shared custom field's association names, per custom field kind (default: the same).
+SHARED_ASSOCIATION = {"activity": "custom_activity_type"}
 
 
 @dataclass(frozen=True)
@@ -178,10 +180,13 @@ def default_organization_id(client: CloseClient) -> str:
     return str(organizations[0]["id"])
 
 
-def custom_field_definitions(client: CloseClient, kind: str, notes: list[str]) -> list[CustomField]:
-    """The custom field definitions of one kind; unreadable ones leave a note (values stay in `extra`)."""
+def custom_field_definitions(
+    client: CloseClient, kind: str, notes: list[str], shared: Sequence[Record] | None = None
+) -> list[CustomField]:
+    """The custom field definitions of one kind: its own, and the `shared` ones (`shared_field_definitions`,
+    read here if not given) associated with it; unreadable ones leave a note (values stay in `extra`)."""
     try:
-        return [
+        fields = [
             CustomField.from_definition(d, kind)
             for d in client.paginate(f"custom_field/{kind}/", page_size=1000)
             if isinstance(d, dict) and d.get("id")
@@ -189,6 +194,32 @@ def custom_field_definitions(client: CloseClient, kind: str, notes: list[str]) -
     except CloseError as exc:
         notes.append(f"custom fields of {kind}s unavailable ({exc.message}); values kept in the extra column")
         return []
+    own = {f.id for f in fields}
+    if shared is None:
+        shared = shared_field_definitions(client, notes)
+    return fields + [f for f in _associated(shared, kind) if f.id not in own]
+
+
+def shared_field_definitions(client: CloseClient, notes: list[str]) -> list[Record]:
+    """Close's shared custom fields (custom_field/shared/, each with its `associations`); a key or account
+    without them gets a note."""
+    try:
+        return [d for d in client.paginate("custom_field/shared/", page_size=1000) if isinstance(d, dict)]
+    except (PermissionDeniedError, NotFoundError) as exc:
+        notes.append(f"shared custom fields unavailable ({exc.message}); their values kept in the extra column")
+        return []
+
+
+def _associated(shared: Sequence[Record], kind: str) -> Iterator[CustomField]:
+    """The shared fields associated with `kind` (an activity kind: with a custom activity type)."""
+    target = SHARED_ASSOCIATION.get(kind, kind)
+    for definition in shared:
+        if not definition.get("id"):
+            continue
+        for association in definition.get("associations") or []:
+            if isinstance(association, dict) and association.get("object_type") == target:
+                type_id = association.get("custom_activity_type_id")
+                yield CustomField.from_definition({**definition, "custom_activity_type_id": type_id}, kind)
 
 
 def activity_metrics(client: CloseClient) -> list[str]:

@@ -21,7 +21,14 @@ import pyarrow.compute as pc
 
 from closesync.reports import timeparse
 from closesync.reports.columns import JSON_METADATA, Column
-from closesync.reports.custom_fields import CustomField, assign_columns, mapping_rows
+from closesync.reports.custom_fields import (
+    NESTED,
+    CustomField,
+    assign_columns,
+    mapping_rows,
+    nested_lookup,
+    unnest_custom,
+)
 from closesync.reports.nesting import POSITION
 from closesync.reports.spec import ReportSpec
 
@@ -88,6 +95,7 @@ class Shaper:
         self.assigned = assign_columns(fields, [c.name for c in builtin] + [EXTRA])
         self.columns: list[Column] = builtin + [column for _, column in self.assigned]
         self.known = {c.source_key for c in self.columns} | set(spec.omit) | IGNORED_KEYS
+        self.nested_custom = nested_lookup(field for field, _ in self.assigned)
         self.schema = pa.schema(
             [c.field() for c in self.columns] + [pa.field(EXTRA, pa.string(), metadata=JSON_METADATA)]
         )
@@ -102,6 +110,8 @@ class Shaper:
             return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in self.schema], schema=self.schema)
         if set(map(type, records)) != {dict}:  # tolerate odd items: keep them, in extra
             records = [r if isinstance(r, dict) else {"value": r} for r in records]
+        if any(NESTED in r for r in records):  # older accounts, the aggregate selector: same columns
+            records = [unnest_custom(r, self.nested_custom) for r in records]
         present, values_by_key = _columnize(records, [c.source_key for c in self.columns])
         extras: dict[int, dict[str, Any]] = {}
         arrays: list[pa.Array] = []

@@ -35,6 +35,14 @@ not share a GIL with it; it is steered through the `/_sandbox/` control endpoint
 `.data` is a local replica built from the same seed. `sb.gzip = False` skips response compression (real
 Close compresses; on loopback it only costs CPU on both sides).
 
+Big real accounts (`real_close.py`, all off by default): `sb.real_close(search_cursor_depth=37,
+search_cursor_ttl=0, search_selector_ceiling=20, nested_custom=True)` (also POST /_sandbox/config) makes
+data/search/ refuse deep or expired cursors and too many `_fields` selectors, and nests custom values;
+`Sandbox(shared_custom_fields=True, generated_lead_fields=150)` adds shared custom fields (GET
+`custom_field/shared/`, `custom_field_schema/{lead|contact|opportunity}/`) and many lead custom fields.
+Custom field definitions can be created and deleted mid-run (`custom_field/lead` etc. are mutable; a deleted
+field's values disappear). `sb.truth_custom(collection)` adds each record's custom values to `truth`.
+
 Data changing during a read (`mutations.py`): `sb.mutate(collection, "create"|"edit"|"delete", count=1, *,
 ids=(), fields=None)` applies a change now (POST /_sandbox/mutate) and returns the ids;
 `sb.schedule_mutation(..., after=N, group=None)` applies it just before the API request that makes N

@@ -25,6 +25,7 @@ from closesync.sandbox.exports import ExportFiles
 from closesync.sandbox.faults import Fault, FaultPlan
 from closesync.sandbox.mutations import MutationPlan
 from closesync.sandbox.ratelimit import Decision, RateLimiter
+from closesync.sandbox.real_close import RealClose
 from closesync.sandbox.routes import Request, dispatch, endpoint_group
 from closesync.sandbox.stats import Stats
 
@@ -76,6 +77,7 @@ class SandboxApp:
         self.undocumented_keys = True  # serve invoices, signatures, SIP numbers (routes.UNDOCUMENTED_KEYS)
         self.exports = ExportFiles()
         self.mutations = MutationPlan()  # scheduled data changes (mutations.py), fired by request counts
+        self.real_close = RealClose()  # opt-in behaviours of big real accounts (real_close.py)
 
     def _key(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.lower().startswith("basic "):
@@ -133,9 +135,9 @@ class SandboxApp:
                 params.update({k: str(v) for k, v in (extra or {}).items()})
                 payload = None
             req = Request(method, rel, params, payload, self.data, self.skip_cap,
-                          {"origin": f"http://{headers.get('host', 'localhost')}",
+                          {"origin": f"http://{headers.get('host', 'localhost')}", "real_close": self.real_close,
                            "event_filters": self.event_filters, "undocumented_keys": self.undocumented_keys})
-            answer = dispatch(req)
+            answer = self.real_close.nest(self.data.catalog, dispatch(req))
             reply = json_reply(200, answer)
         except ApiError as exc:
             reply = json_reply(exc.status, exc.body, exc.headers)

@@ -56,6 +56,16 @@ CUSTOM_ACTIVITY_TYPES = [
                     ("Summary", "text", False, None)]),
 ]
 
+# Shared custom fields (knob `shared_custom_fields`): (name, type, multiple, choices, associated object types).
+SHARED_FIELDS: list[tuple[str, str, bool, list[str] | None, tuple[str, ...]]] = [
+    ("Customer Tier", "choices", False, ["Gold", "Silver", "Bronze"], ("lead", "contact")),
+    ("Partner Code", "text", False, None, ("lead", "opportunity")),
+    ("Renewal Date", "date", False, None, ("contact", "opportunity")),
+    ("Languages", "choices", True, ["English", "Deutsch", "Français"], ("lead", "contact", "opportunity")),
+    ("Follow-up Score", "number", False, None, ("lead", "custom_activity_type")),
+]
+GENERATED_TYPES = [("text", None), ("number", None), ("date", None), ("choices", ["One", "Two", "Three"])]
+
 SMART_VIEW_TYPES = ["lead", "lead", "lead", "contact", "contact", "opportunity", "call", "email", "note",
                     "custom_activity"]
 
@@ -87,6 +97,12 @@ class Catalog:
     phone_numbers: list[Record] = field(default_factory=list)
     email_signatures: list[Record] = field(default_factory=list)
     sip_numbers: list[Record] = field(default_factory=list)
+    # knobs: shared custom fields, and `generated_lead_fields` more lead custom fields (a big account)
+    shared_fields: bool = False
+    generated_lead_fields: int = 0
+    shared_custom_fields: list[Record] = field(default_factory=list)
+    more_fields: dict[str, list[Record]] = field(default_factory=dict)  # knob fields with values, per type
+    deleted_field_ids: set[str] = field(default_factory=set)  # deleted while the sandbox runs
 
     def __post_init__(self) -> None:
         self._build()
@@ -179,7 +195,46 @@ class Catalog:
                 self.custom_fields["activity"].append(f)
                 n += 1
 
+        self._build_knob_fields(n, owner, org_created)
         self._build_account_objects(owner, org_created)
+
+    def _build_knob_fields(self, n: int, owner: str, org_created: int) -> None:
+        """Fields only the knobs add; their values come from a draw of their own, so turning a knob on
+        leaves every other generated value as it was."""
+        self.more_fields = {"lead": [], "contact": [], "opportunity": [], "activity": []}
+        for k in range(self.generated_lead_fields):
+            ftype, choices = GENERATED_TYPES[k % len(GENERATED_TYPES)]
+            f = self._field("lead", n, (f"Generated Field {k + 1:03d}", ftype, False, choices), owner, org_created)
+            self.custom_fields["lead"].append(f)
+            self.more_fields["lead"].append(f)
+            n += 1
+        if not self.shared_fields:
+            return
+        for name, ftype, multi, choices, targets in SHARED_FIELDS:
+            f = self._field("shared", n, (name, ftype, multi, choices), owner, org_created)
+            f["id"], f["is_shared"] = self._id("cf_", "scf", n), True
+            type_id = self.custom_activity_types[0]["id"]
+            f["associations"] = [
+                {"object_type": t, "custom_activity_type_id": type_id if t == "custom_activity_type" else None,
+                 "editable_with_roles": [], "required": False} for t in targets]
+            self.shared_custom_fields.append(f)
+            for t in targets:
+                kind = "activity" if t == "custom_activity_type" else t
+                self.more_fields[kind].append({**f, "custom_activity_type_id": type_id} if kind == "activity" else f)
+            n += 1
+
+    def value_fields(self, object_type: str) -> tuple[list[Record], list[Record]]:
+        """(regular, knob) fields whose values records of `object_type` carry; deleted ones left out."""
+        knob_ids = {f["id"] for f in self.more_fields.get(object_type, [])}
+        gone = self.deleted_field_ids
+        regular = [f for f in self.custom_fields[object_type] if f["id"] not in knob_ids and f["id"] not in gone]
+        return regular, [f for f in self.more_fields.get(object_type, []) if f["id"] not in gone]
+
+    def schema(self, object_type: str) -> list[Record]:
+        """GET custom_field_schema/{object_type}/: its regular and shared fields together."""
+        shared = [f for f in self.shared_custom_fields
+                  if any(a["object_type"] == object_type for a in f["associations"])]
+        return [f for f in self.custom_fields.get(object_type, []) + shared if f["id"] not in self.deleted_field_ids]
 
     def _field(self, object_type: str, n: int, spec: tuple[str, str, bool, list[str] | None], owner: str,
                org_created: int) -> Record:

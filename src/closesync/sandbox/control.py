@@ -3,7 +3,9 @@
     GET    /_sandbox/stats           counters (same as Sandbox.stats())
     POST   /_sandbox/stats/reset     zero the counters
     GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip",
-                                      "event_filters": "documented" | "any", "undocumented_keys": bool}
+                                      "event_filters": "documented" | "any", "undocumented_keys": bool,
+                                      real_close.py's knobs: "search_cursor_depth", "search_cursor_ttl",
+                                      "search_selector_ceiling", "nested_custom"}
     POST   /_sandbox/config          change any of those keys, or {"api_key": KEY} to accept only KEY from now
                                      on (a rotated key; never shown by GET)
     POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?,
@@ -68,7 +70,8 @@ def config(app: Any) -> Record:
     """The run-time knobs of `app` (the body of GET /_sandbox/config)."""
     rate = app.limiter.rate
     return {"skip_cap": app.skip_cap, "rate_limit": list(rate) if rate else None, "latency_ms": app.latency_ms,
-            "gzip": app.gzip, "event_filters": app.event_filters, "undocumented_keys": app.undocumented_keys}
+            "gzip": app.gzip, "event_filters": app.event_filters, "undocumented_keys": app.undocumented_keys,
+            **app.real_close.config()}
 
 
 def configure(app: Any, changes: Record) -> Record:
@@ -89,6 +92,7 @@ def configure(app: Any, changes: Record) -> Record:
         app.event_filters = mode
     if "undocumented_keys" in changes:
         app.undocumented_keys = bool(changes["undocumented_keys"])
+    app.real_close.configure(changes)
     if "api_key" in changes:
         key = changes["api_key"]
         if not isinstance(key, str) or not key:

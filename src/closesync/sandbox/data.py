@@ -29,7 +29,8 @@ END_MS = ms_of(__import__("datetime").datetime(2026, 1, 2, 18, 0))
 LEAD_SCALED = ["lead", "contact", "opportunity", "task", *ACTIVITY_MIX]
 ID_PREFIX = {"lead": "lead_", "contact": "cont_", "opportunity": "oppo_", "task": "task_", "user": "user_",
              "email_template": "tmpl_", "saved_search": "save_", "bulk_action/email": "bulkemail_",
-             "export": "expo_", "event": "ev_"}
+             "export": "expo_", "event": "ev_",
+             **{f"custom_field/{k}": "cf_" for k in ("lead", "contact", "opportunity", "activity", "shared")}}
 
 
 class SandboxData:
@@ -40,9 +41,11 @@ class SandboxData:
     """
 
     def __init__(self, seed: int = 1, leads: int = 20, activities_per_lead: float = 20.0,
-                 activity_mix: dict[str, int] | None = None) -> None:
+                 activity_mix: dict[str, int] | None = None, *, shared_custom_fields: bool = False,
+                 generated_lead_fields: int = 0) -> None:
         self.seed, self.leads = seed, leads
-        self.catalog = Catalog(seed, START_MS, END_MS)
+        self.catalog = Catalog(seed, START_MS, END_MS, shared_fields=shared_custom_fields,
+                               generated_lead_fields=generated_lead_fields)
         self.layout = Layout(seed, leads, START_MS, END_MS, activities_per_lead, activity_mix)
         self.builders = Builders(self.catalog, self.layout)
         self._clock = END_MS
@@ -65,6 +68,7 @@ class SandboxData:
             "email_template": cat.email_templates, "saved_search": cat.saved_searches,
             "bulk_action/email": cat.bulk_emails, "export": cat.exports,
             **{f"custom_field/{k}": v for k, v in cat.custom_fields.items()},
+            "custom_field/shared": cat.shared_custom_fields,
         }
         for name, items in static.items():
             self._collections[name] = self._static(name, items)
@@ -214,6 +218,8 @@ class SandboxData:
             raise KeyError(f"{name} {record_id} does not exist")
         record = coll.get(i) or {}
         coll.delete(i)
+        if name.startswith("custom_field/"):  # its values disappear from every record, as in Close
+            self.catalog.deleted_field_ids.add(record_id)
         self._log(name, "deleted", record, [])
 
     def _log(self, name: str, action: str, record: Record, changed: list[str]) -> None:

@@ -24,7 +24,7 @@ from closesync.sandbox.data import SandboxData
 
 Record = dict[str, Any]
 ACTIONS = ("create", "edit", "delete")
-MUTABLE = ("lead", "contact", "opportunity", "task", "activity/")
+MUTABLE = ("lead", "contact", "opportunity", "task", "activity/", "custom_field/")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class Mutation:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
         name = self.collection.strip("/")
         if not any(name == m or (m.endswith("/") and name.startswith(m)) for m in MUTABLE):
-            raise ValueError(f"{self.collection!r} cannot be mutated (lead, contact, opportunity, task, activity/…)")
+            raise ValueError(f"{self.collection!r} cannot be mutated "
+                             "(lead, contact, opportunity, task, activity/…, custom_field/…)")
         object.__setattr__(self, "collection", name)
         if self.count < 0:
             raise ValueError("count must be >= 0")

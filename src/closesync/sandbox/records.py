@@ -97,24 +97,26 @@ class Builders(ActivityBuilders):
         return created, iso(created, micros=micros), updated, upd_text
 
     def _custom(self, d: Draw, object_type: str, rec: Record, created: int, only_type: str | None = None) -> None:
-        for f in self.cat.custom_fields[object_type]:
-            if only_type and f.get("custom_activity_type_id") != only_type:
-                continue
-            if not d.chance(0.7):
-                continue
-            ftype, key = f["type"], "custom." + f["id"]
-            if ftype == "choices":
-                rec[key] = d.sample(f["choices"], 1 + d.below(2)) if f["accepts_multiple_values"] else d.pick(
-                    f["choices"])
-            elif ftype == "number":
-                rec[key] = d.between(1, 500) if d.chance(0.6) else round(d.between(100, 9_999_999) / 100, 2)
-            elif ftype == "date":
-                rec[key] = iso_date(created + d.between(-400, 400) * DAY_MS)
-            elif ftype == "user":
-                users = self.cat.active_user_ids
-                rec[key] = d.sample(users, 2) if f["accepts_multiple_values"] else d.pick(users)
-            else:
-                rec[key] = d.pick(["alpha", "beta", "Ω-omega", "id-" + str(d.below(10**6)), "<i>html-ish</i>"])
+        regular, knob = self.cat.value_fields(object_type)
+        for fields, draw in ((regular, d), (knob, Draw(self.cat.seed, f"cfx:{rec.get('id')}", 0))):
+            for f in fields:
+                if only_type and f.get("custom_activity_type_id") != only_type:
+                    continue
+                if draw.chance(0.7):
+                    rec["custom." + f["id"]] = self._custom_value(draw, f, created)
+
+    def _custom_value(self, d: Draw, f: Record, created: int) -> Any:
+        ftype = f["type"]
+        if ftype == "choices":
+            return d.sample(f["choices"], 1 + d.below(2)) if f["accepts_multiple_values"] else d.pick(f["choices"])
+        if ftype == "number":
+            return d.between(1, 500) if d.chance(0.6) else round(d.between(100, 9_999_999) / 100, 2)
+        if ftype == "date":
+            return iso_date(created + d.between(-400, 400) * DAY_MS)
+        if ftype == "user":
+            users = self.cat.active_user_ids
+            return d.sample(users, 2) if f["accepts_multiple_values"] else d.pick(users)
+        return d.pick(["alpha", "beta", "Ω-omega", "id-" + str(d.below(10**6)), "<i>html-ish</i>"])
 
     def _people(self, d: Draw) -> tuple[str, str | None]:
         user = self.cat.user_for(d)

@@ -41,7 +41,7 @@ LIST_SPECS: dict[str, ListSpec] = {
     "bulk_action/email": ListSpec("bulk_action/email", max_limit=100, equal_filters=("template_id",)),
     "export": ListSpec("export", max_limit=100),
     **{f"custom_field/{k}": ListSpec(f"custom_field/{k}", max_limit=1000, natural_order=True)
-       for k in ("lead", "contact", "opportunity", "activity")},
+       for k in ("lead", "contact", "opportunity", "activity", "shared")},
     **{k: ListSpec(k, **ACTIVITY_SPEC) for k in ACTIVITY_MIX},  # type: ignore[arg-type]
 }
 LIST_SPECS["activity/status_change/opportunity"] = ListSpec(
@@ -175,6 +175,8 @@ def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
         ("GET", r"me", lambda r: me(r)),
         ("GET", rf"organization/{_ID}", lambda r, id: organization(r, id)),
         ("GET", r"custom_activity", custom_activity_types),
+        ("GET", r"custom_field_schema/(?P<kind>lead|contact|opportunity)",
+         lambda r, kind: {"fields": r.data.catalog.schema(kind)}),
         ("GET", r"activity", mixed_activities),
         ("GET", r"event", events.list_events),
         ("GET", rf"event/{_ID}", lambda r, id: get_one(r, "event", id)),

@@ -6,7 +6,8 @@ Supported: object types lead, contact and opportunity; query nodes `and`, `or`, 
 string), `term` (`values`), `text` (`value`, substring), `reference` (`object_ids`) and `number_range`
 (`gt`/`gte`/`lt`/`lte`); `negate` on any node. `sort` takes regular timestamp fields asc/desc. The cursor is
 an offset into the sorted result, and an offset past the sandbox's skip cap answers 400 with Close's
-max-skip message: long walks must restart from the last seen sort value.
+max-skip message: long walks must restart from the last seen sort value. The `real_close.py` knobs add a
+cursor depth limit, cursor expiry and a `_fields` selector ceiling.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 from closesync.sandbox.collection import Collection
 from closesync.sandbox.errors import ApiError, skip_too_large
+from closesync.sandbox.real_close import RealClose
 from closesync.sandbox.timefmt import parse_us
 
 Record = dict[str, Any]
@@ -155,7 +158,7 @@ def _order(coll: Collection, sort: list[Any]) -> tuple[list[int] | range, bool]:
 
 
 def _cursor(key: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"k": key, "o": offset}).encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps({"k": key, "o": offset, "t": time.time()}).encode()).decode()
 
 
 def search(req: Any) -> Record:
@@ -176,6 +179,8 @@ def search(req: Any) -> Record:
             400, f"The limit you set is larger than the maximum limit for this resource (max_limit = {MAX_LIMIT}).")
     sort = body.get("sort") or []
     key = hashlib.sha1(json.dumps([query, sort], sort_keys=True).encode()).hexdigest()[:16]
+    real_close = req.extras.get("real_close") or RealClose()
+    real_close.check_selectors(body.get("_fields"))
     offset = 0
     if body.get("cursor"):
         try:
@@ -185,6 +190,7 @@ def search(req: Any) -> Record:
             offset = int(state["o"])
         except (ValueError, KeyError, TypeError):
             raise ApiError.validation(field_errors={"cursor": "Invalid cursor for this query."}) from None
+        real_close.check_cursor(offset, state.get("t"))
     if offset > req.skip_cap:
         raise skip_too_large(req.skip_cap)
     coll = req.data.collection(object_type)

@@ -25,9 +25,11 @@ class Sandbox(SandboxSurface):
                  rate_limit: tuple[int, float] | None = None, skip_cap: int = 250_000, latency_ms: float = 0,
                  faults: str | list[Fault] | None = None, host: str = "127.0.0.1", port: int = 0,
                  activities_per_lead: float = 20.0, activity_mix: dict[str, int] | None = None,
-                 extra_api_keys: tuple[str, ...] = (), gzip: bool = True) -> None:
+                 extra_api_keys: tuple[str, ...] = (), gzip: bool = True, shared_custom_fields: bool = False,
+                 generated_lead_fields: int = 0) -> None:
         self.data = SandboxData(seed=seed, leads=leads, activities_per_lead=activities_per_lead,
-                                activity_mix=activity_mix)
+                                activity_mix=activity_mix, shared_custom_fields=shared_custom_fields,
+                                generated_lead_fields=generated_lead_fields)
         plan = FaultPlan(parse_spec(faults) if isinstance(faults, str) else faults, seed=seed)
         self.app = SandboxApp(self.data, [api_key, *extra_api_keys], skip_cap=skip_cap, latency_ms=latency_ms,
                               limiter=RateLimiter(rate_limit), faults=plan)

@@ -50,6 +50,11 @@ class SandboxSurface:
         return f"{self._root_url}_sandbox/stats"
 
     # -- knobs ---------------------------------------------------------------------------------------------
+    def real_close(self, **knobs: Any) -> dict[str, Any]:
+        """Turn `real_close.py`'s behaviours on or off (search_cursor_depth=37, nested_custom=True, ...);
+        the whole config."""
+        return self._config(**knobs)
+
     @property
     def skip_cap(self) -> int:
         return int(self._config()["skip_cap"])
@@ -137,3 +142,7 @@ class SandboxSurface:
     def truth(self, collection: str) -> list[dict[str, Any]]:
         """The id and date_updated of every live record of `collection` (oldest first)."""
         return list(self._control("GET", f"truth/{collection.strip('/')}")["records"])
+
+    def truth_custom(self, collection: str) -> list[dict[str, Any]]:
+        """`truth` with each record's custom values: `{"id", "date_updated", "custom": {field id: value}}`."""
+        return list(self._control("GET", f"truth-custom/{collection.strip('/')}")["records"])

@@ -1,6 +1,7 @@
 """Ground truth: what a collection holds right now, without paging through the API.
 
-    GET /_sandbox/truth/{collection}   {"collection", "records": [{"id", "date_updated"}, ...]} (oldest first)
+    GET /_sandbox/truth/{collection}          {"collection", "records": [{"id", "date_updated"}, ...]} (oldest first)
+    GET /_sandbox/truth-custom/{collection}   the same, each record with "custom": {field id: value}
 
 Tests compare a synced table with this listing, so a reader's own paging cannot hide its mistakes.
 """
@@ -13,19 +14,27 @@ from closesync.sandbox.data import SandboxData
 
 Record = dict[str, Any]
 PREFIX = "_sandbox/truth/"
+CUSTOM_PREFIX = "_sandbox/truth-custom/"
+CUSTOM = "custom."
 
 
-def truth(data: SandboxData, collection: str) -> list[Record]:
-    """The id and date_updated of every live record of `collection`, oldest first."""
-    return [{"id": r.get("id"), "date_updated": r.get("date_updated")} for r in data.iter_records(collection)]
+def truth(data: SandboxData, collection: str, custom: bool = False) -> list[Record]:
+    """The id and date_updated of every live record of `collection`, oldest first; with `custom`, also
+    its custom field values by field id."""
+    if not custom:
+        return [{"id": r.get("id"), "date_updated": r.get("date_updated")} for r in data.iter_records(collection)]
+    return [{"id": r.get("id"), "date_updated": r.get("date_updated"),
+             "custom": {k[len(CUSTOM):]: v for k, v in r.items() if k.startswith(CUSTOM)}}
+            for r in data.iter_records(collection)]
 
 
 def control(app: Any, method: str, path: str, payload: Record) -> tuple[int, Record] | None:
-    """GET /_sandbox/truth/{collection}; None for any other path."""
-    if method != "GET" or not path.startswith(PREFIX):
+    """GET /_sandbox/truth/{collection} and /_sandbox/truth-custom/{collection}; None for any other path."""
+    custom = path.startswith(CUSTOM_PREFIX)
+    if method != "GET" or not (custom or path.startswith(PREFIX)):
         return None
-    collection = path[len(PREFIX):]
+    collection = path[len(CUSTOM_PREFIX if custom else PREFIX):]
     try:
-        return 200, {"collection": collection, "records": truth(app.data, collection)}
+        return 200, {"collection": collection, "records": truth(app.data, collection, custom)}
     except KeyError as exc:
         return 404, {"error": str(exc.args[0])}
