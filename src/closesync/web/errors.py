@@ -12,8 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException  # the router's own 404 (FastAPI's HTTPException subclasses it)
 
 from closesync.datacenter import (
     AccountKeyError,
