@@ -179,7 +179,8 @@ def test_the_404_page_speaks_to_a_person(client: Any) -> None:
         assert 'id="not-found"' in html and 'href="/datasets"' in html and 'href="/accounts"' in html, path
         assert '{"detail"' not in html and "Not Found" not in html
     assert "There is no page at /no-such-page." in client.get("/no-such-page").text
-    assert "No dataset" in client.get("/datasets/999").text
+    lost = client.get("/datasets/999").text
+    assert "No dataset with id 999." in lost and "closesync datasets list" not in lost
     for path in ("/api/no-such-thing", "/api/datasets/999"):
         api = client.get(path)
         assert api.status_code == 404 and api.headers["content-type"] == "application/json", path

@@ -8,6 +8,7 @@ ends in a bare 500 traceback.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -45,6 +46,8 @@ def _not_found_page(request: Request, message: str | None = None) -> Response:
     """A 404 for a person: what was not found, in words, and the way back to their DataSets."""
     if not message or message in ("Not Found", "No such page."):
         message = f"There is no page at {request.url.path}."
+    message = re.sub(r"\s*See `closesync [^`]*`\.?", "", message)  # the command line's hint is not for here
+    message = re.sub(r"^No ([a-z ]+) named '(\d+)'\.", r"No \1 with id \2.", message)  # names are never digits
     return render(request, "not_found.html", {"message": message}, status=404)
 
 

@@ -151,14 +151,17 @@
         });
     };
     const inputs = ["schedule_kind", "every_n", "every_unit", "at_time", "weekday", "zone", "cron"];
+    // The server's message about a submitted schedule stands until the user changes it; then the preview speaks.
+    const submittedError = form.querySelector("#error-schedule");
     const soon = (ev) => {
       if (!inputs.includes(ev.target.name)) return;
+      submittedError?.remove();
       clearTimeout(timer);
       timer = setTimeout(update, 300);
     };
     form.querySelector("#pane-scheduling")?.addEventListener("input", soon);
     form.querySelector("#pane-scheduling")?.addEventListener("change", soon);
-    update();
+    if (!submittedError) update();
   }
 
   // ---------- DataSet page: run now + live status ----------
