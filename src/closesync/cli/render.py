@@ -146,21 +146,24 @@ REPORT_PARAMETERS = (("organization_id", "Org\nID"), ("user_id", "User\nID"), ("
 
 
 def print_reports(reports: Sequence[ReportSpec], *, wide: bool = False) -> None:
-    """The catalog: each report, the parameters it takes and how it reads only what changed; `wide` adds
-    the slug, what it reads and its key. Fits an 80-column terminal (cells wrap)."""
+    """The catalog: each report, the parameters it takes and how it reads only what changed, fitting an
+    80-column terminal (cells wrap); from 120 columns the slug too, and with `wide` what it reads and its key."""
+    out = console() if wide else Console()  # the narrow table fits the terminal, even when piped
+    with_slug = wide or out.width >= 120
     result = Table(title=f"{len(reports)} reports", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     result.add_column("Report", overflow="fold")
+    if with_slug:
+        result.add_column("Slug", overflow="fold")
     for _, header in REPORT_PARAMETERS:
         result.add_column(header, justify="center", no_wrap=True)
     result.add_column("Incremental", overflow="fold", max_width=24)
     if wide:
-        for header in ("Slug", "Source", "Key"):
+        for header in ("Source", "Key"):
             result.add_column(header, overflow="fold")
     for spec in reports:
         takes = ["✓" if parameter in spec.parameters else "-" for parameter, _ in REPORT_PARAMETERS]
-        extra = [spec.slug, spec.source_label, ", ".join(spec.primary_key)] if wide else []
-        add_row(result, spec.name, *takes, spec.incremental_label, *extra)
-    out = console() if wide else Console()  # the narrow table fits the terminal, even when piped
+        extra = [spec.source_label, ", ".join(spec.primary_key)] if wide else []
+        add_row(result, spec.name, *([spec.slug] if with_slug else []), *takes, spec.incremental_label, *extra)
     out.print(result)
     out.print(
         "Org ID: --organization-id (default: the key owner's first), User ID: --user-id, Since/Until: --since/"
@@ -224,9 +227,7 @@ def rows_of(run: Run) -> str:
 
 def _read_by(run: Run) -> str:
     """What a dataset's last run read ("1 read": new or changed rows), or what it wrote of it."""
-    if run.rows_written is None or run.rows_written == run.rows:
-        return f"{run.rows:,} read"
-    return f"{run.rows_written:,} written ({run.rows:,} read)"
+    return f"{run.rows} read" if run.rows_written in (None, run.rows) else rows_of(run)
 
 
 def _last_run(d: Dataset) -> Text:
