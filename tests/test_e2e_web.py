@@ -195,6 +195,7 @@ def test_user_journey(page: Any, web_home: Path, sandbox: Any) -> None:
         page.fill("#name", "Users (broken destination)")
         page.click("summary")
         page.fill("#destination", f"duckdb:{blocker}/close.duckdb")
+        page.fill("#retries", "2")  # the default is the CLI's (none): ask for retries
         page.click("#save")
         page.wait_for_url(re.compile(r"/datasets/\d+$"))
         page.click("text=Run now")

@@ -130,6 +130,7 @@ def test_dataset_lifecycle_and_run(client: Any, dc: Any, account: Any) -> None:
         "waiting": None,
         "next_run_at": ds["next_run_at"],
         "pending_attempt": 0,
+        "table_rows": None,  # no table before the first run
     }
     assert client.get(f"/api/datasets/{ds['id']}/preview").json()["rows"] == []
     assert client.get(f"/api/datasets/{ds['id']}/columns").json()["columns"] == []

@@ -94,10 +94,16 @@ def test_delay_shown_in_largest_whole_unit() -> None:
     assert forms.split_delay(45) == {"retry_delay_n": "45", "retry_delay_unit": "s"}
 
 
-def test_dataset_arguments_collect_every_error_at_once() -> None:
+def test_dataset_arguments_leave_validation_to_the_datacenter() -> None:
+    """What the user typed goes to the DataCenter as is (it checks every field at once); only what the form
+    composes is checked here, and left out when it cannot be composed."""
     form = forms.from_submission({"retries": "many", "retry_delay_n": "-3", "method": "merge"})
-    assert forms.dataset_arguments(form, "manual") is None
-    assert set(form.errors) == {"name", "report", "account", "retries", "retry_delay", "method"}
+    args = forms.dataset_arguments(form, "manual")
+    assert not form.errors
+    assert (args["retries"], args["retry_delay"], args["method"], args["name"]) == ("many", "-3m", "merge", "")
+    form = forms.from_submission({"retry_delay_unit": "fortnights"})
+    args = forms.dataset_arguments(form, None)
+    assert set(form.errors) == {"retry_delay"} and "retry_delay" not in args and "schedule" not in args
 
 
 def test_dataset_arguments_for_the_datacenter() -> None:

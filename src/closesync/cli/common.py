@@ -76,9 +76,10 @@ def exit_code(error: ClosesyncError) -> int:
 
 
 def error_message(error: ClosesyncError) -> str:
-    """`str(error)`, led by the option it is about when the error names a form field (`--schedule: …`)."""
-    field = getattr(error, "field", None)
-    return ("--" + field.replace("_", "-") + ": " if field else "") + str(error)
+    """`str(error)`, led by the option it is about when the error names a form field (`--schedule: …`);
+    an error about several fields names each, one per line."""
+    errors = getattr(error, "errors", None) or {getattr(error, "field", None): str(error)}
+    return "\n".join(("--" + field.replace("_", "-") + ": " if field else "") + text for field, text in errors.items())
 
 
 def echo_json(value: Any) -> None:

@@ -138,7 +138,7 @@ def datasets_list(dc: DataCenter, as_json: bool) -> None:
     """List datasets with their last and next runs."""
     from closesync.cli.render import print_datasets
 
-    items = dc.list_datasets()
+    items = dc.with_table_rows(dc.list_datasets())
     if as_json:
         return echo_json([d.to_dict() for d in items])
     return print_datasets(items)
@@ -152,7 +152,7 @@ def datasets_show(dc: DataCenter, name: str, as_json: bool) -> None:
     """Show one dataset."""
     from closesync.cli.render import print_dataset
 
-    d = dc.get_dataset(name)
+    [d] = dc.with_table_rows([dc.get_dataset(name)])
     if as_json:
         return echo_json(d.to_dict())
     return print_dataset(d)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.spinner import Spinner
@@ -175,21 +176,35 @@ def print_summary(out: Console, result: SyncResult) -> None:
         out.print(Text.assemble((f"✗ {printable(r.name)}{http}:", "bold red"), " ", safe(r.error)))
 
 
-def print_reports(reports: Sequence[ReportSpec]) -> None:
-    """The catalog: name, slug, what each report reads, its key and incremental cursor."""
-    result = Table(title=f"{len(reports)} reports")
-    for header in ("Report", "Slug", "Source", "Key", "Incremental"):
-        result.add_column(header, overflow="fold")
+#: The parameters a report may take, as `closesync reports` heads them, and the options that set them.
+REPORT_PARAMETERS = (("organization_id", "Org\nID"), ("user_id", "User\nID"), ("since", "Since/\nUntil"))
+
+
+def print_reports(reports: Sequence[ReportSpec], *, wide: bool = False) -> None:
+    """The catalog: each report, the parameters it takes and how it reads only what changed, fitting an
+    80-column terminal (cells wrap); from 120 columns the slug too, and with `wide` what it reads and its key."""
+    out = console() if wide else Console()  # the narrow table fits the terminal, even when piped
+    with_slug = wide or out.width >= 120
+    result = Table(title=f"{len(reports)} reports", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    result.add_column("Report", overflow="fold")
+    if with_slug:
+        result.add_column("Slug", overflow="fold")
+    for _, header in REPORT_PARAMETERS:
+        result.add_column(header, justify="center", no_wrap=True)
+    result.add_column("Incremental", overflow="fold", max_width=24)
+    if wide:
+        for header in ("Source", "Key"):
+            result.add_column(header, overflow="fold")
     for spec in reports:
-        add_row(
-            result,
-            spec.name,
-            spec.slug,
-            spec.source_label,
-            ", ".join(spec.primary_key),
-            spec.incremental_label,
-        )
-    Console().print(result)
+        takes = ["✓" if parameter in spec.parameters else "-" for parameter, _ in REPORT_PARAMETERS]
+        extra = [spec.source_label, ", ".join(spec.primary_key)] if wide else []
+        add_row(result, spec.name, *([spec.slug] if with_slug else []), *takes, spec.incremental_label, *extra)
+    out.print(result)
+    out.print(
+        "Org ID: --organization-id (default: the key owner's first), User ID: --user-id, Since/Until: --since/"
+        "--until (sync; a dataset takes --since). Names or slugs both work; --wide or --json for more.",
+        highlight=False,
+    )
 
 
 # -- accounts -----------------------------------------------------------------------------------------------
@@ -245,22 +260,52 @@ def rows_of(run: Run) -> str:
     return f"{run.rows_written} written ({run.rows} read)"
 
 
+def _read_by(run: Run) -> str:
+    """What a dataset's last run read ("1 read": new or changed rows), or what it wrote of it."""
+    return f"{run.rows} read" if run.rows_written in (None, run.rows) else rows_of(run)
+
+
 def _last_run(d: Dataset) -> Text:
     run = d.last_run
     if run is None:
         return Text("never")
-    return Text.assemble(status(run.status), f" {when(run.started_at)} ({rows_of(run)})")
+    return Text.assemble(status(run.status), f" {when(run.started_at)} ({_read_by(run)})")
+
+
+def _table_rows(d: Dataset) -> str:
+    """Rows in the table now; "-" before the first run or while its destination is busy."""
+    return "-" if d.table_rows is None else f"{d.table_rows:,}"
+
+
+def _whose(d: Dataset) -> str:
+    """The account, and the organization and user the dataset reads, by name (and id)."""
+    chosen = [
+        value
+        for parameter, value in (("organization_id", d.organization_display), ("user_id", d.user_display))
+        if value and parameter in d.parameters
+    ]
+    return "\n".join([d.account_name, *chosen])
 
 
 def print_datasets(datasets: Sequence[Dataset]) -> None:
-    result = table(None, ["Name", "Report", "Account", "Schedule", "Method", "Last run", "Next run"])
+    result = table(None, ["Name", "Report", "Account", "Schedule", "Method", "Rows", "Last run", "Next run"])
     for d in datasets:
         schedule = d.schedule if d.enabled else f"{d.schedule} (paused)"
         nxt = "running" if d.running else f"not planned: {d.problem}" if d.problem else when(d.next_run_at)
-        add_row(result, d.name, d.report_name, d.account_name, schedule, d.method, _last_run(d), nxt)
+        add_row(result, d.name, d.report_name, _whose(d), schedule, d.method, _table_rows(d), _last_run(d), nxt)
     console().print(
         result if datasets else "No datasets yet: `closesync datasets create NAME --account A --report R`."
     )
+
+
+def _parameters(d: Dataset) -> list[tuple[str, object]]:
+    """The report's parameters only (an organization's report has no User ID), ids with their names."""
+    shown: dict[str, tuple[str, object]] = {
+        "organization_id": ("Organization ID", d.organization_display or "default (the key owner's first)"),
+        "user_id": ("User ID", d.user_display or "all users"),
+        "since": ("Since", when(d.since) if d.since else "the whole history"),
+    }
+    return [shown[p] for p in d.parameters if p in shown]
 
 
 def print_dataset(d: Dataset) -> None:
@@ -273,14 +318,13 @@ def print_dataset(d: Dataset) -> None:
             ("Description", d.description or "-"),
             ("Account", d.account_name),
             ("Report", f"{d.report_name} ({d.report})"),
-            ("Organization ID", d.organization_id or "default"),
-            ("User ID", d.user_id or "-"),
-            ("Since", when(d.since)),
+            *_parameters(d),
             ("Method", d.method),
             ("Schedule", d.schedule + ("" if d.enabled else " (paused)")),
             ("Retries", retry),
             ("Destination", d.destination_display),
             ("Table", d.table),
+            ("Rows in table", _table_rows(d)),
             ("Next run", "running now" if d.running else when(d.next_run_at)),
             ("Last run", _last_run(d)),
             *([("Problem", d.problem)] if d.problem else []),

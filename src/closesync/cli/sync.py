@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from closesync.cli.common import LateHelpOption, default_base_url, echo_json, home_of, resolve_api_key
+from closesync.datacenter.spec import methods_help
 from closesync.errors import ClosesyncError
 from closesync.sinks.destination import DEFAULT_METHOD, METHODS
 
@@ -29,7 +30,9 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
     help="Where to load instead of --db: duckdb:PATH, postgres://user@host/db, parquet:DIR or csv:DIR.",
 )
 @click.option("--schema", help="PostgreSQL schema (same as ?schema= in the URL).")
-@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True)
+@click.option(
+    "--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True, help=methods_help()
+)
 @click.option("--organization-id", help="Organization to read [default: the key owner's first].")
 @click.option("--user-id", help="Only this user's activities, opportunities, tasks and reporting rows.")
 @click.option("--since", help="Only records created (or, for reporting, dated) on or after this date.")
@@ -148,13 +151,15 @@ def _make_folder(folder: Path) -> None:
 
 
 @click.command("reports")
+@click.option("--wide", is_flag=True, help="Also show each report's slug, what it reads and its key.")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as a JSON list.")
-def reports_command(as_json: bool) -> None:
-    """List the 38 reports: name, slug, what they read, key, incremental cursor."""
+def reports_command(wide: bool, as_json: bool) -> None:
+    """List the 38 reports: the parameters each takes (Organization ID, User ID, Since/Until) and how it
+    reads only what changed."""
     from closesync.cli.render import print_reports
     from closesync.reports import REPORTS, describe
 
     if as_json:
         click.echo(json.dumps([describe(spec) for spec in REPORTS], indent=2))
         return
-    print_reports(REPORTS)
+    print_reports(REPORTS, wide=wide)

@@ -7,9 +7,11 @@ accept and refuse exactly the same things. A destination holding a password is s
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +34,7 @@ _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Changing any of these points the dataset at other data: its incremental cursors no longer apply.
 _RESETS_STATE = ("account_id", "report", "organization_id", "user_id", "since", "destination", "table_name")
 
-_SELECT = """SELECT d.*, a.name AS account_name,
+_SELECT = """SELECT d.*, a.name AS account_name, a.organizations AS account_organizations, a.users AS account_users,
                     EXISTS (SELECT 1 FROM leases l WHERE l.dataset_id = d.id) AS running
              FROM datasets d JOIN accounts a ON a.id = d.account_id"""
 
@@ -121,6 +123,80 @@ def _check_choice(value: str | None, choices: list[Choice], what: str, field: st
     )
 
 
+def _report(report: str) -> ReportSpec:
+    if not report:
+        raise ValidationError("Choose a report.", field="report")
+    return report_spec(report)
+
+
+def _method(method: str | None) -> str:
+    method = (method or DEFAULT_METHOD).strip().lower()
+    if method not in METHODS:
+        raise ValidationError(f"The update method must be one of {', '.join(METHODS)}.", field="method")
+    return method
+
+
+def _schedule(schedule: str) -> str:
+    try:
+        return parse_schedule(schedule).spec
+    except ScheduleError as exc:
+        raise ValidationError(str(exc), field="schedule") from None
+
+
+def _retry_delay(delay: str | int) -> int:
+    try:
+        return parse_duration(delay)
+    except ScheduleError as exc:
+        raise ValidationError(str(exc), field="retry_delay") from None
+
+
+def _table_name(table: str) -> str:
+    if not _TABLE.match(table):
+        raise ValidationError(
+            f"{table!r} is not a table name: use letters, digits and _, starting with a letter.", field="table"
+        )
+    if is_reserved(table):
+        raise ValidationError(
+            f"Table names starting with {RESERVED_PREFIX} are closesync's own bookkeeping; choose another.",
+            field="table",
+        )
+    return table
+
+
+def _check_name_free(conn: sqlite3.Connection, cols: dict[str, Any], dataset_id: int | None) -> None:
+    if cols["name"] is None:
+        return
+    other = conn.execute("SELECT 1 FROM datasets WHERE name = ? AND id IS NOT ?", (cols["name"], dataset_id))
+    if other.fetchone():
+        raise ConflictError(f"A dataset named {cols['name']!r} exists already.", field="name")
+
+
+def _check_table_free(conn: sqlite3.Connection, cols: dict[str, Any], dataset_id: int | None) -> None:
+    """No two datasets load one table: destinations compared as resolved places (``..`` and symlinks
+    resolved; stored masked, so two passwords of one database are one destination), table names as the
+    destination compares them (case-insensitively in DuckDB)."""
+    if cols["destination"] is None or cols["table_name"] is None:
+        return
+    wanted = table_identity(redact_destination(cols["destination"]), cols["table_name"])
+    rows = conn.execute(
+        "SELECT name, destination, table_name FROM datasets WHERE id IS NOT ?", (dataset_id,)
+    ).fetchall()
+    for name, destination, table in rows:
+        if table_identity(destination, table) == wanted:
+            raise ConflictError(
+                f"Dataset {name!r} already loads table {table!r} in that destination; "
+                "choose another table name.",
+                field="table",
+            )
+
+
+def _label(choices_json: str, choice_id: str | None) -> str | None:
+    """The name the account recorded for an organization or user id (None if unset or not known)."""
+    if choice_id is None:
+        return None
+    return next((c["label"] for c in json.loads(choices_json or "[]") if c.get("id") == choice_id), None)
+
+
 class Datasets:
     """Dataset records in the store and their validation."""
 
@@ -163,9 +239,10 @@ class Datasets:
         except SecretKeyError:
             destination = row["destination"]
         try:
-            report_name = report_spec(row["report"]).name
+            report = report_spec(row["report"])
+            report_name, parameters = report.name, [p for p in report.parameters if p != "until"]
         except ValidationError:
-            report_name = row["report"]
+            report_name, parameters = row["report"], []
         return Dataset(
             id=row["id"],
             name=row["name"],
@@ -190,6 +267,9 @@ class Datasets:
             updated_at=from_iso(row["updated_at"]),  # type: ignore[arg-type]
             last_run=last_run,
             running=bool(row["running"]),
+            organization_label=_label(row["account_organizations"], row["organization_id"]),
+            user_label=_label(row["account_users"], row["user_id"]),
+            parameters=parameters,
         )
 
     def get(self, name_or_id: str | int) -> Dataset:
@@ -205,52 +285,56 @@ class Datasets:
         return [self._to_dataset(r, last.get(r["id"])) for r in rows]
 
     # -- validation ----------------------------------------------------------------------------------------
-    def _validate(self, spec: DatasetSpec) -> dict[str, Any]:
-        """Turn user input (merged over the current record when editing) into column values."""
-        cols: dict[str, Any] = {}
-        cols["name"] = check_name(spec.name, "dataset name")
-        if not spec.account:
-            raise ValidationError("Choose an account.", field="account")
-        account = self.accounts.get(spec.account)
-        cols["account_id"] = account.id
-        if not spec.report:
-            raise ValidationError("Choose a report.", field="report")
-        report = report_spec(spec.report)
-        cols["report"] = report.slug
-        cols["organization_id"] = self._choice(account, report, spec.organization_id, "organization")
-        cols["user_id"] = self._choice(account, report, spec.user_id, "user")
-        cols["since"] = to_iso(parse_since(spec.since))
-        method = (spec.method or DEFAULT_METHOD).strip().lower()
-        if method not in METHODS:
-            raise ValidationError(f"The update method must be one of {', '.join(METHODS)}.", field="method")
-        cols["method"] = method
-        try:
-            cols["schedule"] = parse_schedule(spec.schedule).spec
-        except ScheduleError as exc:
-            raise ValidationError(str(exc), field="schedule") from None
-        cols["retries"] = _retries(spec.retries)
-        try:
-            cols["retry_delay_s"] = parse_duration(spec.retry_delay)
-        except ScheduleError as exc:
-            raise ValidationError(str(exc), field="retry_delay") from None
+    def _validate(self, spec: DatasetSpec, dataset_id: int | None = None) -> dict[str, Any]:
+        """Turn user input (merged over the current record when editing) into column values.
+
+        Every field is checked, and one ValidationError names each wrong one (``errors``), so a form shows
+        them all at once; a name or table another dataset has is a ConflictError when nothing else is wrong.
+        """
+        errors: dict[str, str] = {}
+
+        def checked(field: str, check: Callable[..., Any], *args: Any) -> Any:
+            try:
+                return check(*args)
+            except ValidationError as exc:
+                errors.setdefault(exc.field or field, str(exc))
+                return None
+
+        cols: dict[str, Any] = {"name": checked("name", check_name, spec.name, "dataset name")}
+        account = checked("account", self._account, spec.account)
+        report = checked("report", _report, spec.report)
+        cols["account_id"] = account.id if account else None
+        cols["report"] = report.slug if report else None
+        for what in ("organization", "user"):
+            value = getattr(spec, f"{what}_id")
+            field = f"{what}_id"
+            cols[field] = checked(field, self._choice, account, report, value, what) if account and report else None
+        cols["since"] = to_iso(checked("since", parse_since, spec.since))
+        cols["method"] = checked("method", _method, spec.method)
+        cols["schedule"] = checked("schedule", _schedule, spec.schedule)
+        cols["retries"] = checked("retries", _retries, spec.retries)
+        cols["retry_delay_s"] = checked("retry_delay", _retry_delay, spec.retry_delay)
         destination = (spec.destination or "").strip() or f"duckdb:{self.home / 'close.duckdb'}"
-        cols["destination"] = normalize_destination(destination)
-        table = (spec.table or "").strip() or report.slug
-        if not _TABLE.match(table):
-            raise ValidationError(
-                f"{table!r} is not a table name: use letters, digits and _, starting with a letter.", field="table"
-            )
-        if is_reserved(table):
-            raise ValidationError(
-                f"Table names starting with {RESERVED_PREFIX} are closesync's own bookkeeping; choose another.",
-                field="table",
-            )
-        cols["table_name"] = table
+        cols["destination"] = checked("destination", normalize_destination, destination)
+        table = (spec.table or "").strip() or (report.slug if report else "")
+        cols["table_name"] = checked("table", _table_name, table) if table else None
         cols["description"] = (spec.description or "").strip()
         cols["enabled"] = 1 if spec.enabled else 0
+        if errors:
+            raise ValidationError(errors=errors | self._clashes(cols, dataset_id))
+        clashes = self._clashes(cols, dataset_id)
+        if clashes:
+            raise ConflictError(errors=clashes)
         return cols
 
-    def _choice(self, account: Account, report: ReportSpec, value: str | None, what: str) -> str | None:
+    def _account(self, account: str | int) -> Account:
+        if not account:
+            raise ValidationError("Choose an account.", field="account")
+        return self.accounts.get(account)  # an unknown one is a NotFoundError, raised at once
+
+    def _choice(
+        self, account: Account, report: ReportSpec, value: str | None, what: str
+    ) -> str | None:
         value = (value or "").strip() or None
         if value is None:
             return None
@@ -267,20 +351,16 @@ class Datasets:
                 choices = account.organizations if what == "organization" else account.users
         return _check_choice(value, choices, what, field)
 
-    def _check_table_free(self, conn: sqlite3.Connection, cols: dict[str, Any], dataset_id: int | None) -> None:
-        """No two datasets load one table: destinations compared as resolved places (``..`` and symlinks
-        resolved; stored masked, so two passwords of one database are one destination), table names as the
-        destination compares them (case-insensitively in DuckDB)."""
-        wanted = table_identity(redact_destination(cols["destination"]), cols["table_name"])
-        rows = conn.execute(
-            "SELECT name, destination, table_name FROM datasets WHERE id IS NOT ?", (dataset_id,)
-        ).fetchall()
-        for name, destination, table in rows:
-            if table_identity(destination, table) == wanted:
-                raise ConflictError(
-                    f"Dataset {name!r} already loads table {table!r} in that destination; "
-                    "choose another table name.",
-                )
+    def _clashes(self, cols: dict[str, Any], dataset_id: int | None) -> dict[str, str]:
+        """The name and table another dataset has already, as messages by field (checked again on write)."""
+        clashes: dict[str, str] = {}
+        with self.store.connect() as conn:
+            for field, check in (("name", _check_name_free), ("table", _check_table_free)):
+                try:
+                    check(conn, cols, dataset_id)
+                except ConflictError as exc:
+                    clashes[field] = str(exc)
+        return clashes
 
     def _next_run(self, cols: dict[str, Any]) -> str | None:
         if not cols["enabled"]:
@@ -288,27 +368,36 @@ class Datasets:
         return to_iso(parse_schedule(cols["schedule"]).next_after(self.clock()))
 
     # -- writing ------------------------------------------------------------------------------------------
+    def check(self, name_or_id: str | int | None, fields: dict[str, Any]) -> None:
+        """Validate a new dataset's fields (or changes to a saved one) without saving anything: the errors
+        create or edit would raise, every field at once."""
+        if name_or_id is None:
+            self._validate(DatasetSpec(**{"name": "", "account": "", "report": "", **fields}))
+        else:
+            row, _saved, spec = self._edit_spec(name_or_id, fields)
+            self._validate(spec, row["id"])
+
     def create(self, spec: DatasetSpec) -> Dataset:
         cols = self._validate(spec)
         now = to_iso(self.clock())
         cols.update(next_run_at=self._next_run(cols), pending_attempt=0, created_at=now, updated_at=now)
         try:
             with self.store.write() as conn:
-                if conn.execute("SELECT 1 FROM datasets WHERE name = ?", (cols["name"],)).fetchone():
-                    raise ConflictError(f"A dataset named {cols['name']!r} exists already.")
-                self._check_table_free(conn, cols, None)
+                _check_name_free(conn, cols, None)
+                _check_table_free(conn, cols, None)
                 stored = self._stored(cols)
                 names = ", ".join(stored)
                 marks = ", ".join("?" for _ in stored)
                 cur = conn.execute(f"INSERT INTO datasets ({names}) VALUES ({marks})", tuple(stored.values()))
                 dataset_id = int(cur.lastrowid)  # type: ignore[arg-type]
         except sqlite3.IntegrityError:
-            raise ConflictError(f"A dataset named {cols['name']!r} exists already.") from None
+            raise ConflictError(f"A dataset named {cols['name']!r} exists already.", field="name") from None
         return self.get(dataset_id)
 
-    def edit(self, name_or_id: str | int, **changes: Any) -> Dataset:
-        """Change some fields (names of DATASET_FIELDS); cursors are dropped when the change points the
-        dataset at other data."""
+    def _edit_spec(
+        self, name_or_id: str | int, changes: dict[str, Any]
+    ) -> tuple[sqlite3.Row, dict[str, Any], DatasetSpec]:
+        """The saved row, its values (destination decrypted) and the spec the changes make of it."""
         unknown = set(changes) - set(DATASET_FIELDS)
         if unknown:
             raise ValidationError(f"Unknown dataset field(s): {', '.join(sorted(unknown))}.")
@@ -321,12 +410,21 @@ class Datasets:
                 raise
             saved = dict(row)  # the master key was lost: typing the destination again is the way back
         spec = _saved_spec(row, saved["destination"])
-        if changes.get("report") and report_spec(changes["report"]).slug != row["report"]:
-            # a new report: ids and the default table name of the old one do not carry over
+        try:
+            new_report = bool(changes.get("report")) and report_spec(changes["report"]).slug != row["report"]
+        except ValidationError:
+            new_report = False  # _validate says so, with the other fields' errors
+        if new_report:  # ids and the default table name of the old report do not carry over
             spec = spec.replace(organization_id=None, user_id=None)
             if row["table_name"] == row["report"]:
                 spec = spec.replace(table=None)
-        cols = self._validate(spec.replace(**changes))
+        return row, saved, spec.replace(**changes)
+
+    def edit(self, name_or_id: str | int, **changes: Any) -> Dataset:
+        """Change some fields (names of DATASET_FIELDS); cursors are dropped when the change points the
+        dataset at other data."""
+        row, saved, spec = self._edit_spec(name_or_id, changes)
+        cols = self._validate(spec, row["id"])
         changed = {k: v for k, v in cols.items() if saved[k] != v}
         if not changed:
             return self.get(row["id"])
@@ -337,12 +435,12 @@ class Datasets:
         try:
             with self.store.write() as conn:
                 if "destination" in changed or "table_name" in changed:
-                    self._check_table_free(conn, cols, row["id"])
+                    _check_table_free(conn, cols, row["id"])
                 stored = self._stored(changed)
                 sets = ", ".join(f"{k} = ?" for k in stored)
                 conn.execute(f"UPDATE datasets SET {sets} WHERE id = ?", (*stored.values(), row["id"]))
         except sqlite3.IntegrityError:
-            raise ConflictError(f"A dataset named {cols['name']!r} exists already.") from None
+            raise ConflictError(f"A dataset named {cols['name']!r} exists already.", field="name") from None
         if any(k in changed for k in _RESETS_STATE):
             DatasetState(self.store, row["id"]).clear()
         return self.get(row["id"])

@@ -165,6 +165,24 @@ class Dataset(_ToDict):
     last_run: Run | None = None
     running: bool = False
     problem: str | None = None  # why its stored schedule or retry delay cannot be planned (None: fine)
+    # What its settings mean to a person: the organization's and user's names (None when not known), and
+    # which of organization_id, user_id and since its report takes.
+    organization_label: str | None = None
+    user_label: str | None = None
+    parameters: list[str] = field(default_factory=list)
+    # Rows in its table now, counted from the destination when a front end asks (None: not counted, no
+    # table yet, or the destination was busy); `last_run.rows` is what the last run read.
+    table_rows: int | None = None
+
+    @property
+    def organization_display(self) -> str | None:
+        """The organization as a person reads it, "Acme (orga_…)", or None when the default is used."""
+        return _named(self.organization_id, self.organization_label)
+
+    @property
+    def user_display(self) -> str | None:
+        """The user as a person reads it, "Jane Doe <jane@…> (user_…)", or None for all users."""
+        return _named(self.user_id, self.user_label)
 
     @property
     def destination_display(self) -> str:
@@ -176,6 +194,12 @@ class Dataset(_ToDict):
         data = _jsonable(self)
         data["destination"] = self.destination_display
         return data
+
+
+def _named(choice_id: str | None, label: str | None) -> str | None:
+    if choice_id is None:
+        return None
+    return f"{label} ({choice_id})" if label and label != choice_id else choice_id
 
 
 @dataclass(frozen=True)

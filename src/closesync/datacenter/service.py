@@ -233,6 +233,11 @@ class DataCenter:
         ids, since, destination or table drops the dataset's incremental cursors."""
         return self._datasets.edit(name_or_id, **changes)
 
+    def check_dataset(self, name_or_id: str | int | None = None, **fields: Any) -> None:
+        """Validate a new dataset's fields (or, with a name, changes to that dataset) without saving: the
+        ValidationError (every wrong field in `errors`) or ConflictError that create or edit would raise."""
+        self._datasets.check(name_or_id, fields)
+
     def delete_dataset(self, name_or_id: str | int, *, drop_table: bool = False) -> Dataset:
         return self._datasets.delete(name_or_id, drop_table=drop_table)
 
@@ -315,6 +320,12 @@ class DataCenter:
     def columns(self, name_or_id: str | int) -> list[Column]:
         """The columns of the dataset's table with the destination's type names; [] before the first run."""
         return self._tables.columns(self._datasets.get(name_or_id))
+
+    def with_table_rows(self, datasets: list[Dataset], *, wait_s: float = 2.0) -> list[Dataset]:
+        """The datasets with `table_rows` set: rows in each table now, counted from its destination. A busy
+        or slow destination is not waited for beyond `wait_s`: its datasets keep None (shown as "—")."""
+        counts = self._tables.row_counts(datasets, wait_s)
+        return [dataclasses.replace(d, table_rows=counts.get(d.id)) for d in datasets]
 
     def export(self, name_or_id: str | int, fmt: str = "csv") -> Export:
         """The whole table as a CSV or Parquet file, streamed: iterate `.chunks` (filename, media_type set).

@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_SCHEDULE",
     "MAX_RETRIES",
     "METHODS",
+    "METHOD_HELP",
     "DatasetSpec",
     "Method",
 ]
@@ -29,6 +30,18 @@ __all__ = [
 DEFAULT_SCHEDULE = "manual"
 DEFAULT_RETRY_DELAY = "5m"
 MAX_RETRIES = 20
+
+#: What each update method does to the table, in the words every front end shows (help, form, CLI).
+METHOD_HELP: dict[Method, str] = {
+    "replace": "every run reads everything and the table becomes exactly what was read",
+    "append": "every new or changed record version is added once; earlier rows stay",
+    "upsert": "only what changed is read and merged by primary key; records deleted in Close are removed",
+}
+
+
+def methods_help() -> str:
+    """One sentence per update method: the help of every --method option."""
+    return " ".join(f"{m}: {METHOD_HELP[m]}." for m in METHODS)
 
 
 def _help(text: str) -> dict[str, str]:
@@ -49,7 +62,7 @@ class DatasetSpec:
     since: str | date | datetime | None = field(
         default=None, metadata=_help("Only records from this date (2024-01-31).")
     )
-    method: Method = field(default=DEFAULT_METHOD, metadata=_help("Update method: replace, append or upsert."))
+    method: Method = field(default=DEFAULT_METHOD, metadata=_help("What a run does to the table. " + methods_help()))
     schedule: str = field(default=DEFAULT_SCHEDULE, metadata=_help("When to run (see the schedule forms)."))
     retries: int = field(default=0, metadata=_help("Retries after a failed run."))
     retry_delay: str | int = field(

@@ -16,7 +16,9 @@ import contextlib
 import io
 import json
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,51 @@ class Tables:
 
     def __init__(self, home: Path) -> None:
         self.home = home
+        self._counted: dict[int, tuple[tuple[Any, ...], int | None]] = {}  # dataset id -> (as of, rows)
+        self._counted_lock = threading.Lock()
+
+    def row_counts(self, datasets: Sequence[Dataset], wait_s: float) -> dict[int, int | None]:
+        """Rows in each dataset's table now, by dataset id (None: no table yet, or it could not be counted).
+
+        Counting is cheap (count(*), Parquet footers) but a destination may be busy or slow: what is not
+        counted within `wait_s` is None, and is kept when it arrives. A count stands until the dataset's
+        next run (or a change of its table); a running dataset is counted afresh each time.
+        """
+        results: dict[int, int | None] = {}
+        todo: dict[str, list[Dataset]] = {}
+        with self._counted_lock:
+            for dataset in datasets:
+                known = self._counted.get(dataset.id)
+                if known is not None and known[0] == _count_key(dataset):
+                    results[dataset.id] = known[1]
+                else:
+                    todo.setdefault(dataset.destination, []).append(dataset)
+        workers = [  # one per destination, so a slow one holds up none of the others
+            threading.Thread(target=self._count, args=(group,), daemon=True, name="closesync-count")
+            for group in todo.values()
+        ]
+        deadline = time.monotonic() + wait_s
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        with self._counted_lock:
+            for group in todo.values():
+                for dataset in group:
+                    known = self._counted.get(dataset.id)
+                    results[dataset.id] = known[1] if known is not None and known[0] == _count_key(dataset) else None
+        return results
+
+    def _count(self, datasets: Sequence[Dataset]) -> None:
+        """Count the tables of one destination, one after the other; a failure counts as unknown."""
+        for dataset in datasets:
+            try:
+                with self._open(dataset) as sink:
+                    rows = None if sink is None else int(sink.row_count(dataset.table))
+            except Exception:  # busy, unreachable or dropped: the list shows "—", the page says why
+                rows = None
+            with self._counted_lock:
+                self._counted[dataset.id] = (_count_key(dataset), rows)
 
     @contextlib.contextmanager
     def _open(self, dataset: Dataset, *, read_only: bool = True) -> Iterator[Any]:
@@ -120,6 +167,14 @@ class Tables:
                 if writer is not None:  # the client went away mid-download
                     with contextlib.suppress(Exception):
                         writer.close()
+
+
+def _count_key(dataset: Dataset) -> tuple[Any, ...]:
+    """What a stored count is valid for: the same table after the same finished run."""
+    run = dataset.last_run
+    if dataset.running or (run is not None and run.status == "running"):
+        return ("running", time.monotonic())  # never equal to a stored one
+    return (dataset.destination, dataset.table, run.id if run else None, run.status if run else None)
 
 
 class _Chunks(io.RawIOBase):

@@ -190,7 +190,8 @@ def remove_account(request: Request, account_id: RowId, force: bool = False) -> 
 
 @router.get("/datasets", summary="List DataSets with their last and next run")
 def list_datasets(request: Request) -> list[dict[str, Any]]:
-    return _json(_dc(request).list_datasets())
+    dc = _dc(request)
+    return _json(dc.with_table_rows(dc.list_datasets()))
 
 
 @router.post("/datasets", status_code=201, summary="Create a DataSet")
@@ -200,7 +201,8 @@ def create_dataset(request: Request, body: DatasetIn) -> dict[str, Any]:
 
 @router.get("/datasets/{dataset_id}", summary="One DataSet")
 def get_dataset(request: Request, dataset_id: RowId) -> dict[str, Any]:
-    return _json(_dc(request).get_dataset(dataset_id))
+    dc = _dc(request)
+    return _json(dc.with_table_rows([dc.get_dataset(dataset_id)])[0])
 
 
 @router.patch("/datasets/{dataset_id}", summary="Edit a DataSet")
@@ -241,6 +243,8 @@ def dataset_status(request: Request, dataset_id: RowId) -> dict[str, Any]:
         "waiting": describe_wait(going.waiting, going.rows) if going else None,
         "next_run_at": _json(ds.next_run_at),
         "pending_attempt": ds.pending_attempt,
+        # rows in the table now (counted once a run has ended; None while one runs or when busy)
+        "table_rows": None if running else dc.with_table_rows([ds])[0].table_rows,
     }
 
 

@@ -8,12 +8,14 @@ ends in a bare 500 traceback.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException  # the router's own 404 (FastAPI's HTTPException subclasses it)
 
 from closesync.datacenter import (
     AccountKeyError,
@@ -35,7 +37,18 @@ def wants_json(request: Request) -> bool:
 
 
 def _error_page(request: Request, title: str, message: str, status: int) -> Response:
+    if status == 404:
+        return _not_found_page(request, message)
     return render(request, "error.html", {"title": title, "message": message}, status=status)
+
+
+def _not_found_page(request: Request, message: str | None = None) -> Response:
+    """A 404 for a person: what was not found, in words, and the way back to their DataSets."""
+    if not message or message in ("Not Found", "No such page."):
+        message = f"There is no page at {request.url.path}."
+    message = re.sub(r"\s*See `closesync [^`]*`\.?", "", message)  # the command line's hint is not for here
+    message = re.sub(r"^No ([a-z ]+) named '(\d+)'\.", r"No \1 with id \2.", message)  # names are never digits
+    return render(request, "not_found.html", {"message": message}, status=404)
 
 
 def closesync_error_response(exc: ClosesyncError) -> JSONResponse:
@@ -46,9 +59,11 @@ def closesync_error_response(exc: ClosesyncError) -> JSONResponse:
         status = 404
     elif isinstance(exc, ConflictError | DatasetBusyError):
         status = 409
+        if isinstance(exc, ConflictError) and exc.errors:
+            body.update(field=exc.field, errors=exc.errors)
     elif isinstance(exc, ValidationError):
         status = 422
-        body["field"] = exc.field
+        body.update(field=exc.field, errors=exc.errors)
     elif isinstance(exc, AccountKeyError):
         status = 400
         body["field"] = "api_key"
@@ -109,7 +124,7 @@ async def on_bad_request(request: Request, exc: Exception) -> Response:
     """A malformed request. FastAPI's default echoes the input back; for /api/accounts that could be a key."""
     assert isinstance(exc, RequestValidationError)
     if not wants_json(request):
-        return _error_page(request, "Not found", "No such page.", 404)
+        return _not_found_page(request)
     errors = [
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
         for e in exc.errors()

@@ -13,20 +13,22 @@ from typing import Any
 
 from closesync.datacenter import Dataset
 from closesync.datacenter.schedule import WEEKDAYS as WEEKDAY_KEYS
-from closesync.datacenter.schedule import ScheduleError, format_duration, parse_schedule
-from closesync.datacenter.spec import DATASET_FIELDS, DEFAULT_METHOD, MAX_RETRIES, DatasetSpec, Method
+from closesync.datacenter.schedule import ScheduleError, format_duration, parse_duration, parse_schedule
+from closesync.datacenter.spec import (
+    DATASET_FIELDS,
+    DEFAULT_METHOD,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_SCHEDULE,
+    METHOD_HELP,
+    DatasetSpec,
+)
 from closesync.datacenter.spec import METHODS as METHOD_NAMES
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 WEEKDAYS = list(zip(WEEKDAY_KEYS, _DAY_NAMES, strict=True))
-_METHOD_HELP: dict[Method, str] = {
-    "upsert": "Insert new rows and update changed ones by primary key",
-    "replace": "Swap the whole table for the fresh read on every run",
-    "append": "Add every run's rows to the table, keeping earlier rows",
-}
 # (value, label, help) per update method, the default first and marked as recommended.
 METHODS = [
-    (m, m.title(), _METHOD_HELP[m] + (" (recommended)." if m == DEFAULT_METHOD else "."))
+    (m, m.title(), METHOD_HELP[m][:1].upper() + METHOD_HELP[m][1:] + (" (recommended)." if m == DEFAULT_METHOD else "."))
     for m in sorted(METHOD_NAMES, key=lambda m: m != DEFAULT_METHOD)
 ]
 DELAY_UNITS = [("s", "seconds"), ("m", "minutes"), ("h", "hours")]
@@ -95,20 +97,6 @@ class DatasetForm:
         self.errors.setdefault(name, message)
 
 
-DEFAULTS = {
-    "schedule_kind": "manual",
-    "every_n": "1",
-    "every_unit": "hours",
-    "at_time": "06:00",
-    "weekday": "mon",
-    "zone": "",
-    "cron": "",
-    "retries": "2",
-    "retry_delay_n": "5",
-    "retry_delay_unit": "m",
-    "method": "upsert",
-}
-
 # Every input of the dataset form, in DatasetSpec order (plus the name of an account added on the way).
 TEXT_FIELDS = (
     *(i for name in DATASET_FIELDS for i in COMPOSED_INPUTS.get(name, (name,))),
@@ -172,6 +160,26 @@ def split_delay(seconds: int) -> dict[str, str]:
     return {"retry_delay_n": text[:-1], "retry_delay_unit": text[-1]}
 
 
+def _defaults() -> dict[str, str]:
+    """A new form's inputs: DatasetSpec's defaults (those of the CLI and the API), as the form shows them."""
+    return {
+        "every_n": "1",
+        "every_unit": "hours",
+        "at_time": "06:00",
+        "weekday": "mon",
+        "zone": "",
+        "cron": "",
+        **split_schedule(DEFAULT_SCHEDULE),
+        "retries": str(_SPEC_DEFAULTS["retries"]),
+        **split_delay(parse_duration(DEFAULT_RETRY_DELAY)),
+        "method": DEFAULT_METHOD,
+    }
+
+
+#: A new form's inputs (DatasetSpec's defaults, as the CLI and the API have them).
+DEFAULTS = _defaults()
+
+
 def schedule_spec(form: DatasetForm) -> str | None:
     """The schedule text the DataCenter accepts, from the Scheduling pane; None after an error."""
     kind = form.get("schedule_kind", "manual")
@@ -218,36 +226,27 @@ def _positive_int(form: DatasetForm, name: str, error_field: str, minimum: int =
     return value
 
 
-def dataset_arguments(form: DatasetForm, schedule: str | None) -> dict[str, Any] | None:
-    """Keyword arguments for DataCenter.create_dataset / edit_dataset, or None if the form has errors."""
-    if not form.get("name"):
-        form.error("name", "Give the DataSet a name.")
-    if not form.get("report"):
-        form.error("report", "Pick a report.")
-    if not form.get("account"):
-        form.error("account", "Pick an account or add one.")
-    retries = _positive_int(form, "retries", "retries", minimum=0)
-    if retries is not None and retries > MAX_RETRIES:
-        form.error("retries", f"At most {MAX_RETRIES} retries.")
-    delay = _positive_int(form, "retry_delay_n", "retry_delay", minimum=0)
-    unit = form.get("retry_delay_unit", "m")
-    if unit not in dict(DELAY_UNITS):
-        form.error("retry_delay", "Pick seconds, minutes or hours.")
-    if form.get("method") not in METHOD_NAMES:
-        form.error("method", "Pick an update method.")
-    if form.errors or schedule is None:
-        return None
+def dataset_arguments(form: DatasetForm, schedule: str | None) -> dict[str, Any]:
+    """Keyword arguments for DataCenter.create_dataset / edit_dataset / check_dataset.
+
+    The DataCenter validates every value; only what the form composes (the schedule, the retry delay) is
+    checked here. An input it could not compose is left out (its error is in `form.errors`), so
+    check_dataset can still report every other field's error at once.
+    """
     args: dict[str, Any] = {}
     for name in DATASET_FIELDS:
         text = form.get(name)
         if name in COMPOSED_INPUTS or (name in KEEP_WHEN_EMPTY and not text):
             continue
         args[name] = (text or None) if _SPEC_DEFAULTS[name] is None else text
-    account = args["account"]
-    args.update(
-        account=int(account) if account.isdigit() else account,
-        retries=retries,
-        schedule=schedule,
-        retry_delay=f"{delay}{unit}",
-    )
+    account, retries = args["account"], args["retries"]
+    args["account"] = int(account) if account.isdigit() else account
+    args["retries"] = int(retries) if retries.isdigit() else retries  # anything else: the DataCenter says why
+    if schedule is not None:
+        args["schedule"] = schedule
+    unit = form.get("retry_delay_unit", "m")
+    if unit in dict(DELAY_UNITS):
+        args["retry_delay"] = f"{form.get('retry_delay_n')}{unit}"
+    else:
+        form.error("retry_delay", "Pick seconds, minutes or hours.")
     return args

@@ -296,7 +296,9 @@ async def remove_account(request: Request, account_id: RowId) -> Response:
 
 @router.get("/datasets", response_class=HTMLResponse)
 async def datasets_page(request: Request) -> Response:
-    datasets = await run_in_threadpool(_dc(request).list_datasets)
+    dc = _dc(request)
+    datasets = await run_in_threadpool(dc.list_datasets)
+    datasets = await run_in_threadpool(dc.with_table_rows, datasets)
     return render(request, "datasets.html", {"section": "datasets", "datasets": datasets})
 
 
@@ -358,41 +360,55 @@ async def _save(request: Request, dataset_id: int | None) -> Response:
             spec = info.spec
         except DataCenterError as exc:
             form.error("schedule", str(exc))
+            spec = None
     args = forms.dataset_arguments(form, spec)
-    if args is not None:
-        reports = await run_in_threadpool(dc.reports)
-        info = next((r for r in reports if r.slug == args["report"]), None)
-        if info is not None:  # hidden selects still post their values: only send what the report takes
-            for key, used in (
-                ("organization_id", info.uses_organization_id),
-                ("user_id", info.uses_user_id),
-                ("since", info.uses_date_range),
-            ):
-                if not used:
-                    args[key] = None
-        if dataset_id is not None:
-            current = await run_in_threadpool(dc.get_dataset, dataset_id)
-            if args.get("destination") == current.destination_display:
-                args.pop("destination")  # shown masked; unchanged means keep the stored one
-    if args is not None:
-        try:
-            if dataset_id is None:
-                ds = await run_in_threadpool(lambda: dc.create_dataset(**args))
-            else:
-                ds = await run_in_threadpool(lambda: dc.edit_dataset(dataset_id, **args))
-        except ValidationError as exc:
-            form.error(exc.field or "general", str(exc))
-        except (ConflictError, NotFoundError) as exc:
-            form.error("name" if isinstance(exc, ConflictError) else "general", str(exc))
-        except DataCenterError as exc:
-            form.error("general", str(exc))
+    added_account_failed = form.get("account") == "new"
+    if added_account_failed:  # its errors are under the new account's fields already
+        args.pop("account")
+    await _only_what_the_report_takes(request, args, dataset_id)
+    try:
+        if form.errors or added_account_failed:  # save nothing, but name every other wrong field too
+            await run_in_threadpool(lambda: dc.check_dataset(dataset_id, **args))
+        elif dataset_id is None:
+            ds = await run_in_threadpool(lambda: dc.create_dataset(**args))
         else:
+            ds = await run_in_threadpool(lambda: dc.edit_dataset(dataset_id, **args))
+    except (ValidationError, ConflictError) as exc:
+        for field, message in (exc.errors or {"general": str(exc)}).items():
+            if not (added_account_failed and field == "account"):
+                form.error(field, message)
+    except DataCenterError as exc:
+        form.error("general", str(exc))
+    else:
+        if not form.errors and not added_account_failed:
             flash(request, "ok", f"DataSet “{ds.name}” {'created' if mode == 'new' else 'saved'}.")
             return _redirect(f"/datasets/{ds.id}")
     ctx = await _form_context(
         request, form, section="new" if mode == "new" else "datasets", mode=mode, dataset_id=dataset_id
     )
     return render(request, "dataset_form.html", ctx, status=422)
+
+
+async def _only_what_the_report_takes(request: Request, args: dict[str, Any], dataset_id: int | None) -> None:
+    """Hidden selects still post their values: send only the parameters the report takes, and keep what
+    the edit form shows unchanged as it is saved (a masked destination, a Since with a time of day)."""
+    dc = _dc(request)
+    reports = await run_in_threadpool(dc.reports)
+    info = next((r for r in reports if r.slug == args.get("report")), None)
+    if info is not None:
+        for key, used in (
+            ("organization_id", info.uses_organization_id),
+            ("user_id", info.uses_user_id),
+            ("since", info.uses_date_range),
+        ):
+            if not used:
+                args[key] = None
+    if dataset_id is not None:
+        current = await run_in_threadpool(dc.get_dataset, dataset_id)
+        if args.get("destination") == current.destination_display:
+            args.pop("destination")  # shown masked; unchanged means keep the stored one
+        if current.since is not None and args.get("since") == current.since.date().isoformat():
+            args.pop("since")  # a date input shows the day only; the same day keeps the saved moment
 
 
 @router.post("/datasets/new", response_class=HTMLResponse)
@@ -404,6 +420,7 @@ async def create_dataset(request: Request) -> Response:
 async def dataset_page(request: Request, dataset_id: RowId) -> Response:
     dc = _dc(request)
     ds = await _dataset(request, dataset_id)
+    [ds] = await run_in_threadpool(dc.with_table_rows, [ds])
     runs = await run_in_threadpool(dc.history, dataset_id, limit=50)
     preview = None
     preview_error = None

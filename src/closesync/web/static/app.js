@@ -94,6 +94,74 @@
     };
     kinds.forEach((k) => k.addEventListener("change", syncKind));
     syncKind();
+    schedulePreview(dsForm);
+  }
+
+  // "Rows in table" on a DataSet's page: counted by the server once a run has ended ("—" while running).
+  function showTableRows(status) {
+    const cell = document.querySelector("[data-live=table-rows]");
+    if (!cell || status.running) return;
+    cell.textContent = status.table_rows == null ? "—" : Number(status.table_rows).toLocaleString("en-US");
+  }
+
+  // The next three run times under the Scheduling pane, asked of /api/schedule as the user types.
+  function schedulePreview(form) {
+    const out = form.querySelector("#schedule-preview");
+    if (!out) return;
+    const value = (name) => (form.querySelector(`[name="${name}"]`)?.value || "").trim();
+    // The schedule text the server composes from these inputs (web/forms.py schedule_spec).
+    const scheduleText = () => {
+      const kind = form.querySelector('input[name="schedule_kind"]:checked')?.value || "manual";
+      const zone = value("zone") ? ` ${value("zone")}` : "";
+      if (kind === "every") return `every ${value("every_n")} ${value("every_unit")}`;
+      if (kind === "daily") return `daily at ${value("at_time")}${zone}`;
+      if (kind === "weekly") return `weekly on ${value("weekday")} at ${value("at_time")}${zone}`;
+      if (kind === "cron") return value("cron") ? value("cron") + zone : "";
+      return "manual";
+    };
+    const when = (iso, zone) => {
+      const opts = { weekday: "short", year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+      try {
+        return new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: zone || "UTC" }).format(new Date(iso)) + ` ${zone || "UTC"}`;
+      } catch (e) {
+        return iso.replace("T", " ").slice(0, 16) + " UTC";
+      }
+    };
+    const say = (text, isError) => {
+      out.textContent = text;
+      out.classList.toggle("error", !!isError);
+      out.classList.toggle("hidden", !text);
+    };
+    let timer = null;
+    let asked = 0; // answers to older questions are ignored
+    const update = () => {
+      const text = scheduleText();
+      if (text === "manual") return say("Runs only when started by hand.");
+      if (!text) return say("Enter a cron expression, e.g. 0 6 * * 1-5.", true);
+      const mine = ++asked;
+      api("GET", `/api/schedule?spec=${encodeURIComponent(text)}`)
+        .then((info) => {
+          if (mine !== asked) return;
+          const zone = value("zone") && form.querySelector('input[name="schedule_kind"]:checked')?.value !== "every" ? value("zone") : "";
+          const runs = (info.next_runs || []).map((iso) => when(iso, zone));
+          say(runs.length ? `Next runs: ${runs.join(" · ")}` : info.description || "");
+        })
+        .catch((err) => {
+          if (mine === asked) say(String(err.message).split(" Accepted forms:")[0], true);
+        });
+    };
+    const inputs = ["schedule_kind", "every_n", "every_unit", "at_time", "weekday", "zone", "cron"];
+    // The server's message about a submitted schedule stands until the user changes it; then the preview speaks.
+    const submittedError = form.querySelector("#error-schedule");
+    const soon = (ev) => {
+      if (!inputs.includes(ev.target.name)) return;
+      submittedError?.remove();
+      clearTimeout(timer);
+      timer = setTimeout(update, 300);
+    };
+    form.querySelector("#pane-scheduling")?.addEventListener("input", soon);
+    form.querySelector("#pane-scheduling")?.addEventListener("change", soon);
+    if (!submittedError) update();
   }
 
   // ---------- DataSet page: run now + live status ----------
@@ -136,6 +204,7 @@
       badge.className = `badge ${status}`;
       badge.textContent = status;
       rows.textContent = st.run ? fmtRows(run) : "—";
+      showTableRows(st);
       if (requests) requests.textContent = fmtCount(run.requests);
       started.textContent = fmtWhen(run.started_at);
       took.textContent = st.running ? elapsed(run.started_at) : fmtDur(run.duration_s);
