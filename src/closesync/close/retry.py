@@ -46,6 +46,6 @@ class Transient:
         """The error for this failure once `retries` retries over `elapsed` seconds did not help."""
         took = f"{elapsed:.0f} s" if elapsed >= 10 else f"{elapsed:.1f} s"
         tries = "retry" if retries == 1 else "retries"
-        message = f"{self.reason}; gave up after {retries} {tries} over {took}"
+        message = f"{self.reason}; gave up after {retries} {tries} over {took}" if retries else self.reason
         return self.kind(scrub(message), status=self.status, method=method, path=path)
 
