@@ -1,0 +1,33 @@
+"""The reliability matrix (issue 10 §4) as tests: one test per cell of tests/reliability/matrix.py.
+
+A cell fails with what it measured (lost, duplicated, intact, error, recovered) and why; `make reliability`
+prints the whole matrix as a table instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from matrix import CELLS, FAULT_KINDS, Lab
+from matrix_checks import Cell
+
+from closesync.sandbox import faults
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    started = Lab(Path(tmp_path_factory.mktemp("matrix")), lambda: request.getfixturevalue("pg_url"))
+    yield started
+    started.close()
+
+
+def test_the_matrix_covers_every_fault_kind_of_the_sandbox() -> None:
+    assert sorted(FAULT_KINDS) == sorted(faults.KINDS)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=str)
+def test_cell(lab: Lab, cell: Cell) -> None:
+    outcome = lab.outcome(cell)
+    assert outcome.passed, outcome.explain()
