@@ -218,7 +218,7 @@ def main(argv: list[str]) -> int:
     print(render(outcomes))
     seconds = time.monotonic() - started
     print(f"{seconds:.0f} s")
-    out = Path("build/reliability.json")
+    out = Path(__file__).resolve().parents[2] / "build" / "reliability.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"seconds": round(seconds, 1), "cells": [o.to_dict() for o in outcomes],
                                "passed": sum(o.passed for o in outcomes), "total": len(outcomes)}, indent=2))

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from writes_helpers import LEADS, rows, snapshot
+from writes_helpers import LEADS
 
 from closesync.cli import cli
 from closesync.close.timestamps import parse_timestamp
 from closesync.reports import get_report
 from closesync.sandbox import Sandbox
-from closesync.sinks import TableNotFoundError
+from closesync.sinks import TableNotFoundError, open_sink
 
 #: The reports of a cell, by the read (source) that feeds them: a plain list, an offset read, and the leads
 #: search with its nested tables (published together).
@@ -101,22 +101,32 @@ def _versioned(table: str) -> bool:
     return cursor is None or cursor == "date_updated"
 
 
-def _expected_nested(sb: Sandbox, table: str) -> Counter:
+def _expected_nested(leads: list[dict], table: str) -> Counter:
     """Keys the nested table must hold: child ids, or (addresses, keyed by position) rows per lead."""
-    leads = sb.data.records("lead")
     if table == "leads_addresses":
         return Counter({lead["id"]: len(lead.get("addresses") or []) for lead in leads})
     return Counter(child["id"] for lead in leads for child in lead.get(NESTED[table]) or [])
 
 
-def count_table(sb: Sandbox, destination: str, table: str, method: str, slug: str | None = None) -> Count:
-    """One table (of report `slug`, by default its name) against the truth: lost records, and duplicated keys
-    (replace, upsert) or record versions (append: key + date_updated, as writes_helpers counts them)."""
-    slug = slug or table
+def read(destination: str, tables: list[str] | tuple[str, ...]) -> dict[str, list[dict]]:
+    """Every row of `tables` through one open sink (a table that does not exist has none)."""
+    sink = open_sink(destination)
     try:
-        held = rows(destination, table)
-    except TableNotFoundError:
-        held = []
+        held = {}
+        for table in tables:
+            try:
+                held[table] = [r for b in sink.iter_batches(table) for r in b.to_pylist()]
+            except TableNotFoundError:
+                held[table] = []
+        return held
+    finally:
+        sink.close()
+
+
+def count_rows(sb: Sandbox, held: list[dict], slug: str, method: str, leads: list[dict]) -> Count:
+    """A table of report `slug` against the truth: lost records, and duplicated keys (replace, upsert) or
+    record versions (append: key + date_updated, as writes_helpers.duplicated_versions counts them). `leads`
+    (the sandbox's leads) hold what nested tables must."""
     if slug in COLLECTIONS:
         truth = sb.truth(COLLECTIONS[slug])
         if _versioned(slug):
@@ -126,7 +136,7 @@ def count_table(sb: Sandbox, destination: str, table: str, method: str, slug: st
             want, have = {r["id"] for r in truth}, {r["id"] for r in held}
         lost = len(want - have)
     else:
-        expected = _expected_nested(sb, slug)
+        expected = _expected_nested(leads, slug)
         got = Counter(r["lead_id"] if slug == "leads_addresses" else r["id"] for r in held)
         lost = sum(max(0, n - got[k]) for k, n in expected.items())
     key = get_report(slug).primary_key
@@ -135,20 +145,24 @@ def count_table(sb: Sandbox, destination: str, table: str, method: str, slug: st
                                                         else tuple(sorted(map(repr, r.items())))) for r in held)
     else:
         versions = Counter(tuple(r[k] for k in key) for r in held)
-    duplicated = sum(n - 1 for n in versions.values())
-    return Count(lost, duplicated)
+    return Count(lost, sum(n - 1 for n in versions.values()))
 
 
-def count(sb: Sandbox, destination: str, method: str, tables: list[str] | tuple[str, ...] = tuple(REPORTS)) -> Count:
+def count(sb: Sandbox, destination: str, method: str, tables: dict[str, str] | None = None) -> Count:
+    """`tables` (table -> its report; default: every report of a cell, each in its own table) against the
+    truth."""
+    tables = tables or {t: t for t in REPORTS}
+    held = read(destination, list(tables))
+    leads = sb.data.records("lead") if set(tables.values()) & {*NESTED, "leads_addresses"} else []
     total = Count()
-    for table in tables:
-        total += count_table(sb, destination, table, method)
+    for table, slug in tables.items():
+        total += count_rows(sb, held[table], slug, method, leads)
     return total
 
 
-def tables_of(sb: Sandbox, destination: str, tables: list[str] | tuple[str, ...] = tuple(REPORTS)) -> dict:
-    """A comparable snapshot of `tables` (see writes_helpers.snapshot)."""
-    return snapshot(destination, list(tables))
+def tables_of(destination: str, tables: list[str] | tuple[str, ...] = tuple(REPORTS)) -> dict[str, list[str]]:
+    """A comparable snapshot of `tables` (sorted row reprs, as writes_helpers.snapshot takes them)."""
+    return {t: sorted(repr(sorted(r.items())) for r in rows) for t, rows in read(destination, tables).items()}
 
 
 def change_data(sb: Sandbox) -> None:

@@ -86,7 +86,7 @@ def bad_inputs(lab: Lab, cells: list[Cell]) -> list[Outcome]:
         finally:
             center.close()
         files = {p.name: p.read_bytes() for p in setting.scratch.iterdir()}
-        return names, tables_of(sb, users.destination, [users.table]), files
+        return names, tables_of(users.destination, [users.table]), files
 
     outcomes = []
     for cell in cells:

@@ -24,7 +24,6 @@ from matrix_checks import (
     Outcome,
     change_data,
     count,
-    count_table,
     finished,
     invoke,
     spawn,
@@ -70,9 +69,9 @@ def _failed_reads(out: Outcome, sb: Sandbox, destination: str, method: str, befo
     for tables in SOURCES.values():
         states = {(results.get(t) or {}).get("status") for t in tables}
         if states == {"success"}:
-            measured += count(sb, destination, method, tables)
+            measured += count(sb, destination, method, {t: t for t in tables})
             continue
-        after = after or tables_of(sb, destination)
+        after = after or tables_of(destination)
         if len(states) > 1:
             out.problems.append(f"the tables of one read ended differently: {sorted(map(str, states))}")
         same = all(after[t] == before[t] for t in tables)
@@ -80,8 +79,13 @@ def _failed_reads(out: Outcome, sb: Sandbox, destination: str, method: str, befo
     return measured
 
 
-def _recover(out: Outcome, sb: Sandbox, destination: str, method: str, measured: Count) -> None:
-    """A clean rerun must converge to the truth; lost/duplicated are the worst seen."""
+def _recover(out: Outcome, sb: Sandbox, destination: str, method: str, measured: Count, *,
+             rerun: bool = True) -> None:
+    """A clean rerun must converge to the truth; lost/duplicated are the worst seen. Without `rerun` (a run
+    that rode out its fault has nothing to recover from) its result is the next cell's starting point."""
+    if not rerun:
+        out.lost, out.duplicated = measured.lost, measured.duplicated
+        return
     again = run(sb, destination, REPORTS, method=method)
     final = count(sb, destination, method)
     out.recovered = again.ok and final.clean
@@ -110,7 +114,7 @@ def faults(lab: Lab, cells: list[Cell]) -> list[Outcome]:
         for cell in cells:
             out = Outcome(cell)
             change_data(sb)
-            before = tables_of(sb, destination)
+            before = tables_of(destination)
             kind = cell.variant
             sb.skip_cap = 50 if kind == "cuterror" else 250_000  # the cut-short 400 is the `_skip` cap's
             for path in FAULT_PATHS.get(kind, ALL_PATHS):
@@ -131,8 +135,8 @@ def faults(lab: Lab, cells: list[Cell]) -> list[Outcome]:
                 out.error = done.readable(1) and bool(failed)
                 if not out.error:
                     out.problems.append(f"expected a readable failure (exit 1): {done.describe()}")
-            _recover(out, sb, destination, cell.method, _failed_reads(out, sb, destination, cell.method, before,
-                                                                        done))
+            measured = _failed_reads(out, sb, destination, cell.method, before, done)
+            _recover(out, sb, destination, cell.method, measured, rerun=done.code != 0 or bool(failed))
             outcomes.append(out)
     return outcomes
 
@@ -169,7 +173,7 @@ def kill(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     out = Outcome(cell)
     sb, destination, home = _start(lab, cells, f"kill-{cell.method}-{cell.destination}")
     change_data(sb)
-    before = tables_of(sb, destination)
+    before = tables_of(destination)
     sb.latency_ms = 40
     sb.reset_stats()
     proc = spawn(home, *sync_args(sb, destination, cell.method))
@@ -185,12 +189,12 @@ def kill(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     proc.communicate()
     sb.latency_ms = 0
     out.run = f"killed after {requests} requests"
-    after = tables_of(sb, destination)
+    after = tables_of(destination)
     measured = Count()
     out.intact = True
     for tables in SOURCES.values():
         if any(after[t] != before[t] for t in tables):  # published before the kill: must be complete
-            got = count(sb, destination, cell.method, tables)
+            got = count(sb, destination, cell.method, {t: t for t in tables})
             measured += got
             out.intact = out.intact and got.clean
     _recover(out, sb, destination, cell.method, measured)
@@ -234,11 +238,11 @@ def schedulers(lab: Lab, cells: list[Cell]) -> list[Outcome]:
         measured = Count()
         for dataset, (slug, method) in tables.items():
             if dc.history(dataset)[:1] and dc.history(dataset)[0].status == "success":
-                measured += count_table(sb, destination, f"{slug}_{method}", method, slug)
+                measured += count(sb, destination, method, {f"{slug}_{method}": slug})
         reruns = [dc.run_dataset(dataset) for dataset in tables]
         final = Count()
         for slug, method in tables.values():
-            final += count_table(sb, destination, f"{slug}_{method}", method, slug)
+            final += count(sb, destination, method, {f"{slug}_{method}": slug})
     finally:
         dc.close()
     out.recovered = all(r.ok for r in reruns) and final.clean
@@ -270,7 +274,7 @@ def _failure_cell(lab: Lab, cell: Cell, name: str, codes: tuple[int, ...], fault
     out = Outcome(cell)
     sb, destination, home = _start(lab, [cell], name)
     change_data(sb)
-    before = tables_of(sb, destination)
+    before = tables_of(destination)
     with fault(destination) as target:
         done = invoke(home, *sync_args(sb, target, cell.method))
     out.run = "ok" if done.code == 0 else f"exit {done.code}"
