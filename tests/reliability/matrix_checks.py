@@ -18,7 +18,7 @@ from writes_helpers import LEADS
 from closesync.cli import cli
 from closesync.close.timestamps import parse_timestamp
 from closesync.reports import get_report
-from closesync.sandbox import Sandbox
+from closesync.sandbox import DEFAULT_API_KEY, Sandbox
 from closesync.sinks import TableNotFoundError, open_sink
 
 #: The reports of a cell, by the read (source) that feeds them: a plain list, an offset read, and the leads
@@ -195,9 +195,14 @@ class CommandRun:
         return f"exit {self.code}{' with a traceback' if self.traceback else ''}: {text[:300]}"
 
 
+#: Commands read the sandbox's key from here (`--api-key-env`), as a careful user would.
+KEY_ENV = "CLOSESYNC_MATRIX_API_KEY"
+
+
 def invoke(home: Path, *args: str) -> CommandRun:
     """`closesync --home HOME ARGS` in this process (the sandbox and any injected fault live here too)."""
-    result = CliRunner().invoke(cli, ["--home", str(home), *args], terminal_width=200)
+    result = CliRunner().invoke(cli, ["--home", str(home), *args], terminal_width=200,
+                                env={KEY_ENV: DEFAULT_API_KEY})
     escaped = result.exception is not None and not isinstance(result.exception, SystemExit)
     return CommandRun(result.exit_code, result.stdout, result.output, escaped or "Traceback" in result.output)
 
@@ -205,7 +210,7 @@ def invoke(home: Path, *args: str) -> CommandRun:
 def spawn(home: Path, *args: str) -> subprocess.Popen[str]:
     """`closesync --home HOME ARGS` in a child process (for SIGKILL and racing processes)."""
     return subprocess.Popen([sys.executable, "-m", "closesync", "--home", str(home), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, KEY_ENV: DEFAULT_API_KEY})
 
 
 def finished(proc: subprocess.Popen[str], timeout: float = 120) -> CommandRun:
@@ -214,7 +219,7 @@ def finished(proc: subprocess.Popen[str], timeout: float = 120) -> CommandRun:
 
 
 def sync_args(sb: Sandbox, destination: str, method: str, *extra: str) -> list[str]:
-    return ["sync", *REPORTS, "--api-key", sb.api_key, "--base-url", sb.base_url, "--destination", destination,
+    return ["sync", *REPORTS, "--api-key-env", KEY_ENV, "--base-url", sb.base_url, "--destination", destination,
             "--method", method, "--json", *extra]
 
 

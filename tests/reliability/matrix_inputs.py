@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from matrix_checks import Cell, Outcome, invoke, tables_of
+from matrix_checks import KEY_ENV, Cell, Outcome, invoke, tables_of
 
 from closesync.datacenter import DataCenter
 from closesync.sandbox import Sandbox
@@ -28,7 +28,7 @@ class Setting:
     scratch: Path
 
     def key(self) -> list[str]:
-        return ["--api-key", self.sb.api_key, "--base-url", self.sb.base_url]
+        return ["--api-key-env", KEY_ENV, "--base-url", self.sb.base_url]
 
 
 def _create(*options: str) -> Callable[[Setting], list[str]]:
