@@ -20,7 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -127,6 +128,27 @@ class Lab:
             return None
         self._mounts.append(folder)
         return folder
+
+    @contextmanager
+    def read_only(self, folder: Path) -> Iterator[None]:
+        """`folder` read-only while the block runs: a read-only bind mount (root ignores permissions), else
+        every write permission under it taken away."""
+        mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+        if mounted.returncode == 0:
+            try:
+                subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True, capture_output=True)
+                yield
+            finally:
+                subprocess.run(["umount", "-l", str(folder)], check=True)
+            return
+        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+        for path, mode in modes.items():
+            path.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            for path, mode in modes.items():
+                path.chmod(mode)
 
     def read_only_role(self, destination: str) -> str:
         """`destination` (a PostgreSQL URL) as a role that may read its schema but not write."""

@@ -3,9 +3,7 @@ documented exit code (2 bad input; 1 where the run itself failed), change nothin
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,16 +56,6 @@ INPUTS: dict[str, tuple[Callable[[Setting], list[str]], tuple[int, ...], bool]] 
 }
 
 
-@contextmanager
-def _read_only(folder: Path):  # noqa: ANN202
-    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
 def bad_inputs(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     sb = lab.sandbox(leads=20)
     setting = Setting(sb, lab.home("bad-inputs"), lab.root / "bad-inputs" / "scratch")
@@ -94,7 +82,7 @@ def bad_inputs(lab: Lab, cells: list[Cell]) -> list[Outcome]:
         command, codes, read_only_home = INPUTS[cell.variant]
         before = state()
         if read_only_home:
-            with _read_only(setting.home):
+            with lab.read_only(setting.home):
                 done = invoke(setting.home, *command(setting))
         else:
             done = invoke(setting.home, *command(setting))

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,10 +52,10 @@ FAILING = ("400", "401", "403", "404", "huge", "notalist", "nonobjects", "emptym
 #: enough).
 ALL_PATHS = ("user/", "activity/call/", "data/search/")
 FAULT_PATHS = {"cuterror": ("activity/call/",), "stuckcursor": ("event/",), "huge": ("user/",)}
-#: The methods whose reads a fault can reach at all: only upsert's event-log walk follows cursors from page to
-#: page (searches are keyset walks with fresh queries), so under replace and append `stuckcursor` must
-#: change nothing.
-REACHES = {"stuckcursor": ("upsert",)}
+#: The methods whose reads a fault can reach at all: only the event-log walk (of append and upsert) follows
+#: cursors from page to page (searches are keyset walks with fresh queries), so under replace `stuckcursor`
+#: must change nothing.
+REACHES = {"stuckcursor": ("append", "upsert")}
 SLOW_TIMEOUT = "0.5"  # `slow` answers after 1 s: the attempt times out and is retried
 
 
@@ -308,8 +309,6 @@ def _failure_cell(lab: Lab, cell: Cell, name: str, codes: tuple[int, ...], fault
 def disk_full(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     """DuckDB and Parquet on a small tmpfs filled to the last byte (real ENOSPC); PostgreSQL's server is
     shared, so its publish fails the way a full disk makes it fail (as in test_writes_atomic)."""
-    from contextlib import contextmanager
-
     (cell,) = cells
     name = f"diskfull-{cell.method}-{cell.destination}"
     real = cell.destination != "postgres" and lab.small_filesystem(name)
@@ -333,10 +332,8 @@ def disk_full(lab: Lab, cells: list[Cell]) -> list[Outcome]:
 
 
 def read_only(lab: Lab, cells: list[Cell]) -> list[Outcome]:
-    """A read-only bind mount over the DuckDB file's folder or the Parquet folder; for PostgreSQL a role that
-    may only read the schema."""
-    from contextlib import contextmanager
-
+    """The DuckDB file's folder or the Parquet folder read-only (see Lab.read_only); for PostgreSQL a role
+    that may only read the schema."""
     (cell,) = cells
     name = f"readonly-{cell.destination}"
 
@@ -345,13 +342,8 @@ def read_only(lab: Lab, cells: list[Cell]) -> list[Outcome]:
         if cell.destination == "postgres":
             yield lab.read_only_role(destination)
             return
-        folder = lab.root / name
-        subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
-        try:
-            subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        with lab.read_only(lab.root / name):
             yield destination
-        finally:
-            subprocess.run(["umount", "-l", str(folder)], check=True)
 
     return [_failure_cell(lab, cell, name, (1, 2), locked_down)]
 
@@ -361,8 +353,6 @@ HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready'
 
 def locked(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     """Another process holds the DuckDB file: exit 3 (busy), naming it."""
-    from contextlib import contextmanager
-
     (cell,) = cells
 
     @contextmanager

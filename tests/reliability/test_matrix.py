@@ -17,8 +17,8 @@ from closesync.sandbox import faults
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Lab]:
-    started = Lab(Path(tmp_path_factory.mktemp("matrix")), lambda: request.getfixturevalue("pg_url"))
+def lab(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[Lab]:
+    started = Lab(Path(tmp_path_factory.mktemp("matrix")), lambda: pg_url)
     yield started
     started.close()
 
