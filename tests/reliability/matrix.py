@@ -82,7 +82,9 @@ class Lab:
             try:
                 outcomes = SCENARIOS[cell.scenario](self, group)
             except Exception as exc:  # noqa: BLE001 - a crash is that group's result, not the matrix's end
-                outcomes = [Outcome(c, run="crashed", problems=[f"{type(exc).__name__}: {exc}"]) for c in group]
+                outcomes = [
+                    Outcome(c, run="crashed", problems=[f"{type(exc).__name__}: {exc}"]) for c in group
+                ]
             finally:
                 self._stop_sandboxes()
             for out in outcomes:
@@ -122,8 +124,9 @@ class Lab:
         if folder in self._mounts:
             return folder
         folder.mkdir(parents=True, exist_ok=True)
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(folder)],
-                                 capture_output=True)
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(folder)], capture_output=True
+        )
         if mounted.returncode != 0:
             return None
         self._mounts.append(folder)
@@ -136,7 +139,9 @@ class Lab:
         mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
         if mounted.returncode == 0:
             try:
-                subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True, capture_output=True)
+                subprocess.run(
+                    ["mount", "-o", "remount,bind,ro", str(folder)], check=True, capture_output=True
+                )
                 yield
             finally:
                 subprocess.run(["umount", "-l", str(folder)], check=True)
@@ -156,9 +161,12 @@ class Lab:
         with psycopg.connect(self._pg_url(), autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'matrix_reader'").fetchone():
                 conn.execute("CREATE ROLE matrix_reader LOGIN")
-            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {0} TO matrix_reader; "
-                                 "GRANT SELECT ON ALL TABLES IN SCHEMA {0} TO matrix_reader").format(
-                sql.Identifier(schema)))
+            conn.execute(
+                sql.SQL(
+                    "GRANT USAGE ON SCHEMA {0} TO matrix_reader; "
+                    "GRANT SELECT ON ALL TABLES IN SCHEMA {0} TO matrix_reader"
+                ).format(sql.Identifier(schema))
+            )
         parts = urlsplit(destination)
         netloc = "matrix_reader@" + parts.netloc.rpartition("@")[2]
         return urlunsplit(parts._replace(netloc=netloc))
@@ -192,9 +200,16 @@ def _mark(value: bool | int | None, good: Callable[[Any], bool]) -> str:
 
 
 def _row(out: Outcome) -> tuple[str, ...]:
-    return (str(out.cell), out.run, _mark(out.lost, lambda n: n == 0), _mark(out.duplicated, lambda n: n == 0),
-            _mark(out.intact, bool), _mark(out.error, bool), _mark(out.recovered, bool),
-            "pass" if out.passed else "FAIL")
+    return (
+        str(out.cell),
+        out.run,
+        _mark(out.lost, lambda n: n == 0),
+        _mark(out.duplicated, lambda n: n == 0),
+        _mark(out.intact, bool),
+        _mark(out.error, bool),
+        _mark(out.recovered, bool),
+        "pass" if out.passed else "FAIL",
+    )
 
 
 def render(outcomes: list[Outcome]) -> str:
@@ -204,8 +219,10 @@ def render(outcomes: list[Outcome]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     failed = [o for o in outcomes if not o.passed]
     lines.append("")
-    lines.append(f"{len(outcomes) - len(failed)}/{len(outcomes)} cells pass; "
-                 f"lost {sum(o.lost or 0 for o in outcomes)}, duplicated {sum(o.duplicated or 0 for o in outcomes)}")
+    lines.append(
+        f"{len(outcomes) - len(failed)}/{len(outcomes)} cells pass; "
+        f"lost {sum(o.lost or 0 for o in outcomes)}, duplicated {sum(o.duplicated or 0 for o in outcomes)}"
+    )
     lines += [f"FAIL {o.explain()}" for o in failed]
     return "\n".join(lines)
 
@@ -243,8 +260,17 @@ def main(argv: list[str]) -> int:
     print(f"{seconds:.0f} s")
     out = Path(__file__).resolve().parents[2] / "build" / "reliability.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"seconds": round(seconds, 1), "cells": [o.to_dict() for o in outcomes],
-                               "passed": sum(o.passed for o in outcomes), "total": len(outcomes)}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "seconds": round(seconds, 1),
+                "cells": [o.to_dict() for o in outcomes],
+                "passed": sum(o.passed for o in outcomes),
+                "total": len(outcomes),
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out}")
     return 0 if all(o.passed for o in outcomes) else 1
 

@@ -23,8 +23,11 @@ from closesync.sinks import TableNotFoundError, open_sink
 
 #: The reports of a cell, by the read (source) that feeds them: a plain list, an offset read, and the leads
 #: search with its nested tables (published together).
-SOURCES: dict[str, tuple[str, ...]] = {"users": ("users",), "activities_call": ("activities_call",),
-                                       "leads": tuple(LEADS)}
+SOURCES: dict[str, tuple[str, ...]] = {
+    "users": ("users",),
+    "activities_call": ("activities_call",),
+    "leads": tuple(LEADS),
+}
 REPORTS = [t for tables in SOURCES.values() for t in tables]
 COLLECTIONS = {"users": "user", "activities_call": "activity/call", "leads": "lead"}
 NESTED = {"leads_contacts": "contacts", "leads_opportunities": "opportunities", "leads_tasks": "tasks"}
@@ -62,21 +65,37 @@ class Outcome:
     @property
     def passed(self) -> bool:
         return not (self.problems or self.lost or self.duplicated) and False not in (
-            self.intact, self.error, self.recovered)
+            self.intact,
+            self.error,
+            self.recovered,
+        )
 
     def explain(self) -> str:
         """The cell, what its run did, and everything that was wrong with it."""
-        wrong = [*self.problems, *(f"{n} {v}" for n, v in (("lost", self.lost), ("duplicated", self.duplicated)) if v)]
+        wrong = [
+            *self.problems,
+            *(f"{n} {v}" for n, v in (("lost", self.lost), ("duplicated", self.duplicated)) if v),
+        ]
         wrong += [f"{n}: no" for n in ("intact", "error", "recovered") if getattr(self, n) is False]
         return f"{self.cell}: {self.run}; " + "; ".join(wrong)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cell": str(self.cell), "scenario": self.cell.scenario, "variant": self.cell.variant,
-                "method": self.cell.method, "destination": self.cell.destination, "run": self.run,
-                "lost": self.lost, "duplicated": self.duplicated, "intact": self.intact, "error": self.error,
-                "recovered": self.recovered, "passed": self.passed, "problems": self.problems,
-                "seconds": round(self.seconds, 2)}
-
+        return {
+            "cell": str(self.cell),
+            "scenario": self.cell.scenario,
+            "variant": self.cell.variant,
+            "method": self.cell.method,
+            "destination": self.cell.destination,
+            "run": self.run,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "intact": self.intact,
+            "error": self.error,
+            "recovered": self.recovered,
+            "passed": self.passed,
+            "problems": self.problems,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 @dataclass
@@ -141,8 +160,11 @@ def count_rows(sb: Sandbox, held: list[dict], slug: str, method: str, leads: lis
         lost = sum(max(0, n - got[k]) for k, n in expected.items())
     key = get_report(slug).primary_key
     if method == "append":
-        versions = Counter(tuple(r[k] for k in key) + ((r["date_updated"],) if "date_updated" in r
-                                                        else tuple(sorted(map(repr, r.items())))) for r in held)
+        versions = Counter(
+            tuple(r[k] for k in key)
+            + ((r["date_updated"],) if "date_updated" in r else tuple(sorted(map(repr, r.items()))))
+            for r in held
+        )
     else:
         versions = Counter(tuple(r[k] for k in key) for r in held)
     return Count(lost, sum(n - 1 for n in versions.values()))
@@ -201,16 +223,22 @@ KEY_ENV = "CLOSESYNC_MATRIX_API_KEY"
 
 def invoke(home: Path, *args: str) -> CommandRun:
     """`closesync --home HOME ARGS` in this process (the sandbox and any injected fault live here too)."""
-    result = CliRunner().invoke(cli, ["--home", str(home), *args], terminal_width=200,
-                                env={KEY_ENV: DEFAULT_API_KEY})
+    result = CliRunner().invoke(
+        cli, ["--home", str(home), *args], terminal_width=200, env={KEY_ENV: DEFAULT_API_KEY}
+    )
     escaped = result.exception is not None and not isinstance(result.exception, SystemExit)
     return CommandRun(result.exit_code, result.stdout, result.output, escaped or "Traceback" in result.output)
 
 
 def spawn(home: Path, *args: str) -> subprocess.Popen[str]:
     """`closesync --home HOME ARGS` in a child process (for SIGKILL and racing processes)."""
-    return subprocess.Popen([sys.executable, "-m", "closesync", "--home", str(home), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, KEY_ENV: DEFAULT_API_KEY})
+    return subprocess.Popen(
+        [sys.executable, "-m", "closesync", "--home", str(home), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, KEY_ENV: DEFAULT_API_KEY},
+    )
 
 
 def finished(proc: subprocess.Popen[str], timeout: float = 120) -> CommandRun:
@@ -219,8 +247,20 @@ def finished(proc: subprocess.Popen[str], timeout: float = 120) -> CommandRun:
 
 
 def sync_args(sb: Sandbox, destination: str, method: str, *extra: str) -> list[str]:
-    return ["sync", *REPORTS, "--api-key-env", KEY_ENV, "--base-url", sb.base_url, "--destination", destination,
-            "--method", method, "--json", *extra]
+    return [
+        "sync",
+        *REPORTS,
+        "--api-key-env",
+        KEY_ENV,
+        "--base-url",
+        sb.base_url,
+        "--destination",
+        destination,
+        "--method",
+        method,
+        "--json",
+        *extra,
+    ]
 
 
 def statuses(run: CommandRun) -> dict[str, Any]:

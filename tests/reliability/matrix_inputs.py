@@ -40,8 +40,11 @@ def _sync(*options: str) -> Callable[[Setting], list[str]]:
 #: name -> (command, accepted exit codes, whether the home is read-only while it runs)
 INPUTS: dict[str, tuple[Callable[[Setting], list[str]], tuple[int, ...], bool]] = {
     "reserved table name": (_create("--table", "_closesync_state"), (2,), False),
-    "table clash via ..": (lambda s: _create("--destination", f"duckdb:{s.home}/sub/../close.duckdb")(s), (2,),
-                           False),
+    "table clash via ..": (
+        lambda s: _create("--destination", f"duckdb:{s.home}/sub/../close.duckdb")(s),
+        (2,),
+        False,
+    ),
     "retry delay overflow": (_create("--retry-delay", "99999999999h"), (2,), False),
     "every overflow": (_create("--schedule", "every 99999999999999999999 minutes"), (2,), False),
     "cron that never runs": (_create("--schedule", "0 0 31 2 *"), (2,), False),

@@ -45,8 +45,19 @@ if TYPE_CHECKING:
 
 #: Faults the client must ride out (the run succeeds), and faults that must fail the read they strike.
 TRANSIENT = ("429", "500", "502", "503", "504", "slow", "cut", "drop", "badjson", "cuterror")
-FAILING = ("400", "401", "403", "404", "huge", "notalist", "nonobjects", "emptymore", "stuckcursor",
-           "notobject", "nested")
+FAILING = (
+    "400",
+    "401",
+    "403",
+    "404",
+    "huge",
+    "notalist",
+    "nonobjects",
+    "emptymore",
+    "stuckcursor",
+    "notobject",
+    "nested",
+)
 #: Where each fault strikes: one request of every source, except faults that only fit one kind of answer
 #: (a cut-short `_skip`-cap 400 on a full offset read, a cursor page of the event log) and `huge` (one is
 #: enough).
@@ -66,7 +77,9 @@ def fast_retries() -> pytest.MonkeyPatch:
     return patch
 
 
-def _failed_reads(out: Outcome, sb: Sandbox, destination: str, method: str, before: dict, run_: CommandRun) -> Count:
+def _failed_reads(
+    out: Outcome, sb: Sandbox, destination: str, method: str, before: dict, run_: CommandRun
+) -> Count:
     """Per source of a finished run: a read that succeeded is counted against the truth, a read that failed
     must have left every one of its tables as it was (`out.intact`)."""
     results = statuses(run_)
@@ -85,8 +98,9 @@ def _failed_reads(out: Outcome, sb: Sandbox, destination: str, method: str, befo
     return measured
 
 
-def _recover(out: Outcome, sb: Sandbox, destination: str, method: str, measured: Count, *,
-             rerun: bool = True) -> None:
+def _recover(
+    out: Outcome, sb: Sandbox, destination: str, method: str, measured: Count, *, rerun: bool = True
+) -> None:
     """A clean rerun must converge to the truth; lost/duplicated are the worst seen. Without `rerun` (a run
     that rode out its fault has nothing to recover from) its result is the next cell's starting point."""
     if not rerun:
@@ -162,8 +176,9 @@ def faults(lab: Lab, cells: list[Cell]) -> list[Outcome]:
 
 def mutations(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     # 210 leads: the leads search takes two pages, so a change between them lands mid-read
-    sb, destination, home = _start(lab, cells, f"mutations-{cells[0].method}-{cells[0].destination}", leads=210,
-                                   activities_per_lead=2)
+    sb, destination, home = _start(
+        lab, cells, f"mutations-{cells[0].method}-{cells[0].destination}", leads=210, activities_per_lead=2
+    )
     outcomes = []
     for cell in cells:
         out = Outcome(cell)
@@ -199,7 +214,9 @@ def kill(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     sb.reset_stats()
     proc = spawn(home, *sync_args(sb, destination, cell.method))
     deadline = time.monotonic() + 120
-    while sb.stats()["requests"]["total"] < KILL_AFTER and proc.poll() is None and time.monotonic() < deadline:
+    while (
+        sb.stats()["requests"]["total"] < KILL_AFTER and proc.poll() is None and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     requests = sb.stats()["requests"]["total"]
     if proc.poll() is None:
@@ -240,9 +257,15 @@ def schedulers(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     for method in METHODS:
         for report, slug in (("Activities Call", "activities_call"), ("Leads", "leads")):
             dataset = f"{slug}-{method}"
-            an_hour_ago.create_dataset(dataset, account="acme", report=report, method=method,
-                                       schedule="every 15 minutes", destination=destination,
-                                       table=f"{slug}_{method}")
+            an_hour_ago.create_dataset(
+                dataset,
+                account="acme",
+                report=report,
+                method=method,
+                schedule="every 15 minutes",
+                destination=destination,
+                table=f"{slug}_{method}",
+            )
             tables[dataset] = (slug, method)
     an_hour_ago.close()
     racing = [spawn(home, "scheduler", "--once") for _ in range(2)]
@@ -300,9 +323,12 @@ def _failure_cell(lab: Lab, cell: Cell, name: str, codes: tuple[int, ...], fault
     out.run = "ok" if done.code == 0 else f"exit {done.code}"
     out.error = done.readable(*codes) and says in done.output.lower()
     if not out.error:
-        out.problems.append(f"expected exit {'/'.join(map(str, codes))}{' naming ' + says if says else ''}: "
-                            f"{done.describe()}")
-    _recover(out, sb, destination, cell.method, _failed_reads(out, sb, destination, cell.method, before, done))
+        out.problems.append(
+            f"expected exit {'/'.join(map(str, codes))}{' naming ' + says if says else ''}: {done.describe()}"
+        )
+    _recover(
+        out, sb, destination, cell.method, _failed_reads(out, sb, destination, cell.method, before, done)
+    )
     return out
 
 
@@ -348,7 +374,9 @@ def read_only(lab: Lab, cells: list[Cell]) -> list[Outcome]:
     return [_failure_cell(lab, cell, name, (1, 2), locked_down)]
 
 
-HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(120)"
+HOLD = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(120)"
+)
 
 
 def locked(lab: Lab, cells: list[Cell]) -> list[Outcome]:
@@ -357,8 +385,11 @@ def locked(lab: Lab, cells: list[Cell]) -> list[Outcome]:
 
     @contextmanager
     def held(destination: str):  # noqa: ANN202
-        holder = subprocess.Popen([sys.executable, "-c", HOLD, destination.removeprefix("duckdb:")],
-                                  stdout=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD, destination.removeprefix("duckdb:")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
             yield destination
