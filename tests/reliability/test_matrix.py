@@ -31,3 +31,16 @@ def test_the_matrix_covers_every_fault_kind_of_the_sandbox() -> None:
 def test_cell(lab: Lab, cell: Cell) -> None:
     outcome = lab.outcome(cell)
     assert outcome.passed, outcome.explain()
+
+
+def test_a_mutation_picks_each_record_once() -> None:
+    """The stuckcursor cells delete 105 of 120 calls: picks spread over the list never repeat a record (they
+    did when a slice's rounded end met the next one's start, and the second delete failed)."""
+    from closesync.sandbox.data import SandboxData
+    from closesync.sandbox.mutations import _spread
+
+    data = SandboxData(seed=1, leads=40, activities_per_lead=10.0)
+    total = data.count("activity/call")
+    for wanted in range(1, total):
+        for draw in range(3):
+            assert len(set(_spread(data, "activity/call", wanted, draw))) == wanted
