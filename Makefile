@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint test-deps clean
+.PHONY: setup demo test bench reliability lint test-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP) test-deps
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The fault matrix of tests/reliability (also run cell by cell by `make test`), printed as a table and
+# written to build/reliability.json. Mounts (tmpfs, read-only binds) need root; PostgreSQL is started.
+reliability: $(STAMP) test-deps
+	$(BIN)/python tests/reliability/matrix.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

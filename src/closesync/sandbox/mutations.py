@@ -78,8 +78,8 @@ def _spread(data: SandboxData, name: str, count: int, draw: int) -> list[str]:
     if count >= len(ids):
         return ids
     rng = random.Random(f"{name}:{draw}")
-    step = len(ids) / count
-    return [ids[int(step * k + rng.random() * step)] for k in range(count)]
+    slices = [(-(-len(ids) * k // count), -(-len(ids) * (k + 1) // count)) for k in range(count)]  # disjoint
+    return [ids[low + int(rng.random() * (high - low))] for low, high in slices]
 
 
 class MutationPlan:
