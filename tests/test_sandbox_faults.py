@@ -320,3 +320,16 @@ def test_rotating_the_accepted_key(sandbox: Sandbox) -> None:
     assert sandbox_client(sandbox, key="api_rotated_0123456789").get("me/").status_code == 200
     sandbox.rotate_api_key(old)
     assert sandbox.api_key == old and sandbox_client(sandbox).get("me/").status_code == 200
+
+
+def test_a_child_process_sandbox_serves_the_big_account_knobs() -> None:
+    """`closesync sandbox --shared-custom-fields --custom-fields N` (and SandboxProcess) serve what
+    Sandbox(shared_custom_fields=..., generated_lead_fields=...) serves in process."""
+    from closesync.sandbox import SandboxProcess
+
+    with SandboxProcess(leads=5, shared_custom_fields=True, generated_lead_fields=30) as sb:
+        c = sandbox_client(sb)  # type: ignore[arg-type]
+        shared = c.get("custom_field/shared/").json()["data"]
+        lead_fields = c.get("custom_field/lead/").json()["data"]
+        assert shared and [f["id"] for f in shared] == [f["id"] for f in sb.data.records("custom_field/shared")]
+        assert len(lead_fields) == len(sb.data.records("custom_field/lead")) >= 30

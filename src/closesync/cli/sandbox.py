@@ -57,7 +57,19 @@ def _default_api_key() -> str:
     default=None,
     metavar="SPEC",
     help="e.g. '500:0.02,drop:0.01' (probabilities) or '429*3@activity/call/' (next N requests). "
-    "Kinds: 429 500 502 503 504 400 401 403 404 slow cut drop badjson.",
+    "Kinds: 429 500 502 503 504 400 401 403 404 slow cut drop badjson cuterror huge notalist nonobjects "
+    "emptymore stuckcursor notobject nested.",
+)
+@click.option(
+    "--shared-custom-fields", is_flag=True, help="Serve shared custom fields (custom_field/shared/) with values."
+)
+@click.option(
+    "--custom-fields",
+    "generated_lead_fields",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Add this many lead custom fields (a big account; see the search selector ceiling).",
 )
 @click.option(
     "--gzip/--no-gzip",
@@ -79,6 +91,8 @@ def sandbox_command(
     latency_ms: float,
     faults: str | None,
     gzip_ok: bool,
+    shared_custom_fields: bool,
+    generated_lead_fields: int,
     log_requests: bool,
 ) -> None:
     """Serve a seeded fake Close API (v1) until interrupted."""
@@ -106,6 +120,8 @@ def sandbox_command(
         port=port,
         activities_per_lead=activities_per_lead,
         gzip=gzip_ok,
+        shared_custom_fields=shared_custom_fields,
+        generated_lead_fields=generated_lead_fields,
     )
     sb.start()
     click.echo(f"Close sandbox: {sb.base_url}")

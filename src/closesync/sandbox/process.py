@@ -25,8 +25,10 @@ class SandboxProcess(SandboxSurface):
     def __init__(self, seed: int = 1, leads: int = 20, api_key: str = DEFAULT_API_KEY, *,
                  rate_limit: tuple[int, float] | None = None, skip_cap: int = 250_000, latency_ms: float = 0,
                  faults: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 activities_per_lead: float = 20.0, gzip: bool = True) -> None:
+                 activities_per_lead: float = 20.0, gzip: bool = True, shared_custom_fields: bool = False,
+                 generated_lead_fields: int = 0) -> None:
         self.seed, self.leads, self.activities_per_lead = seed, leads, activities_per_lead
+        self.shared_custom_fields, self.generated_lead_fields = shared_custom_fields, generated_lead_fields
         self.api_key, self.host, self._port = api_key, host, port
         self._args = [sys.executable, "-m", "closesync", "sandbox", "--host", host, "--port", str(port),
                       "--api-key", api_key, "--seed", str(seed), "--leads", str(leads),
@@ -38,6 +40,10 @@ class SandboxProcess(SandboxSurface):
             self._args += ["--faults", faults]
         if not gzip:
             self._args.append("--no-gzip")
+        if shared_custom_fields:
+            self._args.append("--shared-custom-fields")
+        if generated_lead_fields:
+            self._args += ["--custom-fields", str(generated_lead_fields)]
         self._proc: subprocess.Popen[str] | None = None
         self._data: SandboxData | None = None
 
@@ -69,7 +75,10 @@ class SandboxProcess(SandboxSurface):
     @property
     def data(self) -> SandboxData:
         if self._data is None:
-            self._data = SandboxData(seed=self.seed, leads=self.leads, activities_per_lead=self.activities_per_lead)
+            self._data = SandboxData(
+                seed=self.seed, leads=self.leads, activities_per_lead=self.activities_per_lead,
+                shared_custom_fields=self.shared_custom_fields, generated_lead_fields=self.generated_lead_fields,
+            )
         return self._data
 
     # -- control over HTTP ---------------------------------------------------------------------------------
