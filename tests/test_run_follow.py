@@ -33,19 +33,6 @@ def _calls_dataset(dc: DataCenter, sandbox: Any, name: str = "Calls") -> Any:
     return dc.create_dataset(name, account=account.id, report=CALLS, method="replace")
 
 
-def _poll(client: Any, dataset_id: int, limit_s: float = 60.0) -> list[dict[str, Any]]:
-    """Every status answer until the run is over (the page polls the same endpoint)."""
-    seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        status = client.get(f"/api/datasets/{dataset_id}/status").json()
-        seen.append(status)
-        if not status["running"] and status["run"] and status["run"]["status"] != "running":
-            return seen
-        time.sleep(0.2)
-    raise AssertionError(f"the run did not finish: {seen[-1]}")
-
-
 def test_a_429_wait_reaches_the_run_row_and_the_status_json(dc: DataCenter, make_sandbox: Any) -> None:
     sandbox = make_sandbox(leads=10)
     ds = _calls_dataset(dc, sandbox)
