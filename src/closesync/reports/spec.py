@@ -97,6 +97,8 @@ class ReportSpec:
     user_filter: str | None = None  # list param that takes params.user_id
     date_field: str | None = None  # field bounded by params.since/until (records created in the range)
     method: str = "GET"
+    family: str = ""  # the object family a report is listed under (`closesync reports`, the web's menu)
+    classic: bool = False  # one of the 38 reports of the connector closesync replaces (catalog.CLASSIC)
     slug: str = field(init=False)
 
     def __post_init__(self) -> None:
