@@ -87,6 +87,7 @@ class DataCenter:
             return CloseClient(api_key, base_url=base_url, **options)
 
         factory = client_factory or make_client
+        self._client_factory = factory
         self.owner = new_owner()
         secrets = Secrets(self.home)
         self._accounts = Accounts(self.store, secrets, factory, self.clock)
@@ -135,6 +136,12 @@ class DataCenter:
 
         account = self._accounts.get(name_or_id)
         return run_doctor(self._accounts.api_key(account), account.base_url)
+
+    def account_client(self, name_or_id: str | int) -> CloseClient:
+        """A Close client on a saved account's key and URL, for integrations (Dagster) that run the pipeline
+        themselves: the key goes into the client, never to the caller. AccountKeyError if it cannot be read."""
+        account = self._accounts.get(name_or_id)
+        return self._client_factory(self._accounts.api_key(account), account.base_url)
 
     def set_account_key(
         self,

@@ -1,0 +1,1 @@
+"""Optional integrations with other engines (Dagster, dlt): nothing in closesync's core imports them."""
