@@ -21,6 +21,7 @@ from closesync.cli.common import (
     LateHelpOption,
     echo,
     echo_json,
+    error_message,
     fail,
     home_of,
     pass_data_center,
@@ -178,7 +179,8 @@ def datasets_delete(dc: DataCenter, name: str, drop_table: bool) -> None:
 @click.pass_context
 def datasets_run(ctx: click.Context, name: str, as_json: bool, full_refresh: bool, force: bool) -> None:
     """Run dataset NAME now, showing its progress in a terminal. Exit code: 0 success, 1 failed, 2 unknown/bad
-    input, 3 running already."""
+    input, 3 running already. With --json, stdout is one JSON object: the run, or
+    {"status": "error", "dataset_name", "error"} when no run started (docs/scale-out.md)."""
     from closesync.cli.render import RunStatusLine, console, print_run
     from closesync.datacenter import DataCenter
     from closesync.datacenter.progress import RunProgress
@@ -193,7 +195,7 @@ def datasets_run(ctx: click.Context, name: str, as_json: bool, full_refresh: boo
             )
     except ClosesyncError as exc:
         if as_json:  # callers parsing stdout get JSON in every case; the root group still sets the exit code
-            echo_json({"status": "error", "dataset": name, "error": str(exc)})
+            echo_json({"status": "error", "dataset_name": name, "error": error_message(exc)})
         raise
     if as_json:
         echo_json(run.to_dict())
