@@ -3,7 +3,10 @@ checked in the DuckDB file; Close's refusal fails the step with its message and 
 
 from __future__ import annotations
 
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +139,29 @@ def test_the_example_definitions_load_and_materialize(
     }
     result = materialize(example["close_assets"], selection=[AssetKey(["close", "users"])])
     assert result.success and _tables(db) == {"users": sandbox.data.count("user")}
+
+
+
+def test_the_example_job_runs_its_sources_in_parallel_processes_on_one_duckdb_file(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """`dagster job execute` runs each source's step in its own process (the multiprocess executor): the
+    steps take turns on the DuckDB file instead of failing on DuckDB's one-writer lock."""
+    db = tmp_path / "close.duckdb"
+    (tmp_path / "dagster").mkdir()
+    env = {
+        **os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "CLOSE_API_KEY": sandbox.api_key,
+        "CLOSE_BASE_URL": sandbox.base_url, "CLOSESYNC_DESTINATION": f"duckdb:{db}",
+        "CLOSESYNC_HOME": str(tmp_path / "home"),
+    }
+    sandbox.add_fault("slow", delay=2.0, count=4)  # each source's first answer is slow: the steps overlap
+    dagster = Path(sys.executable).parent / "dagster"
+    done = subprocess.run(
+        [str(dagster), "job", "execute", "-f", str(EXAMPLE), "-j", "close_tables"],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "RUN_SUCCESS" in done.stderr and "STEP_FAILURE" not in done.stderr
+    assert sandbox.api_key not in done.stdout + done.stderr
+    assert _tables(db)["users"] == sandbox.data.count("user")
+    assert _tables(db)["leads"] == sandbox.data.count("lead")
