@@ -21,6 +21,7 @@ Data Center's file lock, so Dagster's steps and `closesync scheduler` never coll
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import (
@@ -34,6 +35,7 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     multi_asset,
+    with_resources,
 )
 
 from closesync.close import DEFAULT_BASE_URL, CloseClient
@@ -66,7 +68,8 @@ class CloseAccount(ConfigurableResource):
     home: str | None = None
 
     def sync(self, reports: Sequence[ReportSpec], destination: str, **options: object) -> SyncResult:
-        """`closesync.sync` of `reports` into `destination` on this account, errors free of the key."""
+        """`closesync.sync` of `reports` into `destination` on this account, errors free of the key; a DuckDB
+        file is written by one process at a time (the Data Center's lock in `home`, shared with its scheduler)."""
         home = Path(self.home) if self.home else default_home()
         if not destlock.acquire(home, destination, DUCKDB_WAIT_S):
             raise Failure(
@@ -122,29 +125,27 @@ def closesync_assets(
         )
     if method not in METHODS:
         raise DagsterSetupError(f"Unknown update method {method!r}: use one of {', '.join(METHODS)}.")
-    resource = CloseAccount(account=account, api_key=api_key, base_url=base_url, home=home)
-    prefix = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
     plan = _Plan(
-        destination, {"method": method, "organization_id": organization_id, "user_id": user_id},
-        prefix, group_name, resource_key, resource,
+        destination,
+        {"method": method, "organization_id": organization_id, "user_id": user_id},
+        (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix),
+        group_name,
+        resource_key,
     )
-    return [plan.source_assets(group) for group in group_by_source(resolve_reports(reports))]
+    assets = [plan.source_assets(group) for group in group_by_source(resolve_reports(reports))]
+    resource = CloseAccount(account=account, api_key=api_key, base_url=base_url, home=home)
+    return list(with_resources(assets, {resource_key: resource}))
 
 
+@dataclass(frozen=True)
 class _Plan:
     """What every asset of one `closesync_assets` call shares."""
 
-    def __init__(
-        self,
-        destination: str,
-        options: dict[str, object],
-        prefix: list[str],
-        group_name: str,
-        resource_key: str,
-        resource: CloseAccount,
-    ) -> None:
-        self.destination, self.options, self.prefix = destination, options, prefix
-        self.group_name, self.resource_key, self.resource = group_name, resource_key, resource
+    destination: str
+    options: dict[str, object]
+    prefix: tuple[str, ...]
+    group_name: str
+    resource_key: str
 
     def key(self, spec: ReportSpec) -> AssetKey:
         return AssetKey([*self.prefix, spec.slug])
@@ -169,7 +170,6 @@ class _Plan:
             ],
             can_subset=True,
             required_resource_keys={self.resource_key},
-            resource_defs={self.resource_key: self.resource},
         )
         def read_source(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
             account: CloseAccount = getattr(context.resources, self.resource_key)
