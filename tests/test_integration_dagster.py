@@ -165,3 +165,12 @@ def test_the_example_job_runs_its_sources_in_parallel_processes_on_one_duckdb_fi
     assert sandbox.api_key not in done.stdout + done.stderr
     assert _tables(db)["users"] == sandbox.data.count("user")
     assert _tables(db)["leads"] == sandbox.data.count("lead")
+
+
+def test_without_dagster_the_import_names_the_extra() -> None:
+    code = "import sys; sys.modules['dagster'] = None; import closesync.integrations.dagster"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "ModuleNotFoundError: closesync.integrations.dagster needs Dagster: pip install 'closesync[dagster]'" in (
+        done.stderr
+    )

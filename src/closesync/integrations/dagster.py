@@ -24,19 +24,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    AssetsDefinition,
-    AssetSpec,
-    ConfigurableResource,
-    EnvVar,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    multi_asset,
-    with_resources,
-)
+try:
+    from dagster import (
+        AssetExecutionContext,
+        AssetKey,
+        AssetsDefinition,
+        AssetSpec,
+        ConfigurableResource,
+        EnvVar,
+        Failure,
+        MaterializeResult,
+        MetadataValue,
+        multi_asset,
+        with_resources,
+    )
+except ModuleNotFoundError as missing:  # the core install has no Dagster: say which extra adds it
+    if missing.name != "dagster":
+        raise
+    raise ModuleNotFoundError(
+        "closesync.integrations.dagster needs Dagster: pip install 'closesync[dagster]'", name=missing.name
+    ) from None
 
 from closesync.close import DEFAULT_BASE_URL, CloseClient
 from closesync.datacenter import DataCenter, destlock
