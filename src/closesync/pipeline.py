@@ -40,7 +40,15 @@ import pyarrow as pa
 
 from closesync.close import DEFAULT_BASE_URL, CloseClient
 from closesync.close.errors import AuthenticationError, CloseError, RateLimitError, RequestTimeoutError
-from closesync.reports import CLASSIC_REPORTS, REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
+from closesync.reports import (
+    CLASSIC_REPORTS,
+    REPORTS,
+    ReportParams,
+    ReportSpec,
+    get_report,
+    group_by_source,
+    open_read,
+)
 from closesync.reports.extract import COVER, LATE, LATE_COVER, ROWS
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink

@@ -21,6 +21,7 @@ from closesync.datacenter import (
     Dataset,
     DatasetBusyError,
     NotFoundError,
+    ReportInfo,
     ValidationError,
 )
 from closesync.datacenter.errors import OrganizationChangeError
