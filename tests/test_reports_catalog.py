@@ -9,7 +9,15 @@ import pytest
 from click.testing import CliRunner
 
 from closesync.cli import cli
-from closesync.reports import CLASSIC_REPORTS, REPORTS, ReadKind, ReportSpec, UnknownReportError, get_report, group_by_source
+from closesync.reports import (
+    CLASSIC_REPORTS,
+    REPORTS,
+    ReadKind,
+    ReportSpec,
+    UnknownReportError,
+    get_report,
+    group_by_source,
+)
 from closesync.reports.columns import ARROW_TYPES
 from closesync.reports.readers import READERS
 

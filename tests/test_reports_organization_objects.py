@@ -145,6 +145,9 @@ def test_every_organization_report_lands_each_record_exactly_once(big: Sandbox, 
         assert len(got) == len(set(got)), f"{report.slug}: a record twice"
         assert sorted(got) == sorted(expected_keys(big, report.slug)), report.slug
         assert report.rows == len(got), report.slug
+        with duckdb.connect(str(db), read_only=True) as con:  # every key the sandbox serves is a column
+            extra = con.execute(f'SELECT extra FROM "{report.slug}" WHERE extra IS NOT NULL').fetchall()
+        assert {k for (e,) in extra for k in json.loads(e)} == set(), report.slug
     assert len(table_keys(db, "sequence_subscriptions")) > 400  # over 100 per sequence: two pages each
     assert len(table_keys(db, "dialer_sessions")) > 100
 

@@ -187,7 +187,7 @@ ORGANIZATION_OBJECT_REPORTS: tuple[ReportSpec, ...] = (
         "phone_number/",
         cols(
             "id number number_formatted label type is_group_number:bool user_id participants:list"
-            " phone_numbers:list forward_to forward_to_formatted forward_to_enabled:bool press_1_to_accept:bool"
+            " phone_numbers:list phone_numbers_formatted:list forward_to forward_to_formatted forward_to_enabled:bool press_1_to_accept:bool"
             " voicemail_greeting_url country carrier carrier_type sms_enabled:bool mms_enabled:bool"
             " supports_sms_to_countries:list supports_mms_to_countries:list is_verified:bool is_premium:bool"
             " was_ported:bool last_billed_price:float next_billing_on:ts address_id bundle_id organization_id"
