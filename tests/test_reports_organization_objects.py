@@ -29,7 +29,8 @@ COLLECTIONS = {  # report -> sandbox collection it lists
     "bulk_actions_sequence_subscription": "bulk_action/sequence_subscription", "roles": "role", "groups": "group",
     "connected_accounts": "connected_account", "phone_numbers": "phone_number", "dialer_sessions": "dialer",
     "scheduling_links": "scheduling_link", "shared_scheduling_links": "shared_scheduling_link",
-    "comment_threads": "comment_thread", "comments": "comment", "integration_links": "integration_link",
+    "comment_threads": "comment_thread", "blocked_phone_numbers": "blocked_phone_number",
+    "sms_templates": "sms_template", "playbooks": "playbook", "comments": "comment", "integration_links": "integration_link",
     "webhook_subscriptions": "webhook",
 }
 
@@ -74,7 +75,7 @@ def test_every_new_report_is_complete_and_comes_after_the_38() -> None:
     for expected in ("Pipelines", "Sequences", "Sequence Steps", "Sequence Subscriptions", "Bulk Actions Edit",
                      "Bulk Actions Delete", "Bulk Actions Sequence Subscription", "Roles", "Groups",
                      "Group Members", "Phone Numbers", "Dialer Sessions", "Connected Accounts", "Send As",
-                     "Unsubscribed Emails", "Scheduling Links", "Comment Threads", "Comments",
+                     "Unsubscribed Emails", "Blocked Phone Numbers", "SMS Templates", "Playbooks", "Scheduling Links", "Comment Threads", "Comments",
                      "Integration Links", "Webhook Subscriptions"):
         assert expected in names, expected
     for spec in ORGANIZATION_OBJECT_REPORTS:
@@ -94,7 +95,7 @@ def test_the_menu_lists_the_classic_38_first_then_one_group_per_family() -> None
     assert groups[0][0] == "Classic" and [s.name for s in groups[0][1]] == [s.name for s in CLASSIC_REPORTS]
     families = [label for label, _ in groups[1:]]
     assert len(families) == len(set(families)), "each family once"
-    assert {"Sequences", "Bulk Actions", "Users", "Calling", "Comments", "Integrations"} <= set(families)
+    assert {"Sequences", "Bulk Actions", "Users", "Calling & SMS", "Comments", "Integrations"} <= set(families)
     assert {s.family for s in CLASSIC_REPORTS} >= {"Activities", "Leads", "Users"}
     assert describe(get_report("leads"))["classic"] is True
     assert describe(get_report("roles"))["family"] == "Users"
@@ -118,7 +119,7 @@ def test_cli_reports_groups_and_json_marks_classic() -> None:
     rows = json.loads(runner.invoke(cli, ["reports", "--json"]).output)
     assert [r["classic"] for r in rows] == [True] * 38 + [False] * (len(rows) - 38)
     by_slug = {r["slug"]: r for r in rows}
-    assert by_slug["dialer_sessions"]["family"] == "Calling" and by_slug["activities_call"]["family"] == "Activities"
+    assert by_slug["dialer_sessions"]["family"] == "Calling & SMS" and by_slug["activities_call"]["family"] == "Activities"
 
 
 def test_cli_sync_all_and_names_together_is_a_usage_error(tmp_path: Path) -> None:

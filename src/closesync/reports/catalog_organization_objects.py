@@ -1,5 +1,5 @@
 """Reports beyond the classic 38: organization-level objects (pipelines, sequences, roles, groups, phone numbers,
-bulk actions, …) (issue 14).
+bulk actions, templates, …) (issue 14).
 
 Written from Close's API reference (docs/close-api/REFERENCE.md §O lists the sources). None of these list
 endpoints takes a date filter, so none has an incremental cursor: each read is a full refresh (the tables are
@@ -181,7 +181,7 @@ ORGANIZATION_OBJECT_REPORTS: tuple[ReportSpec, ...] = (
         primary_key=("email",),
     ),
     _list(
-        "Calling",
+        "Calling & SMS",
         "Phone Numbers",
         "Returns the list of the organization's Phone numbers (personal and group).",
         "phone_number/",
@@ -196,7 +196,7 @@ ORGANIZATION_OBJECT_REPORTS: tuple[ReportSpec, ...] = (
         user_filter="user_id",
     ),
     _list(
-        "Calling",
+        "Calling & SMS",
         "Dialer Sessions",
         "Returns a list of Dialer sessions (power and predictive dialers over Smart Views).",
         "dialer/",
@@ -205,6 +205,33 @@ ORGANIZATION_OBJECT_REPORTS: tuple[ReportSpec, ...] = (
             " is_user_dependent:bool organization_id date_created:ts date_updated:ts"
         ),
         user_filter="user_id",
+    ),
+    _list(
+        "Calling & SMS",
+        "Blocked Phone Numbers",
+        "Returns the list of Blocked phone numbers (calls and texts from them are refused).",
+        "blocked_phone_number/",
+        cols("id phone reason organization_id created_by updated_by date_created:ts date_updated:ts"),
+    ),
+    _list(
+        "Calling & SMS",
+        "SMS Templates",
+        "Returns the list of SMS templates.",
+        "sms_template/",
+        cols(
+            "id name text status is_shared:bool owned_by attachments:json organization_id created_by updated_by"
+            " date_created:ts date_updated:ts"
+        ),
+    ),
+    _list(
+        "Calling & SMS",
+        "Playbooks",
+        "Returns the list of call Playbooks (archived ones too), by position.",
+        "playbook/",
+        cols(
+            "id name description position:int summary_guidance outcome_ids:list custom_field_ids:list"
+            " archived_at:ts archived_by_id organization_id created_by_id updated_by_id created_at:ts updated_at:ts"
+        ),
     ),
     _list(
         "Scheduling",

@@ -1,7 +1,7 @@
 """Organization objects beyond the classic 38 (issue 14): pipelines, sequences and their steps and
 subscriptions, bulk edits, deletes and sequence subscriptions, roles, groups, connected accounts, send-as,
-unsubscribed emails, phone numbers, dialer sessions, scheduling links, comment threads and comments,
-integration links and webhook subscriptions.
+unsubscribed emails, phone numbers, dialer sessions, blocked numbers, SMS templates, playbooks, scheduling
+links, comment threads and comments, integration links and webhook subscriptions.
 
 Built eagerly (an account's configuration: a few hundred records; subscriptions, comment threads, dialer
 sessions and unsubscribed emails grow with the number of leads so paging is exercised). Shapes follow the
@@ -43,6 +43,9 @@ LIST_SPECS: dict[str, ListSpec] = {
     "unsubscribe/email": ListSpec("unsubscribe/email"),
     "phone_number": ListSpec("phone_number", equal_filters=("user_id", "number"), bool_filters=("is_group_number",)),
     "dialer": ListSpec("dialer", equal_filters=("user_id", "status", "source_type", "source_value")),
+    "blocked_phone_number": ListSpec("blocked_phone_number"),
+    "sms_template": ListSpec("sms_template"),
+    "playbook": ListSpec("playbook", bool_filters=("is_archived",), natural_order=True),
     "scheduling_link": ListSpec("scheduling_link"),
     "shared_scheduling_link": ListSpec("shared_scheduling_link"),
     "comment_thread": ListSpec("comment_thread"),
@@ -96,7 +99,8 @@ class _Builder:
             "sequence_subscription": self.subscriptions(sequences), **self.bulk_actions(sequences),
             "role": self.roles(), "group": self.groups(), "connected_account": self.connected_accounts(),
             "send_as": self.send_as(), "unsubscribe/email": self.unsubscribed(), "phone_number": self.phones(),
-            "dialer": self.dialers(), **self.scheduling_links(), "comment_thread": threads, "comment": comments,
+            "dialer": self.dialers(), "blocked_phone_number": self.blocked(), "sms_template": self.sms_templates(),
+            "playbook": self.playbooks(), **self.scheduling_links(), "comment_thread": threads, "comment": comments,
             "integration_link": self.integration_links(), "webhook": self.webhooks(),
         }
 
@@ -275,6 +279,47 @@ class _Builder:
                 "source_value": d.pick(views), "status": "active" if i >= n - 2 else "inactive",
                 "type": d.pick(["power", "predictive"]), "user_id": user_id,
                 "users": [{"is_active": False, "state": "inactive", "user_id": user_id}],
+            })
+        return out
+
+    def blocked(self) -> list[Record]:
+        n = 5 + self.leads // 10
+        out = []
+        for i in range(n):
+            created, updated = self._when("blocked", i, n)
+            out.append({"created_by": self.owner, "date_created": iso(created), "date_updated": iso(updated),
+                        "id": self._id("blkphone_", "blocked", i), "organization_id": self.cat.org_id,
+                        "phone": f"+1900555{3000 + i:04d}", "reason": ["spam", "harassment", None][i % 3],
+                        "updated_by": self.owner})
+        return out
+
+    def sms_templates(self) -> list[Record]:
+        out = []
+        for i, (name, text) in enumerate([("Cold 1", "Hey {{ contact.first_name }}, ever considered Close?"),
+                                          ("Missed you", "Sorry I missed you, when suits you for a call?"),
+                                          ("Reminder", "Reminder: our call is tomorrow 🙂"),
+                                          ("Old promo", "20% off until Friday")]):
+            created, updated = self._when("smstmpl", i, 4)
+            user = self.users[i % len(self.users)]
+            out.append({"attachments": [], "created_by": user, "date_created": iso(created, offset=False),
+                        "date_updated": iso(updated, offset=False), "id": self._id("smstmpl_", "smstmpl", i),
+                        "is_shared": i != 1, "name": name, "organization_id": self.cat.org_id, "owned_by": user,
+                        "status": "archived" if i == 3 else "active", "text": text, "updated_by": user})
+        return out
+
+    def playbooks(self) -> list[Record]:
+        fields = [f["id"] for f in self.cat.custom_fields["lead"][:2]]
+        out = []
+        for i, name in enumerate(["Discovery call", "Demo follow-up", "Renewal check-in (old)"]):
+            created, updated = self._when("playbook", i, 3)
+            archived = i == 2
+            out.append({
+                "archived_at": iso(updated) if archived else None, "archived_by_id": self.owner if archived else None,
+                "created_at": iso(created), "created_by_id": self.owner, "custom_field_ids": fields[: i + 1],
+                "description": f"Questions for the {name.lower()}", "id": self._id("playbook_", "playbook", i),
+                "name": name, "organization_id": self.cat.org_id, "outcome_ids": [], "position": i,
+                "summary_guidance": "Note budget, timeline and next step.", "updated_at": iso(updated),
+                "updated_by_id": self.owner,
             })
         return out
 
