@@ -291,7 +291,8 @@ ORGANIZATION_OBJECT_REPORTS: tuple[ReportSpec, ...] = (
 #: Organization objects Close's API has no list of, so no report (each with the reason).
 NOT_LISTED: dict[str, str] = {
     "Memberships": "/membership/ takes only POST and PUT; members come from Organizations Memberships.",
-    "Group Members (as a list)": "GET /group/ omits members; Group Members reads each group's GET /group/{id}/.",
-    "Send As (as the allowed user)": "GET /send_as/ answers only for the key's own user, as allowing user by "
-    "default; associations between two other users are not listed.",
+    "Send As between other users": "GET /send_as/ answers only for the key's own user (as allowing user by "
+    "default); associations between two other users are not listed.",
+    "Comments without a thread list": "GET /comment/ needs a thread_id or object_id; Comments reads them per "
+    "thread of GET /comment_thread/.",
 }
