@@ -36,7 +36,7 @@ def test_endpoint_group_is_the_route_without_the_object_id(method: str, path: st
 
 def test_client_and_sandbox_agree_on_every_report_group() -> None:
     for spec in REPORTS:
-        path = spec.path.replace("{organization_id}", "orga_PLACEHOLDER0")
+        path = spec.path.replace("{organization_id}", "orga_PLACEHOLDER0").replace("{id}", "x_PLACEHOLDER0")
         assert endpoint_group(spec.method, path) == spec.group, spec.slug
 
 

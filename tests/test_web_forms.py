@@ -5,6 +5,7 @@ date, the CLI's defaults, rows in the table beside rows read, ids by name, and a
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from typing import Any
 
@@ -185,3 +186,20 @@ def test_the_404_page_speaks_to_a_person(client: Any) -> None:
         api = client.get(path)
         assert api.status_code == 404 and api.headers["content-type"] == "application/json", path
         assert "detail" in api.json()
+
+
+def test_the_report_menu_lists_the_classic_38_first_then_each_family(client: Any, account: Any) -> None:
+    """Issue 14: the dataset form's report <select> groups reports like `closesync reports`."""
+    from closesync.reports import CLASSIC_REPORTS
+
+    page = client.get("/datasets/new").text
+    select = re.search(r'<select id="report" name="report">(.*?)</select>', page, re.S)
+    assert select is not None
+    groups = [(html.unescape(label), body) for label, body in
+              re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select.group(1), re.S)]
+    labels = [label for label, _ in groups]
+    assert labels[0] == "Classic (the 38)" and len(labels) == len(set(labels))
+    assert {"Sequences", "Bulk Actions", "Calling & SMS"} <= set(labels)
+    options = {label: re.findall(r'<option value="([a-z_]+)"', body) for label, body in groups}
+    assert options["Classic (the 38)"] == [s.slug for s in CLASSIC_REPORTS]
+    assert "sequence_subscriptions" in options["Sequences"] and "bulk_actions_edit" in options["Bulk Actions"]

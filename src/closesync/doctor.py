@@ -241,6 +241,18 @@ class _Checks:
         page = self.client.get(spec.path, {**dict(spec.fixed_params), "_limit": 1})
         return [r for r in page.get("data") or [] if isinstance(r, dict)][:1]
 
+    def _fanout(self, spec: ReportSpec) -> list[Record]:
+        """One parent from its list, then one of its records (none when the parent list is empty)."""
+        assert spec.fanout is not None
+        parents = [r for r in self.client.get(spec.fanout.path, {"_limit": 1}).get("data") or [] if isinstance(r, dict)]
+        if not parents or not parents[0].get("id"):
+            return []
+        parent_id = str(parents[0]["id"])
+        if spec.fanout.param is None:
+            return [self.client.get(spec.path.format(id=parent_id))]
+        page = self.client.get(spec.path, {spec.fanout.param: parent_id, "_limit": 1})
+        return [r for r in page.get("data") or [] if isinstance(r, dict)][:1]
+
     def _search(self, spec: ReportSpec) -> list[Record]:
         nested = [s.nested.path[0] for s in REPORTS if s.source == spec.source and s.nested is not None]
         body = {
@@ -318,6 +330,7 @@ READS: dict[ReadKind, Callable[[_Checks, ReportSpec], list[Record]]] = {
     ReadKind.OBJECT: _Checks._object,
     ReadKind.REPORT_ACTIVITY: _Checks._activity_report,
     ReadKind.REPORT_SENT_EMAILS: _Checks._sent_emails,
+    ReadKind.FANOUT: _Checks._fanout,
 }
 
 

@@ -40,7 +40,15 @@ import pyarrow as pa
 
 from closesync.close import DEFAULT_BASE_URL, CloseClient
 from closesync.close.errors import AuthenticationError, CloseError, RateLimitError, RequestTimeoutError
-from closesync.reports import REPORTS, ReportParams, ReportSpec, get_report, group_by_source, open_read
+from closesync.reports import (
+    CLASSIC_REPORTS,
+    REPORTS,
+    ReportParams,
+    ReportSpec,
+    get_report,
+    group_by_source,
+    open_read,
+)
 from closesync.reports.extract import COVER, LATE, LATE_COVER, ROWS
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink
@@ -151,10 +159,14 @@ class SyncResult:
 Progress = Callable[[ReportResult], None]
 
 
-def resolve_reports(names: Iterable[str] | None) -> list[ReportSpec]:
-    """Reports by display name or slug, in catalog order and without repeats; all 38 when none are named."""
+def resolve_reports(names: Iterable[str] | None, *, all_reports: bool = False) -> list[ReportSpec]:
+    """Reports by display name or slug, in catalog order and without repeats; when none are named, the 38
+    classic ones (the connector's contract), or every report of the catalog with `all_reports`."""
+    names = list(names or ())
+    if names and all_reports:
+        raise ValueError("Name reports or ask for all of them, not both.")
     if not names:
-        return list(REPORTS)
+        return list(REPORTS if all_reports else CLASSIC_REPORTS)
     wanted = {get_report(n).slug for n in names}
     return [spec for spec in REPORTS if spec.slug in wanted]
 
@@ -213,8 +225,10 @@ def sync(
     owner: str = SYNC_OWNER,
     owner_label: str | None = None,
     force: bool = False,
+    all_reports: bool = False,
 ) -> SyncResult:
-    """Sync reports (all 38 by default) from Close into `destination`.
+    """Sync reports (the 38 classic ones by default, every report with `all_reports`) from Close into
+    `destination`.
 
     `method`: `replace` reads everything and swaps each table atomically; `upsert` reads only what changed
     since the last run where a report has a cursor (a full read still replaces the table, so records deleted
@@ -224,7 +238,7 @@ def sync(
     """
     if method not in METHODS:
         raise ValueError(f"Unknown update method {method!r}: use one of {', '.join(METHODS)}.")
-    specs = resolve_reports(reports)
+    specs = resolve_reports(reports, all_reports=all_reports)
     if table and len(specs) != 1:
         raise ValueError("A table name can only be given when syncing a single report.")
     if table and is_reserved(table):

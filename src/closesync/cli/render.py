@@ -183,6 +183,8 @@ REPORT_PARAMETERS = (("organization_id", "Org\nID"), ("user_id", "User\nID"), ("
 def print_reports(reports: Sequence[ReportSpec], *, wide: bool = False) -> None:
     """The catalog: each report, the parameters it takes and how it reads only what changed, fitting an
     80-column terminal (cells wrap); from 120 columns the slug too, and with `wide` what it reads and its key."""
+    from closesync.reports.spec import CLASSIC_GROUP, grouped
+
     out = console() if wide else Console()  # the narrow table fits the terminal, even when piped
     with_slug = wide or out.width >= 120
     result = Table(title=f"{len(reports)} reports", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
@@ -195,10 +197,14 @@ def print_reports(reports: Sequence[ReportSpec], *, wide: bool = False) -> None:
     if wide:
         for header in ("Source", "Key"):
             result.add_column(header, overflow="fold")
-    for spec in reports:
-        takes = ["✓" if parameter in spec.parameters else "-" for parameter, _ in REPORT_PARAMETERS]
-        extra = [spec.source_label, ", ".join(spec.primary_key)] if wide else []
-        add_row(result, spec.name, *([spec.slug] if with_slug else []), *takes, spec.incremental_label, *extra)
+    for label, specs in grouped(reports):  # the 38 classic reports first, then one section per family
+        heading = f"{label} ({len(specs)})" if label == CLASSIC_GROUP else label
+        result.add_row(safe(heading, "bold"), end_section=False)
+        for spec in specs:
+            takes = ["✓" if parameter in spec.parameters else "-" for parameter, _ in REPORT_PARAMETERS]
+            extra = [spec.source_label, ", ".join(spec.primary_key)] if wide else []
+            add_row(result, spec.name, *([spec.slug] if with_slug else []), *takes, spec.incremental_label, *extra)
+        result.rows[-1].end_section = True
     out.print(result)
     out.print(
         "Org ID: --organization-id (default: the key owner's first), User ID: --user-id, Since/Until: --since/"

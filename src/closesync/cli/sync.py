@@ -47,6 +47,9 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
     help="Give up on a silent connection after this long (each attempt; failures are retried).",
 )
 @click.option("--force", is_flag=True, help="Load tables a dataset owns, and take them over.")
+@click.option(
+    "--all", "all_reports", is_flag=True, help="Sync every report of the catalog, not only the 38 classic ones."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
 @click.pass_context
 def sync_command(
@@ -66,9 +69,11 @@ def sync_command(
     full_refresh: bool,
     timeout: float,
     force: bool,
+    all_reports: bool,
     as_json: bool,
 ) -> None:
-    """Sync REPORTS (names or slugs; all 38 when none are given) into a database."""
+    """Sync REPORTS (names or slugs; the 38 classic ones when none are given, every report with --all) into
+    a database."""
     from rich.console import Console
 
     from closesync.cli.render import LiveProgress, print_summary
@@ -81,9 +86,11 @@ def sync_command(
 
     key = resolve_api_key(api_key, api_key_env)
     try:
-        specs = resolve_reports(reports)
+        specs = resolve_reports(reports, all_reports=all_reports)
     except UnknownReportError as exc:
         raise click.UsageError(str(exc)) from None
+    except ValueError:
+        raise click.UsageError("Give report names or --all, not both.") from None
     if destination and db_path:
         raise click.UsageError("Give either --db or --destination, not both.")
     db_folder = None
@@ -154,12 +161,13 @@ def _make_folder(folder: Path) -> None:
 @click.option("--wide", is_flag=True, help="Also show each report's slug, what it reads and its key.")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as a JSON list.")
 def reports_command(wide: bool, as_json: bool) -> None:
-    """List the 38 reports: the parameters each takes (Organization ID, User ID, Since/Until) and how it
-    reads only what changed."""
+    """List the reports, the 38 classic ones first and then the others by object family: the parameters each
+    takes (Organization ID, User ID, Since/Until) and how it reads only what changed."""
     from closesync.cli.render import print_reports
-    from closesync.reports import REPORTS, describe
+    from closesync.reports import REPORTS, describe, grouped
 
+    ordered = [spec for _, specs in grouped(REPORTS) for spec in specs]
     if as_json:
-        click.echo(json.dumps([describe(spec) for spec in REPORTS], indent=2))
+        click.echo(json.dumps([describe(spec) for spec in ordered], indent=2))
         return
-    print_reports(REPORTS, wide=wide)
+    print_reports(ordered, wide=wide)

@@ -55,6 +55,8 @@ class ReportInfo(_ToDict):
     uses_organization_id: bool
     uses_user_id: bool
     uses_date_range: bool
+    family: str = ""  # the object family it is listed under
+    classic: bool = False  # one of the 38 reports of the connector closesync replaces
 
 
 @dataclass(frozen=True)

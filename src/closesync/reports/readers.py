@@ -102,6 +102,24 @@ def _read_me(query: SourceQuery) -> Iterator[Record]:
     yield query.client.get("me/")
 
 
+def _read_fanout(query: SourceQuery) -> Iterator[Record]:
+    """Close lists some objects only per parent (a sequence's subscriptions, a group's members): walk the
+    parents, then each one's records; parents are read before their children (a page at a time)."""
+    first = query.first
+    fanout = first.fanout
+    assert fanout is not None
+    client = query.client
+    for parent in client.paginate(fanout.path, page_size=first.page_size):
+        parent_id = parent.get("id") if isinstance(parent, dict) else None
+        if not parent_id:
+            continue
+        if fanout.param is None:
+            yield client.get(first.path.format(id=parent_id))
+        else:
+            params = {**query.list_params(), fanout.param: parent_id}
+            yield from client.paginate(first.path, params, page_size=first.page_size)
+
+
 def _read_activity_report(query: SourceQuery) -> Iterator[Record]:
     params = query.params
     body: dict[str, Any] = {"type": "overview", "metrics": list(query.metrics)}
@@ -149,6 +167,7 @@ READERS: dict[ReadKind, Callable[[SourceQuery], Iterator[Record]]] = {
     ReadKind.ME: _read_me,
     ReadKind.REPORT_ACTIVITY: _read_activity_report,
     ReadKind.REPORT_SENT_EMAILS: _read_sent_emails,
+    ReadKind.FANOUT: _read_fanout,
 }
 
 

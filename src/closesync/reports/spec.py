@@ -59,6 +59,16 @@ class Nested:
     container_columns: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class Fanout:
+    """A source Close lists only per parent: read `path` (a `_skip` list) and, for each of its records, the
+    report's own path with the parent's id, as the query parameter `param` or, without one, in place of
+    `{id}` in the path (one object per parent)."""
+
+    path: str
+    param: str | None = None
+
+
 class ReadKind(StrEnum):
     """How the source of a report is read; `readers.READERS` maps each kind to its reader."""
 
@@ -69,6 +79,7 @@ class ReadKind(StrEnum):
     ME = "me"  # GET me/ (its arrays are nested reports)
     REPORT_ACTIVITY = "report_activity"  # POST report/activity/ with the account's metrics
     REPORT_SENT_EMAILS = "report_sent_emails"  # GET report/sent_emails/{organization_id}/
+    FANOUT = "fanout"  # GET a parent list, then the report's path once per parent (`ReportSpec.fanout`)
 
     @property
     def is_report(self) -> bool:
@@ -99,6 +110,7 @@ class ReportSpec:
     method: str = "GET"
     family: str = ""  # the object family a report is listed under (`closesync reports`, the web's menu)
     classic: bool = False  # one of the 38 reports of the connector closesync replaces (catalog.CLASSIC)
+    fanout: Fanout | None = None  # for ReadKind.FANOUT: the parent list read first
     slug: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,12 +118,14 @@ class ReportSpec:
             object.__setattr__(self, "read", ReadKind(self.read))
         except ValueError:
             raise ValueError(f"{self.name}: unknown read {self.read!r}") from None
+        if (self.read is ReadKind.FANOUT) != (self.fanout is not None):
+            raise ValueError(f"{self.name}: a fanout read needs `fanout`, and only it takes one")
         object.__setattr__(self, "slug", self.name.lower().replace(" ", "_"))
 
     @property
     def group(self) -> str:
         """The endpoint group (rate-limit unit) of the source's main request."""
-        path = self.path.replace("{organization_id}", "orga_PLACEHOLDER0")
+        path = self.path.replace("{organization_id}", "orga_PLACEHOLDER0").replace("{id}", "x_PLACEHOLDER0")
         return endpoint_group(self.method, path)
 
     @property
@@ -151,6 +165,9 @@ class ReportSpec:
                 label += f" (else {'[].'.join(self.nested.fallback)}[])"
             return label
         label = f"{self.method} /{self.path}"
+        if self.fanout is not None:
+            per = f"?{self.fanout.param}=" if self.fanout.param else ""
+            label += f"{per} per record of /{self.fanout.path}"
         if self.fixed_params:
             label += "?" + "&".join(f"{k}={_short(v)}" for k, v in self.fixed_params)
         if self.read is ReadKind.SEARCH:
@@ -184,12 +201,27 @@ def group_by_source(specs: list[ReportSpec] | tuple[ReportSpec, ...]) -> list[li
     return list(groups.values())
 
 
+CLASSIC_GROUP = "Classic"
+
+
+def grouped(specs: list[ReportSpec] | tuple[ReportSpec, ...]) -> list[tuple[str, list[ReportSpec]]]:
+    """The report menu: the classic 38 first (as "Classic", in catalog order), then every other report under
+    its family, families in order of first appearance (for `closesync reports` and the web's menu)."""
+    groups: dict[str, list[ReportSpec]] = {}
+    for spec in specs:
+        groups.setdefault(CLASSIC_GROUP if spec.classic else spec.family or "Other", []).append(spec)
+    classic = groups.pop(CLASSIC_GROUP, [])
+    return ([(CLASSIC_GROUP, classic)] if classic else []) + list(groups.items())
+
+
 def describe(spec: ReportSpec) -> dict[str, object]:
     """The catalog entry as plain data (for `closesync reports --json` and the web app)."""
     return {
         "name": spec.name,
         "slug": spec.slug,
         "description": spec.description,
+        "family": spec.family,
+        "classic": spec.classic,
         "source": spec.source_label,
         "group": spec.group,
         "primary_key": list(spec.primary_key),

@@ -4,7 +4,8 @@ Collections are named like their API paths without slashes at the ends: "lead", 
 "task", "activity/call", "activity/email", "activity/emailthread", "activity/note",
 "activity/status_change/lead", "activity/status_change/opportunity", "activity/custom", "user",
 "status/lead", "status/opportunity", "custom_field/lead" (…/contact, …/opportunity, …/activity),
-"email_template", "saved_search", "bulk_action/email", "export", "event".
+"email_template", "saved_search", "bulk_action/email", "export", "event", and the organization objects
+of `organization_objects` ("sequence", "sequence_subscription", "group", "comment", …).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from closesync.sandbox import event_types
+from closesync.sandbox import event_types, organization_objects
 from closesync.sandbox.catalog import Catalog
 from closesync.sandbox.collection import Collection
 from closesync.sandbox.layout import ACTIVITY_MIX, Layout
@@ -70,6 +71,9 @@ class SandboxData:
             **{f"custom_field/{k}": v for k, v in cat.custom_fields.items()},
             "custom_field/shared": cat.shared_custom_fields,
         }
+        static.update(organization_objects.build(
+            cat, leads, lambda j: (b.id("contact", j), b.lead_id(lay.parent("contact", j)[0])), lay.count("contact"),
+            b.lead_id))
         for name, items in static.items():
             self._collections[name] = self._static(name, items)
         self._collections["event"] = Collection(
@@ -110,7 +114,8 @@ class SandboxData:
 
         ordered = sorted(items, key=lambda r: created(r, 0))  # stable: undated lists keep their order
         times = [created(r, i) for i, r in enumerate(ordered)]
-        return Collection(name, len(ordered), lambda i: ordered[i], lambda i: times[i], lambda i: ordered[i]["id"])
+        return Collection(name, len(ordered), lambda i: ordered[i], lambda i: times[i],
+                          lambda i: ordered[i].get("id") or ordered[i]["email"])  # unsubscribed emails: no id
 
     def _lead_event(self, i: int) -> Record:
         lead_id = self.builders.id("lead", i)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from closesync.sandbox import organization_objects
 from closesync.sandbox.data import SandboxData
 from closesync.sandbox.errors import ApiError, not_found
 from closesync.sandbox.layout import ACTIVITY_MIX
@@ -44,6 +45,7 @@ LIST_SPECS: dict[str, ListSpec] = {
        for k in ("lead", "contact", "opportunity", "activity", "shared")},
     **{k: ListSpec(k, **ACTIVITY_SPEC) for k in ACTIVITY_MIX},  # type: ignore[arg-type]
 }
+LIST_SPECS.update(organization_objects.LIST_SPECS)
 LIST_SPECS["activity/status_change/opportunity"] = ListSpec(
     "activity/status_change/opportunity", max_limit=100,
     equal_filters=("lead_id", "contact_id", "user_id", "id", "opportunity_id"), date_filters=("date_created",))
@@ -107,6 +109,10 @@ def list_endpoint(req: Request, name: str) -> Record:
         params.pop("type", None)
     if name == "task" and "_type__in" in params:
         params = {**params}
+    if name in organization_objects.LIST_SPECS:
+        params = organization_objects.check_list(name, params, req.data.catalog.active_user_ids[0])
+        body = list_response(req.data.collection(spec.collection), spec, params, req.skip_cap)
+        return organization_objects.shape_list(name, body)
     extra = _opportunity_totals if name == "opportunity" else None
     return list_response(req.data.collection(spec.collection), spec, params, req.skip_cap, extra)
 

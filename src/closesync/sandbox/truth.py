@@ -21,8 +21,9 @@ CUSTOM = "custom."
 def truth(data: SandboxData, collection: str, custom: bool = False) -> list[Record]:
     """The id and date_updated of every live record of `collection`, oldest first; with `custom`, also
     its custom field values by field id."""
-    if not custom:
-        return [{"id": r.get("id"), "date_updated": r.get("date_updated")} for r in data.iter_records(collection)]
+    if not custom:  # a record without an id (an unsubscribed email) is known by its address
+        return [{"id": r.get("id", r.get("email")), "date_updated": r.get("date_updated")}
+                for r in data.iter_records(collection)]
     return [{"id": r.get("id"), "date_updated": r.get("date_updated"),
              "custom": {k[len(CUSTOM):]: v for k, v in r.items() if k.startswith(CUSTOM)}}
             for r in data.iter_records(collection)]

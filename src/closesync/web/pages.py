@@ -21,6 +21,7 @@ from closesync.datacenter import (
     Dataset,
     DatasetBusyError,
     NotFoundError,
+    ReportInfo,
     ValidationError,
 )
 from closesync.datacenter.errors import OrganizationChangeError
@@ -302,6 +303,15 @@ async def datasets_page(request: Request) -> Response:
     return render(request, "datasets.html", {"section": "datasets", "datasets": datasets})
 
 
+def report_groups(reports: list[ReportInfo]) -> list[tuple[str, list[ReportInfo]]]:
+    """The report menu's <optgroup>s: the 38 classic reports first, then one group per family, in the
+    DataCenter's order (it lists them so)."""
+    groups: dict[str, list[ReportInfo]] = {}
+    for r in reports:
+        groups.setdefault("Classic (the 38)" if r.classic else r.family or "Other", []).append(r)
+    return list(groups.items())
+
+
 async def _form_context(request: Request, form: forms.DatasetForm, **extra: Any) -> dict[str, Any]:
     """What the panes need: accounts, reports and the selected account's organization/user choices."""
     dc = _dc(request)
@@ -321,6 +331,7 @@ async def _form_context(request: Request, form: forms.DatasetForm, **extra: Any)
         "form": form,
         "accounts": accounts,
         "reports": reports,
+        "report_groups": report_groups(reports),
         "report": current,
         "choices": choices,
         "weekdays": forms.WEEKDAYS,
