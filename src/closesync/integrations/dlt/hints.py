@@ -1,0 +1,73 @@
+"""How a closesync load (`WriteSpec`) becomes dlt hints, and covered keys become dlt hard deletes.
+
+- replace → ``replace``; append → ``merge`` on the version key (each record version once), or plain
+  ``append`` where the destination cannot merge or there is no version key;
+- upsert → ``merge`` (``delete-insert``) on the primary key, with the parent key as ``merge_key`` for the
+  nested reports of an incremental read (a re-read parent's rows are replaced whole), ``date_updated`` as
+  ``dedup_sort`` (the last version wins) and the `DELETED` column as ``hard_delete``: a covered key comes
+  as one row holding only the key and ``DELETED = true``, which deletes every row with that key and is
+  never inserted. A full read of a filtered report (``clear_scope``) replaces the table: a dlt table holds
+  one read configuration, and dlt cannot delete inside a filter.
+
+The primary key columns are declared nullable: a deletion row of a nested table carries its parent key
+only. dlt keeps the `DELETED` column in the table (always null there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from closesync.sinks.writespec import WriteSpec
+
+DELETED = "_closesync_deleted"
+MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+def resource_hints(spec: WriteSpec, can_merge: bool = True) -> dict[str, Any]:
+    """Keyword arguments for `dlt.resource` / `dlt.mark.make_hints` that load `spec` as closesync would."""
+    columns: dict[str, dict[str, Any]] = {k: {"nullable": True} for k in spec.primary_key}
+    hints: dict[str, Any] = {"primary_key": list(spec.primary_key)}
+    if not deletes(spec) and spec.method != "append":
+        hints["write_disposition"] = "replace"
+    elif spec.method == "append":
+        merge_versions = can_merge and spec.version_key
+        hints["write_disposition"] = MERGE if merge_versions else "append"
+        hints["primary_key"] = list(spec.version_key) if merge_versions else list(spec.primary_key)
+        columns.update({k: {"nullable": True} for k in hints["primary_key"]})
+    else:
+        hints["write_disposition"] = MERGE
+        if spec.parent_key:
+            hints["merge_key"] = list(spec.parent_key)
+        columns[DELETED] = {"data_type": "bool", "nullable": True, "hard_delete": True}
+        if "date_updated" in spec.schema.names:
+            columns["date_updated"] = {"dedup_sort": "desc"}
+    hints["columns"] = columns
+    return hints
+
+
+def deletes(spec: WriteSpec) -> bool:
+    """Whether the load may carry hard deletes (an upsert that is not a replace of its scope)."""
+    return spec.method == "upsert" and not spec.clear_scope
+
+
+def merges(spec: WriteSpec) -> bool:
+    """Whether dlt merges this load (so the destination must support merge)."""
+    return resource_hints(spec)["write_disposition"] == MERGE
+
+
+def rows(spec: WriteSpec, table: pa.Table) -> pa.Table:
+    """Staged rows as dlt gets them: with a null `DELETED` column where the load may delete, so rows and
+    deletion rows share one Arrow schema."""
+    if not deletes(spec):
+        return table
+    return table.append_column(pa.field(DELETED, pa.bool_()), pa.nulls(table.num_rows, pa.bool_()))
+
+
+def deletion_rows(spec: WriteSpec, keys: pa.Table) -> pa.Table:
+    """Covered upsert-key values as dlt hard-delete rows: the key columns, `DELETED` = true, nulls else."""
+    n = keys.num_rows
+    columns = [keys[f.name] if f.name in spec.upsert_key else pa.nulls(n, f.type) for f in spec.schema]
+    table = pa.Table.from_arrays(columns, schema=spec.schema)
+    return table.append_column(pa.field(DELETED, pa.bool_()), pa.array([True] * n, pa.bool_()))
