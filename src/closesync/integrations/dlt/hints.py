@@ -15,10 +15,12 @@ only. dlt keeps the `DELETED` column in the table (always null there).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyarrow as pa
 
+from closesync.sinks.base import is_json_field, logical_type
 from closesync.sinks.writespec import WriteSpec
 
 DELETED = "_closesync_deleted"
@@ -27,7 +29,9 @@ MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
 def resource_hints(spec: WriteSpec, can_merge: bool = True) -> dict[str, Any]:
     """Keyword arguments for `dlt.resource` / `dlt.mark.make_hints` that load `spec` as closesync would."""
-    columns: dict[str, dict[str, Any]] = {k: {"nullable": True} for k in spec.primary_key}
+    columns: dict[str, dict[str, Any]] = {k: {"data_type": "json"} for k in json_columns(spec.schema)}
+    columns.update({f.name: {"data_type": "text"} for f in spec.schema if pa.types.is_null(f.type)})
+    columns.update({k: {"nullable": True} for k in spec.primary_key})
     hints: dict[str, Any] = {"primary_key": list(spec.primary_key)}
     if not deletes(spec) and spec.method != "append":
         hints["write_disposition"] = "replace"
@@ -57,9 +61,21 @@ def merges(spec: WriteSpec) -> bool:
     return resource_hints(spec)["write_disposition"] == MERGE
 
 
+def json_columns(schema: pa.Schema) -> list[str]:
+    """Columns dlt gets as JSON text: closesync's JSON columns and lists (dlt types both as ``json``, and
+    its CSV loaders, PostgreSQL's among them, take no Arrow lists)."""
+    return [f.name for f in schema if is_json_field(f) or logical_type(f).kind == "list"]
+
+
 def rows(spec: WriteSpec, table: pa.Table) -> pa.Table:
-    """Staged rows as dlt gets them: with a null `DELETED` column where the load may delete, so rows and
-    deletion rows share one Arrow schema."""
+    """Staged rows as dlt gets them: lists as JSON text, and a null `DELETED` column where the load may
+    delete, so rows and deletion rows share one Arrow schema."""
+    for name in json_columns(spec.schema):
+        i = table.schema.get_field_index(name)
+        if pa.types.is_string(table.schema.field(i).type):
+            continue
+        text = [None if v is None else json.dumps(v, default=str) for v in table.column(i).to_pylist()]
+        table = table.set_column(i, pa.field(name, pa.string()), pa.array(text, pa.string()))
     if not deletes(spec):
         return table
     return table.append_column(pa.field(DELETED, pa.bool_()), pa.nulls(table.num_rows, pa.bool_()))
@@ -69,5 +85,5 @@ def deletion_rows(spec: WriteSpec, keys: pa.Table) -> pa.Table:
     """Covered upsert-key values as dlt hard-delete rows: the key columns, `DELETED` = true, nulls else."""
     n = keys.num_rows
     columns = [keys[f.name] if f.name in spec.upsert_key else pa.nulls(n, f.type) for f in spec.schema]
-    table = pa.Table.from_arrays(columns, schema=spec.schema)
-    return table.append_column(pa.field(DELETED, pa.bool_()), pa.array([True] * n, pa.bool_()))
+    table = rows(spec, pa.Table.from_arrays(columns, schema=spec.schema))
+    return table.set_column(table.num_columns - 1, DELETED, pa.array([True] * n, pa.bool_()))

@@ -29,6 +29,9 @@ from closesync.sinks.writespec import WriteSpec
 SOURCE_NAME = "close"  # the dlt source (and state section) of closesync's reports
 STATE_SECTION = "closesync"
 RUN_OPTIONS = ("loader_file_format", "table_format")
+#: dlt's file format per destination where its default changes data: files are Parquet, and PostgreSQL's
+#: CSV loader reads empty strings as NULL (INSERT statements keep them).
+FILE_FORMATS = {"filesystem": "parquet", "postgres": "insert_values"}
 
 
 def open_dlt_sink(target: str) -> DltSink:
@@ -65,8 +68,7 @@ class DltSink(StagingSink):
         self.target = target = parse_dlt_target(target)
         options = dict(target.options)
         self.run_options = {k: options.pop(k) for k in RUN_OPTIONS if k in options}
-        if target.destination == "filesystem":
-            self.run_options.setdefault("loader_file_format", "parquet")
+        self.run_options.setdefault("loader_file_format", FILE_FORMATS.get(target.destination))
         self.can_merge = target.destination != "filesystem" or "table_format" in self.run_options
         try:
             destination = DltDestination.from_reference(target.destination, **options)
@@ -97,7 +99,9 @@ class DltSink(StagingSink):
             try:
                 self.pipeline.run(resources, **self.run_options)
             except Exception as exc:
-                raise SinkError(f"dlt load into {self.target.destination} failed: {self._redact(exc)}") from exc
+                raise SinkError(
+                    f"dlt load into {self.target.destination} failed: {self._redact(exc)}"
+                ) from exc
 
     # -- state: the dlt pipeline's, next to close_source's -------------------------------------------
     def read_state(self, key: str) -> dict[str, Any] | None:
@@ -126,21 +130,34 @@ class DltSink(StagingSink):
         return [(name, str(c.get("data_type", ""))) for name, c in columns.items()]
 
     def preview(self, table: str, limit: int = 100) -> pa.Table:
-        self.columns(table)
-        return self.pipeline.dataset()[table].limit(limit).arrow()
+        chunks = list(read_table(self.pipeline, table, limit=limit))
+        return pa.concat_tables(chunks) if chunks else pa.table({})
 
     def iter_batches(self, table: str, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
         self.columns(table)
-        for chunk in self.pipeline.dataset()[table].iter_arrow(chunk_size=batch_size):
+        for chunk in read_table(self.pipeline, table, batch_size):
             yield from chunk.to_batches()
 
     def drop(self, table: str) -> None:
-        raise SinkError(f"drop tables of a dlt dataset with dlt: dlt pipeline {self.pipeline.pipeline_name} drop")
+        raise SinkError(
+            f"drop tables of a dlt dataset with dlt: dlt pipeline {self.pipeline.pipeline_name} drop"
+        )
 
     def _redact(self, exc: BaseException) -> str:
         """dlt's message without the destination's passwords, cut to its first lines (dlt's can run long)."""
         lines = [line for line in str(exc).splitlines() if line.strip()][:4]
         return redact_password(" ".join(lines), self.destination.target)
+
+
+def read_table(
+    pipeline: Any, table: str, batch_size: int = 65_536, limit: int | None = None
+) -> Iterator[pa.Table]:
+    """A dlt dataset's table as Arrow, through the destination's SQL client (dlt's `dataset()` needs a
+    sqlglot older than the one installed)."""
+    with pipeline.sql_client() as client:
+        query = f"SELECT * FROM {client.make_qualified_table_name(table)}"
+        with client.execute_query(query + (f" LIMIT {int(limit)}" if limit is not None else "")) as cursor:
+            yield from cursor.iter_arrow(chunk_size=batch_size)
 
 
 def _section(state: Any) -> dict[str, Any]:

@@ -63,19 +63,21 @@ class _Read:
         if self.sink is None:
             self.sink = StagingSink()
             state = dlt.current.source_state().setdefault(STATE_SECTION, {})
-            self.result = sync(self.reports, destination=self.sink, state=DictStateStore(state), **self.options)
+            self.result = sync(
+                self.reports, destination=self.sink, state=DictStateStore(state), **self.options
+            )
         assert self.result is not None
         report = next(r for r in self.result.reports if r.slug == slug)
         if report.status != "success":
             raise ReportFailedError(f"{report.name}: {report.error}")
         try:
-            yield from _staged_tables(self.sink.staged.get(slug, []))
+            yield from staged_tables(self.sink.staged.get(slug, []))
         finally:
             if all(not w for w in self.sink.staged.values()):
                 self.sink.close()
 
 
-def _staged_tables(writers: list[StagedWriter]) -> Iterator[Any]:
+def staged_tables(writers: list[StagedWriter]) -> Iterator[Any]:
     """A report's staged loads as one dlt load: its hints on the first table, then its rows; late rows
     (upserts after a replace) replace the rows they supersede."""
     if not writers:
@@ -117,10 +119,13 @@ def close_source(
     read = _Read(
         [s.slug for s in specs],
         dict(
-            api_key=api_key, base_url=base_url, method=method, organization_id=organization_id,
-            user_id=user_id, since=since, full_refresh=full_refresh,
+            api_key=api_key,
+            base_url=base_url,
+            method=method,
+            organization_id=organization_id,
+            user_id=user_id,
+            since=since,
+            full_refresh=full_refresh,
         ),
     )
-    return [
-        dlt.resource(read.tables(s.slug), name=s.slug, primary_key=list(s.primary_key)) for s in specs
-    ]
+    return [dlt.resource(read.tables(s.slug), name=s.slug, primary_key=list(s.primary_key)) for s in specs]
