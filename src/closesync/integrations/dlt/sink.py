@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from closesync.integrations.dlt.hints import merges, resource_hints
 from closesync.integrations.dlt.staging import StagedWriter, StagingGroup, StagingSink
-from closesync.pipeline import CUSTOM_FIELDS_TABLE
 from closesync.sinks.destination import Destination, parse_dlt_target, redact_password
 from closesync.sinks.errors import SinkError, TableNotFoundError
 from closesync.sinks.ownership import is_reserved
@@ -47,7 +46,7 @@ class _DltGroup(StagingGroup):
     sink: DltSink
 
     def _new_writer(self, spec: WriteSpec) -> Any:
-        if merges(spec) and not self.sink.can_merge and spec.table != CUSTOM_FIELDS_TABLE:
+        if merges(spec) and not self.sink.can_merge and not is_reserved(spec.table):
             raise SinkError(
                 f"dlt's {self.sink.target.destination} destination cannot merge plain files, so it cannot "
                 "upsert: use --method replace (or append), or table_format=delta|iceberg (dlt's deltalake "
@@ -88,8 +87,8 @@ class DltSink(StagingSink):
         """One dlt load of a publish group's tables."""
         import dlt
 
-        if not self.can_merge:  # the custom-field map is an upsert: kept only where dlt can merge
-            writers = [w for w in writers if w.table != CUSTOM_FIELDS_TABLE]
+        if not self.can_merge:  # closesync's own tables (the custom-field map) upsert: only where dlt merges
+            writers = [w for w in writers if not is_reserved(w.table)]
         resources = [
             dlt.resource(w.tables(), name=w.table, **resource_hints(w.spec, self.can_merge)) for w in writers
         ]
