@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -264,6 +265,16 @@ def test_sync_into_a_dlt_destination_matches_duckdb_incremental_and_deletes(
         assert sink.read_state(next(iter(k for k in _state(sink) if k.startswith("leads|"))))
     finally:
         sink.close()
+
+
+def test_dlt_destination_cursors_survive_losing_dlts_working_folder(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Cursors are dlt state sent with the loads: a machine without the working folder resumes from them."""
+    destination = dlt_destination(tmp_path)
+    sync_reference(sandbox, destination)
+    shutil.rmtree(tmp_path / "pipelines")
+    mutate(sandbox)
+    second = sync_reference(sandbox, destination)
+    assert all(r.incremental for r in second.reports)
 
 
 def _state(sink: Any) -> dict:

@@ -13,6 +13,8 @@ silently appending.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,8 +27,10 @@ from closesync.sinks.errors import SinkError, TableNotFoundError
 from closesync.sinks.ownership import is_reserved
 from closesync.sinks.writespec import WriteSpec
 
+log = logging.getLogger(__name__)
 SOURCE_NAME = "close"  # the dlt source (and state section) of closesync's reports
 STATE_SECTION = "closesync"
+STATE_RESOURCE = "_closesync_state"  # the empty load that carries dlt's state (it creates no table)
 RUN_OPTIONS = ("loader_file_format", "table_format")
 #: dlt's file format per destination where its default changes data: files are Parquet, and PostgreSQL's
 #: CSV loader reads empty strings as NULL (INSERT statements keep them).
@@ -63,6 +67,7 @@ class DltSink(StagingSink):
         from dlt.common.destination import Destination as DltDestination
 
         super().__init__()
+        self._unsent_state = False
         self.destination = Destination("dlt", target)
         self.target = target = parse_dlt_target(target)
         options = dict(target.options)
@@ -77,6 +82,10 @@ class DltSink(StagingSink):
                 dataset_name=target.dataset,
                 pipelines_dir=target.pipelines_dir,
             )
+            self._lock = _pipeline_lock(self.pipeline.working_dir)
+            if self.pipeline.first_run:  # a new working folder: take state and schema from the dataset
+                with self._lock:
+                    self.pipeline.sync_destination()
         except Exception as exc:
             raise SinkError(f"dlt could not open {target.destination}: {self._redact(exc)}") from exc
 
@@ -97,6 +106,7 @@ class DltSink(StagingSink):
         with self._lock:
             try:
                 self.pipeline.run(resources, **self.run_options)
+                self._unsent_state = False  # dlt sends its state with every load
             except Exception as exc:
                 raise SinkError(
                     f"dlt load into {self.target.destination} failed: {self._redact(exc)}"
@@ -110,6 +120,21 @@ class DltSink(StagingSink):
     def write_state(self, key: str, value: dict[str, Any]) -> None:
         with self._lock, self.pipeline.managed_state() as state:
             _section(state)[key] = value
+            self._unsent_state = True
+
+    def close(self) -> None:
+        """Send cursors saved after the last load to the dataset (an empty load carries dlt's state), so
+        a machine without this working folder resumes from them; then drop the staging folder."""
+        import dlt
+
+        with self._lock:
+            if self._unsent_state:
+                try:
+                    self.pipeline.run(dlt.resource([], name=STATE_RESOURCE), **self.run_options)
+                    self._unsent_state = False
+                except Exception as exc:  # the cursors stay in the working folder: the next load sends them
+                    log.warning("dlt could not send closesync's cursors: %s", self._redact(exc))
+        super().close()
 
     # -- reading back (previews, comparisons) -------------------------------------------------------
     def tables(self) -> list[str]:
@@ -157,6 +182,16 @@ def read_table(
         query = f"SELECT * FROM {client.make_qualified_table_name(table)}"
         with client.execute_query(query + (f" LIMIT {int(limit)}" if limit is not None else "")) as cursor:
             yield from cursor.iter_arrow(chunk_size=batch_size)
+
+
+#: One lock per dlt working folder: sinks of one process (datasets run at once) load one at a time.
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _pipeline_lock(working_dir: str) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(working_dir, threading.RLock())
 
 
 def _section(state: Any) -> dict[str, Any]:
