@@ -277,6 +277,22 @@ def test_dlt_destination_cursors_survive_losing_dlts_working_folder(sandbox: San
     assert all(r.incremental for r in second.reports)
 
 
+def test_a_dataset_loads_into_a_dlt_destination(sandbox: Sandbox, home: Path, tmp_path: Path) -> None:
+    """The Data Center schedules warehouse loads: a dataset whose destination is dlt:…, run twice."""
+    dc = closesync.DataCenter(home)
+    account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
+    destination = dlt_destination(tmp_path)
+    dataset = dc.create_dataset("Leads to dlt", account=account.id, report="leads", destination=destination)
+    assert dataset.destination == destination
+    first = dc.run_dataset("Leads to dlt")
+    assert first.status == "success", first.error
+    gone = mutate(sandbox)
+    second = dc.run_dataset("Leads to dlt")
+    assert second.status == "success", second.error
+    ids = {r["id"] for r in sink_reader(destination)("leads")[1]}
+    assert gone not in ids and ids == {lead["id"] for lead in sandbox.data.records("lead")}
+
+
 def _state(sink: Any) -> dict:
     return sink.pipeline.state["sources"]["close"]["closesync"]
 
