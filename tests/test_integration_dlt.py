@@ -28,7 +28,6 @@ from click.testing import CliRunner
 import closesync
 from closesync.cli import cli
 from closesync.integrations.dlt import close_source
-from closesync.integrations.dlt.hints import DELETED
 from closesync.integrations.dlt.sink import read_table
 from closesync.integrations.dlt.source import staged_tables
 from closesync.integrations.dlt.staging import StagingSink
@@ -76,11 +75,12 @@ def _plain(value: Any) -> Any:
 
 
 def contents(table: pa.Table, slug: str) -> tuple[list[str], list[dict]]:
-    """(sorted column names, rows sorted by the report's key) without dlt's and the hard-delete columns."""
-    names = [n for n in table.column_names if not n.startswith("_dlt_") and n != DELETED]
+    """(sorted column names, rows sorted by the report's key) without dlt's columns and closesync's own
+    (the hard-delete flag, an append's version)."""
+    names = [n for n in table.column_names if not n.startswith(("_dlt_", "_closesync_"))]
     key = get_report(slug).primary_key
     rows = [{k: _plain(v) for k, v in row.items()} for row in table.select(names).to_pylist()]
-    return sorted(names), sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))
+    return sorted(names), sorted(rows, key=lambda r: tuple(str(r[k]) for k in (*key, *names)))
 
 
 def reference(destination: str, slug: str) -> tuple[list[str], list[dict]]:
@@ -188,6 +188,24 @@ def test_close_source_loads_what_closesync_loads_then_applies_changes_and_delete
     assert gone not in {r["lead_id"] for r in dlt_reader(dlt_pipeline)("leads_contacts")[1]}
     schema = dlt_pipeline.default_schema.get_table("leads")
     assert schema["write_disposition"] == "merge" and schema["columns"]["id"].get("primary_key")
+
+
+def test_close_source_append_adds_each_record_version_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    ref = f"duckdb:{tmp_path / 'ref.duckdb'}"
+    pipeline = dlt.pipeline(
+        "close_append",
+        destination=dlt.destinations.duckdb(str(tmp_path / "dlt.duckdb")),
+        dataset_name="crm",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    for run in range(2):
+        if run:
+            mutate(sandbox)
+        sync_reference(sandbox, ref, method="append")
+        pipeline.run(
+            close_source(api_key=sandbox.api_key, base_url=sandbox.base_url, reports=REPORTS, method="append")
+        )
+    assert_same_tables(dlt_reader(pipeline), ref)
 
 
 def test_close_source_into_parquet_files_replaces_tables(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """How a closesync load (`WriteSpec`) becomes dlt hints, and covered keys become dlt hard deletes.
 
-- replace → ``replace``; append → ``merge`` on the version key (each record version once), or plain
-  ``append`` where the destination cannot merge or there is no version key;
+- replace → ``replace``; append → ``merge`` on the version key (each record version once, as `VERSION`),
+  or plain ``append`` where the destination cannot merge or there is no version key;
 - upsert → ``merge`` (``delete-insert``) on the primary key, with the parent key as ``merge_key`` for the
   nested reports of an incremental read (a re-read parent's rows are replaced whole), ``date_updated`` as
   ``dedup_sort`` (the last version wins) and the `DELETED` column as ``hard_delete``: a covered key comes
@@ -10,19 +10,23 @@
   one read configuration, and dlt cannot delete inside a filter.
 
 The primary key columns are declared nullable: a deletion row of a nested table carries its parent key
-only. dlt keeps the `DELETED` column in the table (always null there).
+only. dlt keeps the `DELETED` column in the table (always null there), and an append's `VERSION` column
+(its version key's values joined: dlt's merge compares with SQL's =, which never matches a null).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from closesync.sinks.base import is_json_field, logical_type, quote_ident
 from closesync.sinks.writespec import WriteSpec
 
 DELETED = "_closesync_deleted"
+VERSION = "_closesync_version"
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
 
@@ -31,15 +35,13 @@ def resource_hints(spec: WriteSpec, can_merge: bool = True) -> dict[str, Any]:
     columns: dict[str, dict[str, Any]] = {k: {"data_type": "json"} for k in json_columns(spec.schema)}
     columns.update({f.name: {"data_type": "text"} for f in spec.schema if pa.types.is_null(f.type)})
     columns.update({k: {"nullable": True} for k in spec.primary_key})
-    hints: dict[str, Any] = {"primary_key": list(spec.primary_key)}
-    if not deletes(spec) and spec.method != "append":
-        hints["write_disposition"] = "replace"
+    hints: dict[str, Any] = {"write_disposition": "replace", "primary_key": list(spec.primary_key)}
+    if versions(spec, can_merge):
+        hints.update(write_disposition=MERGE, primary_key=[VERSION])
+        columns[VERSION] = {"data_type": "text", "nullable": False}
     elif spec.method == "append":
-        merge_versions = can_merge and spec.version_key
-        hints["write_disposition"] = MERGE if merge_versions else "append"
-        hints["primary_key"] = list(spec.version_key) if merge_versions else list(spec.primary_key)
-        columns.update({k: {"nullable": True} for k in hints["primary_key"]})
-    else:
+        hints["write_disposition"] = "append"
+    elif deletes(spec):
         hints["write_disposition"] = MERGE
         if spec.parent_key:
             hints["merge_key"] = list(spec.parent_key)
@@ -55,6 +57,18 @@ def deletes(spec: WriteSpec) -> bool:
     return spec.method == "upsert" and not spec.clear_scope
 
 
+def versions(spec: WriteSpec, can_merge: bool = True) -> bool:
+    """Whether an append merges on its record versions (`VERSION`: the version key's values joined, nulls
+    included, since SQL's = never matches a null and dlt's merge compares with =)."""
+    return spec.method == "append" and can_merge and bool(spec.version_key)
+
+
+def joined_key(table: pa.Table, columns: Sequence[str]) -> pa.Array | pa.ChunkedArray:
+    """Columns' values as one string per row (nulls as NUL), so multi-column keys compare as one value."""
+    parts = [pc.fill_null(pc.cast(table[c], pa.string()), "\x00") for c in columns]
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
+
+
 def merges(spec: WriteSpec) -> bool:
     """Whether dlt merges this load (so the destination must support merge)."""
     return resource_hints(spec)["write_disposition"] == MERGE
@@ -66,17 +80,16 @@ def json_columns(schema: pa.Schema) -> list[str]:
     return [f.name for f in schema if is_json_field(f) or logical_type(f).kind == "list"]
 
 
-def rows(spec: WriteSpec, table: pa.Table) -> pa.Table:
-    """Staged rows as dlt gets them: lists as JSON text, and a null `DELETED` column where the load may
-    delete, so rows and deletion rows share one Arrow schema."""
+def rows(spec: WriteSpec, table: pa.Table, can_merge: bool = True) -> pa.Table:
+    """Staged rows as dlt gets them: lists as JSON text; a null `DELETED` column where the load may delete
+    (so rows and deletion rows share one Arrow schema), a `VERSION` column where an append merges."""
     lists = [n for n in json_columns(spec.schema) if not pa.types.is_string(table.schema.field(n).type)]
-    if lists and table.num_rows:
+    if lists:
         text = _json_text(table.select(lists))
         for name in lists:
             table = table.set_column(table.schema.get_field_index(name), name, text[name])
-    elif lists:
-        for name in lists:
-            table = table.set_column(table.schema.get_field_index(name), name, pa.array([], pa.string()))
+    if versions(spec, can_merge):
+        return table.append_column(pa.field(VERSION, pa.string()), joined_key(table, spec.version_key))
     if not deletes(spec):
         return table
     return table.append_column(pa.field(DELETED, pa.bool_()), pa.nulls(table.num_rows, pa.bool_()))

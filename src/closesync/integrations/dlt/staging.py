@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from closesync.integrations.dlt.hints import deletion_rows, rows
+from closesync.integrations.dlt.hints import deletion_rows, joined_key, rows
 from closesync.sinks.base import PublishGroup, Sink, TableWriter
 from closesync.sinks.errors import TableNotFoundError
 from closesync.sinks.writespec import WriteSpec
@@ -29,9 +29,10 @@ READ_BATCH_ROWS = 65_536
 class StagedWriter(TableWriter):
     """Stages one table's rows in a Parquet file and its covered keys in memory."""
 
-    def __init__(self, group: PublishGroup, spec: WriteSpec, path: Path) -> None:
+    def __init__(self, group: PublishGroup, spec: WriteSpec, path: Path, can_merge: bool = True) -> None:
         super().__init__(group, spec)
         self.path = path
+        self.can_merge = can_merge
         self.covers: list[pa.Table] = []
         self._file: pq.ParquetWriter | None = None
 
@@ -61,14 +62,14 @@ class StagedWriter(TableWriter):
         empty read), the rows (those whose `key` is in `exclude` left out), then the deletion rows.
         The staging file is removed once read."""
         self.finish()
-        yield rows(self.spec, self.schema.empty_table())
+        yield rows(self.spec, self.schema.empty_table(), self.can_merge)
         if self.path.exists():
             try:
                 for batch in pq.ParquetFile(self.path).iter_batches(READ_BATCH_ROWS):
                     table = pa.Table.from_batches([batch], self.schema)
                     if exclude is not None:
-                        table = table.filter(pc.invert(pc.is_in(key_values(table, key), value_set=exclude)))
-                    yield rows(self.spec, table)
+                        table = table.filter(pc.invert(pc.is_in(joined_key(table, key), value_set=exclude)))
+                    yield rows(self.spec, table, self.can_merge)
             finally:
                 self.path.unlink(missing_ok=True)
         for keys in self.covers if deletions else ():
@@ -77,18 +78,12 @@ class StagedWriter(TableWriter):
     def key_values(self) -> pa.Array:
         """Every upsert-key value this load stages or covers (for late rows: what they supersede)."""
         self.finish()
-        parts = [key_values(t, self.upsert_key) for t in self.covers]
+        parts = [joined_key(t, self.upsert_key) for t in self.covers]
         if self.path.exists():
             keys = pq.read_table(self.path, columns=list(self.upsert_key))
-            parts.append(key_values(keys, self.upsert_key))
+            parts.append(joined_key(keys, self.upsert_key))
         chunks = [c for p in parts for c in (p.chunks if isinstance(p, pa.ChunkedArray) else [p])]
         return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
-
-
-def key_values(table: pa.Table, key: Sequence[str]) -> pa.Array | pa.ChunkedArray:
-    """A key's values as one string per row (columns joined), so multi-column keys compare as one."""
-    parts = [pc.cast(table[c], pa.string()) for c in key]
-    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
 
 
 class StagingGroup(PublishGroup):
@@ -97,7 +92,7 @@ class StagingGroup(PublishGroup):
     sink: StagingSink
 
     def _new_writer(self, spec: WriteSpec) -> TableWriter:
-        return StagedWriter(self, spec, self.sink.folder / f"{uuid.uuid4().hex}.parquet")
+        return StagedWriter(self, spec, self.sink.folder / f"{uuid.uuid4().hex}.parquet", self.sink.can_merge)
 
     def _publish(self, writers: Sequence[TableWriter]) -> list[int]:
         staged = [w for w in writers if isinstance(w, StagedWriter)]
@@ -118,6 +113,7 @@ class StagingSink(Sink):
         self._folder = tempfile.TemporaryDirectory(prefix="closesync-dlt-")
         self.folder = Path(self._folder.name)
         self.staged: dict[str, list[StagedWriter]] = {}
+        self.can_merge = True  # whether the destination merges (dlt's filesystem without a table format not)
 
     def group(self) -> StagingGroup:
         return StagingGroup(self)
