@@ -11,7 +11,10 @@ so. Cursors live in dlt's source state (``closesync``), saved with the load like
     pipeline.run(close_source(reports=["leads", "opportunities"]))   # api_key from dlt's secrets
 
 A full read whose records changed while it ran is loaded as one replace: the rows superseded by the late
-versions are left out, so each key is there once, in its last version.
+versions are left out, so each key is there once, in its last version. dlt's filesystem destination merges
+only Delta/Iceberg tables (``table_format=``): with plain Parquet files use ``method="replace"`` or
+``"append"``, since dlt would turn an upsert's merge into an append. For PostgreSQL, run with
+``loader_file_format="insert_values"``: dlt's CSV loader reads empty strings as NULL.
 """
 
 from __future__ import annotations
