@@ -11,6 +11,7 @@ import pytest
 #: the Data Center's service and schedule grammar, the pipeline and catalog, rich.
 HEAVY = (
     "pyarrow",
+    "dlt",
     "duckdb",
     "psycopg",
     "httpx",

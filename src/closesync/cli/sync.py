@@ -27,7 +27,10 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
 )
 @click.option(
     "--destination",
-    help="Where to load instead of --db: duckdb:PATH, postgres://user@host/db, parquet:DIR or csv:DIR.",
+    help=(
+        "Where to load instead of --db: duckdb:PATH, postgres://user@host/db, parquet:DIR, csv:DIR, or any "
+        "dlt destination as dlt:DESTINATION[?dataset=…] (needs closesync[dlt])."
+    ),
 )
 @click.option("--schema", help="PostgreSQL schema (same as ?schema= in the URL).")
 @click.option(

@@ -71,8 +71,8 @@ def normalize_destination(destination: str) -> str:
         dest = parse_destination(destination)
     except UnknownDestinationError as exc:
         raise ValidationError(f"Destination: {exc}", field="destination") from None
-    if dest.kind == "postgres":
-        return dest.target
+    if dest.kind in ("postgres", "dlt"):  # a URL; dlt's own destination and parameters
+        return str(dest)
     return f"{dest.kind}:{Path(dest.target).expanduser().absolute()}"
 
 
@@ -86,7 +86,7 @@ def table_identity(destination: str, table: str) -> tuple[str, str, str]:
         dest = parse_destination(destination)
     except UnknownDestinationError:
         return ("", destination, table)
-    if dest.kind == "postgres":
+    if dest.kind in ("postgres", "dlt"):
         return (dest.kind, dest.target, table)
     place = os.path.realpath(Path(dest.target).expanduser())
     return (dest.kind, place, table.lower() if dest.kind == "duckdb" else table)

@@ -70,7 +70,10 @@ class DatasetSpec:
     )
     destination: str | None = field(
         default=None,
-        metadata=_help("duckdb:PATH, postgres://…, parquet:DIR or csv:DIR [default: duckdb:HOME/close.duckdb]."),
+        metadata=_help(
+            "duckdb:PATH, postgres://…, parquet:DIR, csv:DIR or dlt:DESTINATION[?dataset=…] "
+            "[default: duckdb:HOME/close.duckdb]."
+        ),
     )
     table: str | None = field(default=None, metadata=_help("Table name [default: the report's slug]."))
     description: str = field(default="", metadata=_help("Free text."))

@@ -1,10 +1,11 @@
-"""Destinations: ``open_sink("duckdb:PATH" | "postgres://…" | "parquet:DIR" | "csv:DIR")``.
+"""Destinations: ``open_sink("duckdb:PATH" | "postgres://…" | "parquet:DIR" | "csv:DIR" | "dlt:NAME?…")``.
 
 Each sink implements :class:`~closesync.sinks.base.Sink`. Importing this package loads only destination
 parsing and the errors (no pyarrow, no driver), so the Data Center and the CLI can name destinations
 cheaply; the sink interface and the Arrow helpers are loaded on first use, and each sink module only
 when a destination of its kind is opened (using DuckDB never imports psycopg, and a missing optional
-driver only fails for the destination that needs it).
+driver only fails for the destination that needs it). ``dlt:`` destinations are loaded by the optional
+dlt integration (``closesync[dlt]``), imported only when one is opened.
 """
 
 import importlib as _importlib
@@ -108,4 +109,8 @@ def open_sink(destination: str | Destination, **options: _Any) -> "Sink":
         from closesync.sinks.files import FileSink
 
         return FileSink(dest.target, fmt=dest.kind, **options)
+    if dest.kind == "dlt":
+        from closesync.integrations.dlt.sink import open_dlt_sink
+
+        return open_dlt_sink(dest.target, **options)
     raise UnknownDestinationError(f"unknown destination kind {dest.kind!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal, get_args
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from closesync.sinks.errors import UnknownDestinationError
 
@@ -19,13 +19,17 @@ METHODS: tuple[Method, ...] = get_args(Method)
 DEFAULT_METHOD: Method = "upsert"
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]{0,30}):")
 _PASSWORD_SPLIT = re.compile(r"[@/:?#&=%]")
+_KINDS = "duckdb:PATH, postgres://…, parquet:DIR, csv:DIR or dlt:DESTINATION[?dataset=…]"
+_DLT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+DEFAULT_DLT_DATASET = "close"
 
 
 @dataclass(frozen=True)
 class Destination:
-    """A parsed destination string: ``kind`` is duckdb | postgres | parquet | csv.
+    """A parsed destination string: ``kind`` is duckdb | postgres | parquet | csv | dlt.
 
-    ``target`` is the file/folder path for duckdb/parquet/csv and the full URL for postgres.
+    ``target`` is the file/folder path for duckdb/parquet/csv, the full URL for postgres, and
+    ``DESTINATION[?dataset=…&…]`` for dlt (see `DltTarget`).
     """
 
     kind: str
@@ -35,19 +39,61 @@ class Destination:
         return self.target if self.kind == "postgres" else f"{self.kind}:{self.target}"
 
 
+@dataclass(frozen=True)
+class DltTarget:
+    """A ``dlt:DESTINATION[?dataset=…&pipeline=…&pipelines_dir=…&…]`` destination, loaded through dlt.
+
+    ``destination`` is dlt's destination name (duckdb, postgres, filesystem, bigquery, snowflake…),
+    ``dataset`` dlt's dataset (schema) name, ``pipeline`` the dlt pipeline that keeps its state (default
+    ``closesync_DATASET``), ``pipelines_dir`` where dlt keeps the pipeline's working folder (default: dlt's
+    own). Other parameters go to dlt: ``loader_file_format`` and ``table_format`` to the run, the rest
+    (``credentials=``, ``bucket_url=``…) to the destination; credentials may also come from dlt's own
+    configuration (environment variables, secrets.toml), which keeps them out of the string.
+    """
+
+    destination: str
+    dataset: str = DEFAULT_DLT_DATASET
+    pipeline: str = ""
+    pipelines_dir: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.pipeline or f"closesync_{self.dataset}"
+
+
+def parse_dlt_target(target: str) -> DltTarget:
+    """Parse the part of a ``dlt:`` destination after the prefix (see `DltTarget`)."""
+    name, _, query = target.strip().partition("?")
+    if not _DLT_NAME.fullmatch(name):
+        raise UnknownDestinationError(
+            "dlt: needs dlt's destination name, e.g. dlt:duckdb?dataset=close or dlt:bigquery?dataset=crm"
+        )
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    dataset = params.pop("dataset", DEFAULT_DLT_DATASET)
+    pipeline = params.pop("pipeline", "")
+    for what, value in (("dataset", dataset), ("pipeline", pipeline or "x")):
+        if not _DLT_NAME.fullmatch(value):
+            raise UnknownDestinationError(f"dlt {what} names are letters, digits and _ (got {value!r})")
+    pipelines_dir = params.pop("pipelines_dir", None) or None
+    return DltTarget(name.lower(), dataset, pipeline, pipelines_dir, tuple(sorted(params.items())))
+
+
 def parse_destination(destination: str) -> Destination:
-    """Parse ``duckdb:PATH``, ``postgres://…``/``postgresql://…``, ``parquet:DIR`` or ``csv:DIR``.
+    """Parse ``duckdb:PATH``, ``postgres://…``/``postgresql://…``, ``parquet:DIR``, ``csv:DIR`` or
+    ``dlt:DESTINATION[?dataset=…]``.
 
     A bare path ending in ``.duckdb``/``.db`` is accepted as DuckDB, because that is what users type.
     """
     text = destination.strip()
     if not text:
-        raise UnknownDestinationError(
-            "empty destination; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
-        )
+        raise UnknownDestinationError(f"empty destination; use {_KINDS}")
     lower = text.lower()
     if lower.startswith(("postgres://", "postgresql://")):
         return Destination("postgres", text)
+    if lower.startswith("dlt:"):
+        parse_dlt_target(text[4:])
+        return Destination("dlt", text[4:].strip())
     for kind in ("duckdb", "parquet", "csv"):
         prefix = kind + ":"
         if lower.startswith(prefix):
@@ -61,9 +107,7 @@ def parse_destination(destination: str) -> Destination:
         return Destination("duckdb", text)
     scheme = _SCHEME.match(text)  # never echo the text itself: it may be a conninfo with password=…
     named = f" {scheme.group(1)!r}" if scheme else ""
-    raise UnknownDestinationError(
-        f"unknown destination{named}; use duckdb:PATH, postgres://…, parquet:DIR or csv:DIR"
-    )
+    raise UnknownDestinationError(f"unknown destination{named}; use {_KINDS}")
 
 
 def _userinfo_end(rest: str) -> int:
