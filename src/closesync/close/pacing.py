@@ -15,6 +15,9 @@ that group's budget. The budget model, per group and window:
   still in flight, and answers to requests sent before that rollover are ignored (they describe the
   old window; counting them again would double-book or, worse, end the new window early). A 429 locks the whole group out until the server's wait has passed: every request of
   the group waits, not only the one that was refused.
+
+A key's Pacer may `join` a parent (its organization's, `budget.py`): a request then also takes a turn in the
+parent's budget, whose limit per group is the key's times a factor, counted from this process's own sends.
 """
 
 from __future__ import annotations
@@ -46,6 +49,14 @@ class _Group:
     answered: bool = False  # any answer yet? Until then one request at a time: the budget is unknown
 
 
+def _scaled(info: RateLimitInfo | None, factor: int) -> RateLimitInfo | None:
+    """A key's reading as its organization's: `factor` times the limit, the same window, and only our own
+    sends counted (the server's `remaining` is the key's, not the organization's)."""
+    if info is None or info.limit is None or info.remaining is None:
+        return None
+    return RateLimitInfo(info.limit * factor, info.limit * factor, info.reset)
+
+
 class Pacer:
     """Shared, thread-safe budget keeper for every endpoint group of one API key."""
 
@@ -54,6 +65,14 @@ class Pacer:
         self._clock = clock
         self._cond = threading.Condition()
         self._groups: dict[str, _Group] = {}
+        self._parent: Pacer | None = None
+        self._factor = 1
+        self._parent_tickets: dict[tuple[str, int], int] = {}  # (group, our ticket) -> the parent's ticket
+
+    def join(self, parent: Pacer, factor: int) -> None:
+        """Also pace on `parent`, whose budget per group is `factor` times ours (an organization's)."""
+        with self._cond:
+            self._parent, self._factor = parent, factor
 
     def _group(self, name: str) -> _Group:
         group = self._groups.get(name)
@@ -99,10 +118,20 @@ class Pacer:
             group.used += 1
             group.sent += 1
             ticket = group.sent
+            parent = self._parent
+        if parent is not None:
+            parent_ticket = parent.acquire(name, on_wait)[1]
+            with self._cond:
+                self._parent_tickets[(name, ticket)] = parent_ticket
         return self._clock() - started, ticket
 
     def release(self, name: str, info: RateLimitInfo | None, ticket: int = 0) -> None:
         """Record that the request with `ticket` finished, with the rate-limit reading of its answer."""
+        with self._cond:
+            parent, factor = self._parent, self._factor
+            parent_ticket = self._parent_tickets.pop((name, ticket), None)
+        if parent is not None and parent_ticket is not None:
+            parent.release(name, _scaled(info, factor), parent_ticket)
         with self._cond:
             group = self._group(name)
             group.in_flight = max(0, group.in_flight - 1)

@@ -82,9 +82,11 @@ class DataCenter:
         options = dict(client_options or {})
 
         def make_client(api_key: str, base_url: str) -> CloseClient:
+            from closesync.close.budget import shared_pacer
             from closesync.close.client import CloseClient
 
-            return CloseClient(api_key, base_url=base_url, **options)
+            # one budget per key in this process: concurrent runs of an account pace together
+            return CloseClient(api_key, base_url=base_url, pacer=shared_pacer(api_key, base_url), **options)
 
         factory = client_factory or make_client
         self.owner = new_owner()
