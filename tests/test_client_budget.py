@@ -73,3 +73,26 @@ def test_clients_sharing_a_pacer_make_no_429_where_separate_ones_do(make_sandbox
     shared = BudgetRegistry().pacer(sb.api_key, sb.base_url)
     assert read_in_parallel([shared] * 4) == 0
     assert read_in_parallel([None] * 4) > 0  # each client alone: they overspend the key's budget blind
+
+
+def test_a_late_answer_of_the_current_window_does_not_pass_for_a_new_one() -> None:
+    """Under load answers come back unevenly late (four runs share the key): a reading of the current window
+    that arrives 0.15 s late must not restart the budget, or the sixth request of a 5-per-window key goes."""
+    clock = FakeClock()
+    pacer = Pacer(margin=0.0, clock=clock)
+    _, first = pacer.acquire("g")
+    pacer.release("g", RateLimitInfo(limit=5, remaining=4, reset=0.5), first)  # window ends at 100.5
+    tickets = [pacer.acquire("g")[1] for _ in range(4)]  # the window's five requests
+    clock.now += 0.2
+    # the first of them to reach the server (sent second) answers late: its window seems to end at 100.65
+    pacer.release("g", RateLimitInfo(limit=5, remaining=4, reset=0.45), tickets[1])
+    assert pacer.snapshot()["g"]["used"] == 5
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (pacer.acquire("g"), done.set()), daemon=True)
+    thread.start()
+    assert not done.wait(0.2)
+    clock.now += 0.5
+    with pacer._cond:
+        pacer._cond.notify_all()
+    assert done.wait(2)
+    thread.join(1)

@@ -33,7 +33,8 @@ from closesync.close.stats import WaitReason
 #: Told `(seconds, reason)` when a request starts a wait of known length ("429" or "pacing").
 OnWait = Callable[[float, WaitReason], None]
 
-# A reading whose window ends this much later than ours belongs to the next window.
+# A reading whose window ends this much later than ours belongs to the next window; and at least half the
+# window's length later: answers delayed unevenly (a loaded host) must not pass for a new window.
 _NEW_WINDOW_SLACK = 0.1
 
 
@@ -47,6 +48,7 @@ class _Group:
     sent: int = 0  # sequence number of the last send
     rolled_at: int = 0  # `sent` when we last rolled the window over ourselves
     answered: bool = False  # any answer yet? Until then one request at a time: the budget is unknown
+    window: float = 0.0  # the longest `reset` read: about the window's length
 
 
 def _scaled(info: RateLimitInfo | None, factor: int) -> RateLimitInfo | None:
@@ -141,12 +143,13 @@ class Pacer:
                 group.limit = info.limit
                 counted = info.limit - info.remaining
                 ends = None if info.reset is None else self._clock() + info.reset + self.margin
+                group.window = max(group.window, info.reset or 0.0)
                 if ends is None:
                     group.used = max(group.used, counted)
                 elif group.reset_at is None:
                     group.reset_at = ends
                     group.used = max(group.used, counted)
-                elif ends > group.reset_at + _NEW_WINDOW_SLACK:
+                elif ends > group.reset_at + max(_NEW_WINDOW_SLACK, group.window / 2):
                     group.reset_at = ends
                     group.used = counted + max(0, group.sent - ticket)
                 elif ends >= group.reset_at - _NEW_WINDOW_SLACK:
