@@ -6,7 +6,8 @@ file), so all their pages compete for one endpoint group's budget. Scenarios:
   one_scheduler     one `closesync scheduler` process (4 runs at once): its runs share one pacer per key
   two_schedulers    two scheduler processes on the same home: the account lease gives the key to one process
                     at a time, the other's runs wait for their turn
-  separate_pacers   the same 8 runs in one process, each with a pacer of its own (the behaviour before the
+  in_process        one scheduler inside this process (its runs share one pacer per key), the peer of:
+  separate_pacers   the same 8 runs in this process, each with a pacer of its own (the behaviour before the
                     shared budget, for comparison; measured in the same bench run)
 Time is from the first run's start to the last run's end (run history). The bound is the fastest time the
 rate limit allows for the requests made: per group, (ceil(requests / RATE) - 1) x WINDOW + latency; ratio =
@@ -58,18 +59,21 @@ def _finished(dc: DataCenter) -> list[Any]:
 def _in_processes(dc: DataCenter, schedulers: int) -> list[Any]:
     """Start `schedulers` scheduler processes on dc's home; stop them once every dataset has run."""
     cmd = [sys.executable, "-m", "closesync", "--home", str(dc.home), "scheduler", "--poll", "0.5"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for _ in range(schedulers)]
+    logs = [dc.home / f"scheduler{i}.log" for i in range(schedulers)]  # a file: a full pipe would block it
+    procs = []
+    for log in logs:
+        with log.open("w") as err:
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err))
     try:
         while not (runs := _finished(dc)):
             if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"a scheduler stopped: {[p.communicate()[1][-2000:] for p in procs]}")
+                raise RuntimeError(f"a scheduler stopped: {[log.read_text()[-2000:] for log in logs]}")
             time.sleep(0.2)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
-            p.communicate(timeout=60)
+            p.wait(timeout=60)
     return runs
 
 
@@ -136,6 +140,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
         root = Path(tmp)
         results.append(_scenario("one_scheduler", sb, _home(sb, root, "one"), lambda dc: _in_processes(dc, 1), rows))
         results.append(_scenario("two_schedulers", sb, _home(sb, root, "two"), lambda dc: _in_processes(dc, 2), rows))
+
+        shared = _home(sb, root, "in_process")
+        results.append(_scenario("in_process", sb, shared, _in_this_process, rows))
 
         def private_pacer(api_key: str, base_url: str) -> CloseClient:
             return CloseClient(api_key, base_url=base_url)

@@ -58,7 +58,7 @@ def test_keys_of_one_organization_stay_within_its_limit() -> None:
 
 
 def test_clients_sharing_a_pacer_make_no_429_where_separate_ones_do(make_sandbox: Any) -> None:
-    sb = make_sandbox(leads=40, rate_limit=(4, 0.25))
+    sb = make_sandbox(leads=40, rate_limit=(6, 0.5))
 
     def read_in_parallel(pacers: list[Pacer | None]) -> int:
         sb.reset_stats()

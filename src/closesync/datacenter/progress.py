@@ -80,10 +80,10 @@ def describe_wait(wait: dict[str, Any] | None, rows: int, now: datetime | None =
         return None
     if wait.get("reason") == "account":
         since = datetime.fromisoformat(wait["since"])
+        where = f", {wait['elsewhere']} of them or queued ahead in another closesync process" if wait["elsewhere"] else ""
         return (
-            f"Waiting for a turn on account {wait['account']!r}: {wait['holders']} other run(s) of it are using "
-            f"its API key's rate limit, {wait['elsewhere']} of them (or queued ahead) in another closesync "
-            f"process (since {since:%H:%M:%S} UTC), {rows:,} rows read so far."
+            f"Waiting for a turn on account {wait['account']!r}: {wait['holders']} run(s) of it use its API key's "
+            f"rate limit now{where} (waiting since {since:%H:%M:%S} UTC), {rows:,} rows read so far."
         )
     until = datetime.fromisoformat(wait["until"])
     left = math.ceil((until - (now or datetime.now(UTC))).total_seconds())

@@ -58,7 +58,7 @@ def _sole_organization(account: Account) -> str | None:
 def _waited_note(account: str, seconds: float) -> str:
     return (
         f"Waited {seconds:.0f} s for a turn on account {account!r}: other runs of it were using its API key's "
-        "rate limit in another closesync process."
+        "rate limit (at most one closesync process uses a key at a time)."
     )
 
 
