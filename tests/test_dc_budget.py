@@ -99,8 +99,9 @@ def test_runs_in_two_processes_take_turns_on_the_account(home: Path, make_sandbo
     assert any("for a turn on account 'acme'" in note for note in two.reports[0]["notes"]), two.reports
     assert not any("turn" in note for note in one.reports[0]["notes"])
     stats = sb.stats()
-    # at most the handover's probe: the second process cannot know how much of the window the first left
-    assert stats["throttled"] <= 1 and stats["early_retries"] == 0, stats
+    # The handover may cost a 429 or two: the second process's pacer starts blind (it probes one request at a
+    # time) in whatever is left of the window the first process spent. None is ever sent while locked out.
+    assert stats["throttled"] <= 2 and stats["early_retries"] == 0, stats
     assert sb.api_key not in "".join(out + err for out, err in outputs)
     assert json.loads(outputs[1][0])["status"] == "success"
 
