@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from closesync.datacenter import account_lease
+import pytest
+
+from closesync.datacenter import DataCenter, ValidationError, account_lease
 from closesync.datacenter.leases import HOST, new_owner
 from closesync.datacenter.progress import describe_wait
 from closesync.datacenter.store import to_iso
-from dc_helpers import add_account, make_dc
+from dc_helpers import FAST_CLIENT, add_account, make_dc
 
 CALLS = "Activities Call"
 
@@ -145,3 +147,21 @@ def test_a_dead_process_gives_its_account_turn_back(home: Path, sandbox: Any) ->
         )
         assert account_lease.ask(conn, account.id, 10, new_owner()).granted
         assert [r[0] for r in conn.execute("SELECT run_id FROM account_leases")] == [10]
+
+
+def test_account_runs_limits_the_runs_of_an_account_at_once(home: Path, make_sandbox: Any) -> None:
+    sb = make_sandbox(leads=20)
+    dc = DataCenter(home, client_options=FAST_CLIENT, account_runs=1)
+    add_account(dc, sb)
+    names = _datasets(dc, home, 2)
+    _all_due(dc)
+    sb.add_fault("slow", path="activity/call/", count=1, delay=1.5)  # the first run holds the one turn 1.5 s
+    sched = dc.scheduler(max_workers=2)
+    assert len(sched.tick(wait=True)) == 2
+    sched.stop()
+    runs = [dc.history(name)[0] for name in names]
+    assert all(r.ok for r in runs)
+    waited = [r for r in runs if any("for a turn on account 'acme'" in n for n in r.reports[0]["notes"])]
+    assert len(waited) == 1, [r.reports[0]["notes"] for r in runs]
+    with pytest.raises(ValidationError, match="account_runs must be at least 1"):
+        DataCenter(home, account_runs=0)
