@@ -96,6 +96,8 @@ class CloseClient:
     `get`/`post` return decoded JSON; `paginate`, `paginate_by_date`, `search`, `search_by_date` and
     `events` stream records across pages. `scoped()` gives a child sharing pool, pacing and settings but
     counting its own `stats` (which also roll up here), so concurrent readers can report their own numbers.
+    `pacer` shares a budget with other clients of the same key (`budget.shared_pacer`); by default a client
+    paces on its own.
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class CloseClient:
         pool_size: int = 32,
         pace: bool = True,
         pacing_margin: float = 0.01,
+        pacer: Pacer | None = None,
         skip_cap: int | None = None,
         prefetch: int = 3,
         user_agent: str = USER_AGENT,
@@ -148,7 +151,7 @@ class CloseClient:
         )
         shared = _Shared(
             http,
-            Pacer(margin=pacing_margin),
+            pacer or Pacer(margin=pacing_margin),
             policy,
             secret,
             base_url=base_url,

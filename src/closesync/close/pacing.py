@@ -15,6 +15,9 @@ that group's budget. The budget model, per group and window:
   still in flight, and answers to requests sent before that rollover are ignored (they describe the
   old window; counting them again would double-book or, worse, end the new window early). A 429 locks the whole group out until the server's wait has passed: every request of
   the group waits, not only the one that was refused.
+
+A key's Pacer may `join` a parent (its organization's, `budget.py`): a request then also takes a turn in the
+parent's budget, whose limit per group is the key's times a factor, counted from this process's own sends.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from closesync.close.stats import WaitReason
 #: Told `(seconds, reason)` when a request starts a wait of known length ("429" or "pacing").
 OnWait = Callable[[float, WaitReason], None]
 
-# A reading whose window ends this much later than ours belongs to the next window.
+# A reading whose window ends this much later than ours belongs to the next window; and at least half the
+# window's length later: answers delayed unevenly (a loaded host) must not pass for a new window.
 _NEW_WINDOW_SLACK = 0.1
 
 
@@ -44,6 +48,15 @@ class _Group:
     sent: int = 0  # sequence number of the last send
     rolled_at: int = 0  # `sent` when we last rolled the window over ourselves
     answered: bool = False  # any answer yet? Until then one request at a time: the budget is unknown
+    window: float = 0.0  # the longest `reset` read: about the window's length
+
+
+def _scaled(info: RateLimitInfo | None, factor: int) -> RateLimitInfo | None:
+    """A key's reading as its organization's: `factor` times the limit, the same window, and only our own
+    sends counted (the server's `remaining` is the key's, not the organization's)."""
+    if info is None or info.limit is None or info.remaining is None:
+        return None
+    return RateLimitInfo(info.limit * factor, info.limit * factor, info.reset)
 
 
 class Pacer:
@@ -54,6 +67,14 @@ class Pacer:
         self._clock = clock
         self._cond = threading.Condition()
         self._groups: dict[str, _Group] = {}
+        self._parent: Pacer | None = None
+        self._factor = 1
+        self._parent_tickets: dict[tuple[str, int], int] = {}  # (group, our ticket) -> the parent's ticket
+
+    def join(self, parent: Pacer, factor: int) -> None:
+        """Also pace on `parent`, whose budget per group is `factor` times ours (an organization's)."""
+        with self._cond:
+            self._parent, self._factor = parent, factor
 
     def _group(self, name: str) -> _Group:
         group = self._groups.get(name)
@@ -99,10 +120,20 @@ class Pacer:
             group.used += 1
             group.sent += 1
             ticket = group.sent
+            parent = self._parent
+        if parent is not None:
+            parent_ticket = parent.acquire(name, on_wait)[1]
+            with self._cond:
+                self._parent_tickets[(name, ticket)] = parent_ticket
         return self._clock() - started, ticket
 
     def release(self, name: str, info: RateLimitInfo | None, ticket: int = 0) -> None:
         """Record that the request with `ticket` finished, with the rate-limit reading of its answer."""
+        with self._cond:
+            parent, factor = self._parent, self._factor
+            parent_ticket = self._parent_tickets.pop((name, ticket), None)
+        if parent is not None and parent_ticket is not None:
+            parent.release(name, _scaled(info, factor), parent_ticket)
         with self._cond:
             group = self._group(name)
             group.in_flight = max(0, group.in_flight - 1)
@@ -112,12 +143,13 @@ class Pacer:
                 group.limit = info.limit
                 counted = info.limit - info.remaining
                 ends = None if info.reset is None else self._clock() + info.reset + self.margin
+                group.window = max(group.window, info.reset or 0.0)
                 if ends is None:
                     group.used = max(group.used, counted)
                 elif group.reset_at is None:
                     group.reset_at = ends
                     group.used = max(group.used, counted)
-                elif ends > group.reset_at + _NEW_WINDOW_SLACK:
+                elif ends > group.reset_at + max(_NEW_WINDOW_SLACK, group.window / 2):
                     group.reset_at = ends
                     group.used = counted + max(0, group.sent - ticket)
                 elif ends >= group.reset_at - _NEW_WINDOW_SLACK:

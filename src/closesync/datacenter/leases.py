@@ -3,8 +3,9 @@
 A lease row names its owner (`host:pid:token`) and expires unless renewed by a heartbeat. A lease is stale
 when it expired, or when its owner was a process on this host that no longer lives (killed, crashed): a
 SIGKILLed run is thus recovered at once, not after the expiry. The heartbeat also carries the run's live
-progress to its history row. Leases use the real clock, never the
-scheduler's injectable one, so a test that moves schedule time forward cannot break a live lease.
+progress to its history row, and renews the run's row in `account_leases` (`account_lease.py`). Leases use
+the real clock, never the scheduler's injectable one, so a test that moves schedule time forward cannot break
+a live lease.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def new_owner() -> str:
     return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:10]}"
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.fromtimestamp(time.time(), UTC)
 
 
@@ -62,12 +63,12 @@ def owner_alive(owner: str) -> bool:
 
 def is_stale(row: sqlite3.Row, now: datetime | None = None) -> bool:
     expires = from_iso(row["expires_at"])
-    now = now or _utcnow()
+    now = now or utcnow()
     return (expires is not None and expires < now) or not owner_alive(row["owner"])
 
 
 def stale_leases(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    now = _utcnow()
+    now = utcnow()
     return [r for r in conn.execute("SELECT * FROM leases").fetchall() if is_stale(r, now)]
 
 
@@ -77,7 +78,7 @@ def current(conn: sqlite3.Connection, dataset_id: int) -> sqlite3.Row | None:
 
 def acquire(conn: sqlite3.Connection, dataset_id: int, owner: str, run_id: int, ttl_s: float = LEASE_TTL_S) -> None:
     """Take the lease inside the caller's write transaction (the caller has checked it is free)."""
-    now = _utcnow()
+    now = utcnow()
     conn.execute(
         """INSERT INTO leases (dataset_id, run_id, owner, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (dataset_id) DO UPDATE SET run_id = excluded.run_id, owner = excluded.owner,
@@ -143,10 +144,12 @@ class Heartbeat:
                 with self.store.write() as conn:
                     if changed and counts is not None:
                         history.progress(conn, self.run_id, counts)
+                    expires = to_iso(utcnow() + timedelta(seconds=self.ttl_s))
                     conn.execute(
                         "UPDATE leases SET expires_at = ? WHERE dataset_id = ? AND run_id = ?",
-                        (to_iso(_utcnow() + timedelta(seconds=self.ttl_s)), self.dataset_id, self.run_id),
-                    )
+                        (expires, self.dataset_id, self.run_id),
+                    )  # and the run's turn on its account (account_lease.py), if it holds or queues for one
+                    conn.execute("UPDATE account_leases SET expires_at = ? WHERE run_id = ?", (expires, self.run_id))
             except sqlite3.Error:  # a busy store: the next beat tries again well before expiry
                 continue
             written = counts if changed else written

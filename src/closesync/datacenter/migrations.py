@@ -179,6 +179,18 @@ V5 = (
 
 V6 = ("ALTER TABLE runs ADD COLUMN waiting TEXT",)  # JSON while a running run waits for Close's rate limit
 
+V7 = (
+    """CREATE TABLE account_leases (
+        run_id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        holding INTEGER NOT NULL DEFAULT 0,
+        queued_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX account_leases_by_account ON account_leases(account_id, queued_at)",
+)
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, datasets and run history", V1),
@@ -187,6 +199,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "notification channels (URLs encrypted) and which datasets are failing", V4),
     Migration(5, "runs: rows written apart from rows read, and whether the run was a full refresh", V5),
     Migration(6, "runs: the rate-limit wait a running run is in, for pages that follow it", V6),
+    Migration(7, "account leases: runs of one account share its key's budget across processes", V7),
 )
 LATEST = MIGRATIONS[-1].version
 

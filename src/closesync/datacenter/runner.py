@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from closesync.datacenter import destlock, history, leases, notify
+from closesync.datacenter import account_lease, destlock, history, leases, notify
 from closesync.datacenter.accounts import Accounts, ClientFactory, Clock, with_key_advice
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFoundError
 from closesync.datacenter.history import RunOutcome
-from closesync.datacenter.models import Dataset, Run
+from closesync.datacenter.models import Account, Dataset, Run
 from closesync.datacenter.notify import Notifications
-from closesync.datacenter.progress import RunProgress
+from closesync.datacenter.progress import VISIBLE_WAIT_S, RunProgress, account_wait
 from closesync.datacenter.schedule import ScheduleError, next_run, retry_at
 from closesync.datacenter.secrets import redact
 from closesync.datacenter.state import DatasetState
@@ -31,6 +31,7 @@ from closesync.datacenter.store import Store, to_iso
 
 log = logging.getLogger("closesync.datacenter")
 INTERRUPTED = "Interrupted: the process running it ({owner}) stopped before the run finished."
+TURN_POLL_S = 0.5  # how often a run queued for its account's turn asks again
 
 
 def _planned(dataset: sqlite3.Row, plan: Callable[[], datetime | None]) -> datetime | None:
@@ -47,6 +48,18 @@ def _next_slot(schedule: str, now: datetime, interrupted: bool) -> datetime | No
     """The schedule's next run time; right away when a scheduled dataset's run was interrupted."""
     upcoming = next_run(schedule, now)
     return now if interrupted and upcoming is not None else upcoming
+
+
+def _sole_organization(account: Account) -> str | None:
+    """The organization a key belongs to, when its user belongs to just one (else unknown)."""
+    return account.organizations[0].id if len(account.organizations) == 1 else None
+
+
+def _waited_note(account: str, seconds: float) -> str:
+    return (
+        f"Waited {seconds:.0f} s for a turn on account {account!r}: other runs of it were using its API key's "
+        "rate limit (at most one closesync process uses a key at a time)."
+    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,10 @@ class Runner:
         owner: str,
         home: Path,
         notifications: Notifications,
+        *,
+        account_runs: int = account_lease.ACCOUNT_RUNS,
     ) -> None:
+        self.account_runs = account_runs
         self.home = home
         self.notifications = notifications
         self.store = store
@@ -129,6 +145,7 @@ class Runner:
         run_id = lease["run_id"]
         run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         conn.execute("DELETE FROM leases WHERE dataset_id = ?", (lease["dataset_id"],))
+        account_lease.release(conn, run_id)
         if run is None or run["status"] != "running":
             return
         message = INTERRUPTED.format(owner=lease["owner"])
@@ -191,7 +208,8 @@ class Runner:
         progress = progress or RunProgress()
         try:
             with leases.Heartbeat(self.store, claim.dataset_id, claim.run_id, progress=progress):
-                outcome = self._sync(dataset, claim.full_refresh, progress, force)
+                waited = self._await_turn(dataset, claim.run_id, progress)
+                outcome = self._sync(dataset, claim.full_refresh, progress, force, waited)
         except BaseException as exc:  # Ctrl-C or a bug: record it (no alert: nobody let it fail), then go on
             outcome = self._failure(exc, None)
             self._finish(claim, dataset, outcome, time.monotonic() - started, alert=False)
@@ -224,12 +242,32 @@ class Runner:
         finally:
             destlock.release(self.home, dataset.destination)
 
-    def _sync(self, dataset: Dataset, full_refresh: bool, progress: RunProgress, force: bool) -> RunOutcome:
+    def _await_turn(self, dataset: Dataset, run_id: int, progress: RunProgress) -> float:
+        """Queue for a turn on the dataset's account (`account_lease.py`), showing the wait in the run's
+        progress; returns the seconds waited. The turn is given back when the run is recorded."""
+        started, since = time.monotonic(), leases.utcnow()
+        while True:
+            with self.store.write() as conn:
+                turn = account_lease.ask(conn, dataset.account_id, run_id, self.owner, self.account_runs)
+            if turn.granted:
+                progress.hold(None)
+                return time.monotonic() - started
+            progress.hold(account_wait(dataset.account_name, turn.holders, turn.elsewhere, since))
+            time.sleep(TURN_POLL_S)
+
+    def _sync(
+        self, dataset: Dataset, full_refresh: bool, progress: RunProgress, force: bool, waited: float = 0.0
+    ) -> RunOutcome:
         key: str | None = None
         try:
             account = self.accounts.get(dataset.account_id)
             key = self.accounts.api_key(account)
+            from closesync.close.budget import shared_pacer
             from closesync.pipeline import sync
+
+            organization = dataset.organization_id or _sole_organization(account)
+            if organization:  # keys of one organization in this process also share its budget
+                shared_pacer(key, account.base_url, organization)
 
             with self.client_factory(key, account.base_url) as client:
                 progress.watch(client.stats)
@@ -255,6 +293,8 @@ class Runner:
         for report in reports:
             if report.get("error"):
                 report["error"] = redact(report["error"], key)
+            if waited >= VISIBLE_WAIT_S:
+                report["notes"] = [*report.get("notes", []), _waited_note(dataset.account_name, waited)]
         first = result.failed[0] if result.failed else None
         return RunOutcome(
             status="success" if result.ok else "failed",
@@ -291,6 +331,7 @@ class Runner:
         with self.store.write() as conn:
             history.finish(conn, claim.run_id, outcome, finished_at=now, duration_s=round(duration, 3))
             leases.release(conn, claim.dataset_id, claim.run_id)
+            account_lease.release(conn, claim.run_id)
             row = conn.execute("SELECT * FROM datasets WHERE id = ?", (claim.dataset_id,)).fetchone()
             if row is not None:
                 retry_queued = self._plan_next(conn, row, failed=not ok, attempt=claim.attempt, now=now)

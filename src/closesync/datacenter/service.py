@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from closesync.datacenter import history
+from closesync.datacenter.account_lease import ACCOUNT_RUNS
 from closesync.datacenter.accounts import Accounts, ClientFactory, Clock
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import NotFoundError, ValidationError
@@ -65,7 +66,7 @@ class DataCenter:
     """Accounts, datasets, runs and the scheduler of one home folder.
 
     `client_options` go to every CloseClient it makes, e.g. `{"timeout": 30, "max_retry_time": 300,
-    "max_response_mb": 64}`.
+    "max_response_mb": 64}`. `account_runs`: runs of one account at once over every process on this home.
     """
 
     def __init__(
@@ -75,16 +76,21 @@ class DataCenter:
         clock: Clock | None = None,
         client_options: dict[str, Any] | None = None,
         client_factory: ClientFactory | None = None,
+        account_runs: int = ACCOUNT_RUNS,
     ) -> None:
+        if account_runs < 1:
+            raise ValidationError(f"account_runs must be at least 1, not {account_runs}.", field="account_runs")
         self.home = Path(home if home is not None else default_home()).expanduser().absolute()
         self.clock: Clock = clock or _utcnow
         self.store = Store(self.home)
         options = dict(client_options or {})
 
         def make_client(api_key: str, base_url: str) -> CloseClient:
+            from closesync.close.budget import shared_pacer
             from closesync.close.client import CloseClient
 
-            return CloseClient(api_key, base_url=base_url, **options)
+            # one budget per key in this process: concurrent runs of an account pace together
+            return CloseClient(api_key, base_url=base_url, pacer=shared_pacer(api_key, base_url), **options)
 
         factory = client_factory or make_client
         self._client_factory = factory
@@ -95,7 +101,7 @@ class DataCenter:
         self._notifications = Notifications(self.store, secrets, self.clock)
         self._runner = Runner(
             self.store, self._accounts, self._datasets, self.clock, factory, self.owner, self.home,
-            self._notifications,
+            self._notifications, account_runs=account_runs,
         )
 
     @functools.cached_property
