@@ -165,3 +165,22 @@ def test_account_runs_limits_the_runs_of_an_account_at_once(home: Path, make_san
     assert len(waited) == 1, [r.reports[0]["notes"] for r in runs]
     with pytest.raises(ValidationError, match="account_runs must be at least 1"):
         DataCenter(home, account_runs=0)
+
+
+def test_scheduler_account_runs_option_runs_one_account_a_dataset_at_a_time(home: Path, make_sandbox: Any) -> None:
+    """`closesync scheduler --account-runs 1`: with workers to spare, the second of two due datasets of one
+    account waits for the first (and its notes say so); 0 is refused as bad input."""
+    sb = make_sandbox(leads=60, latency_ms=150)  # each run takes seconds: the wait is long enough to be noted
+    dc = make_dc(home)
+    add_account(dc, sb)
+    names = _datasets(dc, home, 2)
+    _all_due(dc)
+    base = [sys.executable, "-m", "closesync", "--home", str(home), "scheduler", "--once", "--max-workers", "2"]
+    refused = subprocess.run([*base, "--account-runs", "0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--account-runs" in refused.stderr
+    done = subprocess.run([*base, "--account-runs", "1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    runs = [dc.history(name)[0] for name in names]
+    assert all(run.ok for run in runs), runs
+    notes = [" ".join(n for report in run.reports for n in report.get("notes", [])) for run in runs]
+    assert sum("for a turn on account 'acme'" in text for text in notes) == 1, notes

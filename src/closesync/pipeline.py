@@ -39,6 +39,7 @@ from typing import Literal, Protocol
 import pyarrow as pa
 
 from closesync.close import DEFAULT_BASE_URL, CloseClient
+from closesync.close.budget import shared_pacer
 from closesync.close.errors import AuthenticationError, CloseError, RateLimitError, RequestTimeoutError
 from closesync.reports import (
     CLASSIC_REPORTS,
@@ -248,7 +249,9 @@ def sync(
 
     with ExitStack() as stack:
         if client is None:
-            client = stack.enter_context(CloseClient(api_key, base_url=base_url))
+            # syncs of one key in this process (threads, Dagster steps) pace together
+            pacer = shared_pacer(api_key, base_url)
+            client = stack.enter_context(CloseClient(api_key, base_url=base_url, pacer=pacer))
         sink = destination if isinstance(destination, Sink) else open_sink(destination)
         if not isinstance(destination, Sink):
             stack.callback(sink.close)

@@ -5,14 +5,10 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
-from closesync.cli.common import pass_data_center, printable
-
-if TYPE_CHECKING:
-    from closesync.datacenter import DataCenter
+from closesync.cli.common import home_of, printable
 
 
 class _PrintableFormatter(logging.Formatter):
@@ -28,9 +24,16 @@ class _PrintableFormatter(logging.Formatter):
     "--poll", "poll_seconds", default=5.0, show_default=True, type=float, help="Seconds between passes."
 )
 @click.option("--once", is_flag=True, help="One pass: start what is due, wait for it, exit.")
-@pass_data_center
-def scheduler(dc: DataCenter, max_workers: int, poll_seconds: float, once: bool) -> None:
+@click.option(
+    "--account-runs", default=4, show_default=True, type=click.IntRange(1, 64),
+    help="Runs of one account at once, over every process on this home (they share the key's rate limit).",
+)
+@click.pass_context
+def scheduler(ctx: click.Context, max_workers: int, poll_seconds: float, once: bool, account_runs: int) -> None:
     """Run datasets when they are due, until stopped (Ctrl-C / SIGTERM let running runs finish)."""
+    from closesync.datacenter import DataCenter
+
+    dc = DataCenter(home_of(ctx), account_runs=account_runs)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])

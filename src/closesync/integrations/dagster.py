@@ -46,6 +46,7 @@ except ModuleNotFoundError as missing:  # the core install has no Dagster: say w
     ) from None
 
 from closesync.close import DEFAULT_BASE_URL, CloseClient
+from closesync.close.budget import shared_pacer
 from closesync.datacenter import DataCenter, destlock
 from closesync.datacenter.secrets import redact
 from closesync.datacenter.service import default_home
@@ -97,7 +98,8 @@ class CloseAccount(ConfigurableResource):
         if self.account:
             client = DataCenter(home).account_client(self.account)
         else:
-            client = CloseClient(self.api_key or "", base_url=self.base_url)
+            key = self.api_key or ""
+            client = CloseClient(key, base_url=self.base_url, pacer=shared_pacer(key, self.base_url))
         with client:
             yield client
 
