@@ -122,6 +122,18 @@ def test_a_selector_refused_even_alone_is_dropped_with_a_note(make_sandbox, tmp_
     _assert_custom_columns(sb, db, "leads", "lead", minimum=100, skip={s.removeprefix("custom.") for s in refused})
 
 
+def test_a_search_refused_for_another_reason_still_fails(make_sandbox, tmp_path: Path) -> None:
+    """Dropping selectors is for selectors alone: when Close refuses the search even without them (the probe
+    fails too), the report fails as before instead of losing its columns one by one."""
+    sb = make_sandbox(leads=30, generated_lead_fields=20, activities_per_lead=1)
+    sb.add_fault("400", path="data/search/", count=1000)
+    result = closesync.sync(["leads"], api_key=sb.api_key, base_url=sb.base_url,
+                            destination=f"duckdb:{tmp_path / 'close.duckdb'}")
+    assert [r.slug for r in result.failed] == ["leads"]
+    assert not any("refused the search selector" in n for r in result.reports for n in r.notes)
+    assert sb.stats()["requests"]["by_group"]["POST data/search"] < 20  # halvings, then one probe
+
+
 def test_the_sandbox_refuses_a_named_selector_even_alone(sandbox: Sandbox) -> None:
     field_id = sandbox.data.catalog.custom_fields["lead"][0]["id"]
     sandbox.real_close(search_refused_selectors=[f"custom.{field_id}"])
