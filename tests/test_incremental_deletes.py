@@ -127,7 +127,7 @@ def test_records_deleted_in_close_leave_every_table(sandbox: Sandbox, destinatio
     finally:
         sink.close()
     by_slug = {r.slug: r for r in second.reports}
-    assert any("event log applied" in n for n in by_slug["leads"].notes)
+    assert any("deletion(s) from Close applied" in n for n in by_slug["leads"].notes)
 
     # A third run sees the same deletions again (look-back) and changes nothing.
     sync(sandbox, destination)

@@ -386,7 +386,7 @@ class _SourceRunner:
             if read.custom_fields:
                 self._save_custom_fields(read.custom_fields)
             finished = datetime.now(UTC)
-            deleted = [f"{read.deleted} deletion(s) from Close's event log applied"] if read.deleted else []
+            deleted = [f"{read.deleted} deletion(s) from Close applied"] if read.deleted else []
             for r in results:
                 r.notes = list(read.notes) + deleted
                 r.status, r.finished_at = "success", finished

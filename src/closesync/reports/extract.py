@@ -95,7 +95,7 @@ class SourceRead:
     _shapers: dict[str, Shaper] = field(repr=False, default_factory=dict)
     _plan: _Plan | None = field(repr=False, default=None)
     _deleted: Callable[[], Iterator[str]] | None = field(repr=False, default=None)
-    deleted: int = 0  # ids Close's event log reported deleted (valid after the read)
+    deleted: int = 0  # ids found deleted in Close: event log or id comparison (valid after the read)
 
     def batches(self) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Yield (slug, RecordBatch) until the source is exhausted; then `new_states` is final. Late rows
