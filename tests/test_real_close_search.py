@@ -97,6 +97,54 @@ def test_many_custom_fields_split_across_requests(make_sandbox, tmp_path: Path) 
     _assert_custom_columns(sb, db, "leads", "lead", minimum=150)
 
 
+@pytest.mark.parametrize("ceiling", [None, 20], ids=["first-guess", "ceiling-20"])
+def test_a_selector_refused_even_alone_is_dropped_with_a_note(make_sandbox, tmp_path: Path,
+                                                              ceiling: int | None) -> None:
+    """Close refusing one custom field's selector even alone costs that column (null, with a note naming
+    the field), never the walk: every record and every other custom value still arrive. Two fields are
+    refused: one the walk's own first page would carry, one a follow-up search by id would."""
+    sb = make_sandbox(leads=30, generated_lead_fields=150, activities_per_lead=1)
+    refused = _refusable_selectors(sb)
+    sb.real_close(search_selector_ceiling=ceiling, search_refused_selectors=refused)
+    db = tmp_path / "close.duckdb"
+    result = closesync.sync(["leads"], api_key=sb.api_key, base_url=sb.base_url, destination=f"duckdb:{db}")
+    assert [r.error for r in result.failed] == []
+    notes = result.reports[0].notes
+    for selector in refused:
+        assert any(selector in n and "refused" in n for n in notes), notes
+    assert sorted(_ids(db, "leads")) == sorted(r["id"] for r in sb.truth("lead"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        mapping = dict(con.execute("SELECT field_id, \"column\" FROM _closesync_custom_fields WHERE report = 'leads'"
+                                   ).fetchall())
+        for selector in refused:
+            column = mapping[selector.removeprefix("custom.")]
+            assert con.execute(f'SELECT count("{column}") FROM leads').fetchall() == [(0,)], selector
+    _assert_custom_columns(sb, db, "leads", "lead", minimum=100, skip={s.removeprefix("custom.") for s in refused})
+
+
+def test_a_search_refused_for_another_reason_still_fails(make_sandbox, tmp_path: Path) -> None:
+    """Dropping selectors is for selectors alone: when Close refuses the search even without them (the probe
+    fails too), the report fails as before instead of losing its columns one by one."""
+    sb = make_sandbox(leads=30, generated_lead_fields=20, activities_per_lead=1)
+    sb.add_fault("400", path="data/search/", count=1000)
+    result = closesync.sync(["leads"], api_key=sb.api_key, base_url=sb.base_url,
+                            destination=f"duckdb:{tmp_path / 'close.duckdb'}")
+    assert [r.slug for r in result.failed] == ["leads"]
+    assert not any("refused the search selector" in n for r in result.reports for n in r.notes)
+    assert sb.stats()["requests"]["by_group"]["POST data/search"] < 20  # halvings, then one probe
+
+
+def test_the_sandbox_refuses_a_named_selector_even_alone(sandbox: Sandbox) -> None:
+    field_id = sandbox.data.catalog.custom_fields["lead"][0]["id"]
+    sandbox.real_close(search_refused_selectors=[f"custom.{field_id}"])
+    query = {"query": {"type": "object_type", "object_type": "lead"}, "_limit": 5}
+    with httpx.Client(base_url=sandbox.base_url, auth=(sandbox.api_key, "")) as http:
+        assert http.post("data/search/", json={**query, "_fields": {"lead": ["id", f"custom.{field_id}"]}}
+                         ).status_code == 400
+        served = http.post("data/search/", json={**query, "_fields": {"lead": ["id", "custom"]}}).json()["data"]
+    assert served and not any(f"custom.{field_id}" in r for r in served)
+
+
 # -- 3. shared custom fields ----------------------------------------------------------------------------------
 
 
@@ -183,8 +231,10 @@ def _ids(db: Path, table: str) -> list[str]:
         return [r[0] for r in con.execute(f'SELECT id FROM "{table}"').fetchall()]
 
 
-def _assert_custom_columns(sb: Sandbox, db: Path, report: str, collection: str, minimum: int = 1) -> None:
-    """Every custom field with a value in the sandbox is a column of `report` holding every value."""
+def _assert_custom_columns(sb: Sandbox, db: Path, report: str, collection: str, minimum: int = 1,
+                           skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """Every custom field with a value in the sandbox (but those in `skip`) is a column of `report` holding
+    every value."""
     with duckdb.connect(str(db), read_only=True) as con:
         mapping = dict(con.execute("SELECT field_id, \"column\" FROM _closesync_custom_fields WHERE report = ?",
                                    [report]).fetchall())
@@ -196,8 +246,20 @@ def _assert_custom_columns(sb: Sandbox, db: Path, report: str, collection: str, 
     assert len(used) >= minimum
     assert used <= set(mapping), f"{report}: fields without a column: {sorted(used - set(mapping))}"
     wrong = [(r["id"], field_id) for r in truth for field_id, value in r["custom"].items()
-             if not _same(rows[r["id"]][mapping[field_id]], value)]
+             if field_id not in skip and not _same(rows[r["id"]][mapping[field_id]], value)]
     assert wrong == [], f"{report}: {len(wrong)} custom values differ, e.g. {wrong[:3]}"
+
+
+def _refusable_selectors(sb: Sandbox) -> list[str]:
+    """Two lead custom field selectors with values: the first and the last a leads search asks for."""
+    from closesync.reports import get_report, open_read
+    from closesync.reports.readers import search_fields
+
+    with _client(sb) as client:
+        read = open_read(client, [get_report("leads")])
+    used = {f"custom.{field_id}" for r in sb.truth_custom("lead") for field_id in r["custom"]}
+    asked = [f for f in search_fields(read.specs, read._shapers) if f in used]
+    return [asked[0], asked[-1]]
 
 
 def _same(stored: Any, sent: Any) -> bool:

@@ -173,7 +173,7 @@ def test_control_endpoints(sandbox: Sandbox) -> None:
     assert httpx.post(base + "config", json={"skip_cap": 5, "rate_limit": [2, 10], "latency_ms": 0}).json() == {
         "skip_cap": 5, "rate_limit": [2, 10.0], "latency_ms": 0.0, "gzip": True, "event_filters": "documented",
         "undocumented_keys": True, "search_cursor_depth": None, "search_cursor_ttl": None,
-        "search_selector_ceiling": None, "nested_custom": False}
+        "search_selector_ceiling": None, "search_refused_selectors": [], "nested_custom": False}
     assert httpx.post(base + "config", json={"event_filters": "loose"}).status_code == 400
     assert sandbox.skip_cap == 5 and sandbox.rate_limit == (2, 10.0)
     httpx.post(base + "faults", json={"kind": "503", "path": "user/", "count": 1})

@@ -8,7 +8,8 @@ was; one source failing never stops the others.
 Incremental loads upsert, and the read says which target rows each load covers (`SourceRead.changes()`):
 the children of every re-read parent and the records Close's event log reports deleted. Those keys go to
 the writer (`TableWriter.cover`), which deletes their rows in the same transaction as the upsert, so
-nested tables lose stale children and deleted records disappear without a full refresh.
+nested tables lose stale children and deleted records disappear without a full refresh. When Close's event
+log refuses a query, the read compares the ids Close has with those the destination holds (`held_values`).
 
 The tables of one read are published together (a publish group: one transaction, or one manifest), so a
 failure leaves all of them as they were. Append adds each record version once (`WriteSpec.version_key`),
@@ -29,14 +30,16 @@ with one key and each record is in its last version. Append adds them like any o
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Literal, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from closesync.close import DEFAULT_BASE_URL, CloseClient
 from closesync.close.budget import shared_pacer
@@ -301,6 +304,22 @@ def read_scope(spec: ReportSpec, params: ReportParams) -> tuple[ScopeCondition, 
     return tuple(wanted)
 
 
+def held_values(sink: Sink, table: str, column: str, scope: Sequence[ScopeCondition]) -> Iterator[str]:
+    """The distinct values of `column` in `table` among the rows inside `scope` (those a load may delete)."""
+    if not sink.table_exists(table):
+        return
+    compare = {"=": pc.equal, ">=": pc.greater_equal, "<": pc.less}
+    for batch in sink.iter_batches(table):
+        if column not in batch.schema.names:
+            return
+        inside = pa.array([True] * batch.num_rows)
+        for name, operator, bound in scope:
+            limit = pa.scalar(bound, batch.schema.field(name).type)
+            inside = pc.and_(inside, compare[operator](batch.column(name), limit))
+        values = batch.column(column).filter(inside)
+        yield from (str(v) for v in pc.unique(values).to_pylist() if v is not None)
+
+
 def version_key(spec: ReportSpec, schema: pa.Schema) -> tuple[str, ...]:
     """What identifies a record version for append: its key and `date_updated`, else its key and every
     scalar column (records without a modification stamp: a changed row is a new version)."""
@@ -355,7 +374,8 @@ class _SourceRunner:
                 self.sink.check_claim(by_slug[spec.slug].table, self.claims[spec.slug])
             keys = {s.slug: state_key(s, self.params) for s in specs}
             states = {} if self.full_refresh else {slug: self.store.get(k) for slug, k in keys.items()}
-            read = open_read(client, specs, self.params, states, full_refresh=self.full_refresh)
+            held = partial(self._held, by_slug) if self.method == "upsert" else None  # only upserts delete
+            read = open_read(client, specs, self.params, states, full_refresh=self.full_refresh, held=held)
             with self.sink.group() as group:  # the read's tables are published together, or not at all
                 writers = {}
                 for spec in specs:
@@ -383,7 +403,7 @@ class _SourceRunner:
             if read.custom_fields:
                 self._save_custom_fields(read.custom_fields)
             finished = datetime.now(UTC)
-            deleted = [f"{read.deleted} deletion(s) from Close's event log applied"] if read.deleted else []
+            deleted = [f"{read.deleted} deletion(s) from Close applied"] if read.deleted else []
             for r in results:
                 r.notes = list(read.notes) + deleted
                 r.status, r.finished_at = "success", finished
@@ -392,6 +412,10 @@ class _SourceRunner:
             for r in results:
                 self._count(r, client)
             _fail(results, exc, self.progress)
+
+    def _held(self, by_slug: dict[str, ReportResult], spec: ReportSpec, column: str) -> Iterator[str]:
+        """The destination's side of a full id comparison (see `held_values`)."""
+        return held_values(self.sink, by_slug[spec.slug].table, column, read_scope(spec, self.params))
 
     def _publish_late(
         self,

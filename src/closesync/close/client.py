@@ -449,10 +449,13 @@ class CloseClient:
         end: datetime | None = None,
         fields: list[str] | dict[str, list[str]] | None = None,
         page_size: int = 200,
+        dropped: list[str] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every `object_type` record with start <= `field` < end via an ascending keyset walk on data/search/."""
+        """Every `object_type` record with start <= `field` < end via an ascending keyset walk on data/search/
+        (selectors Close refuses even alone are left out and appended to `dropped`)."""
         return cursors.search_by_date(
-            self, object_type, field=field, start=start, end=end, fields=fields, page_size=page_size
+            self, object_type, field=field, start=start, end=end, fields=fields, page_size=page_size,
+            dropped=dropped,
         )
 
     def events(self, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:

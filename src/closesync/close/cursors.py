@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from closesync.close.errors import BadRequestError, CloseError
@@ -97,6 +98,7 @@ def search_by_date(
     end: datetime | str | None = None,
     fields: list[str] | dict[str, list[str]] | None = None,
     page_size: int = 200,
+    dropped: list[str] | None = None,
 ) -> Iterator[Record]:
     """Every `object_type` record with start <= field < end, ascending by `field`.
 
@@ -110,12 +112,13 @@ def search_by_date(
     does the walk follow that query's cursor, through that value; when Close refuses that cursor (too deep,
     expired: a 400, whatever its wording) the walk asks afresh from the same value, leaving out the ids it
     already has there.
-    Many `fields` are split across requests and merged by id (`selectors.py`).
+    Many `fields` are split across requests and merged by id (`selectors.py`); a selector Close refuses
+    even alone is left out and appended to `dropped`.
     Relies only on the sort we ask for, and checks it: a page that goes backwards raises.
     """
     lower = parse_bound(start)
     upper = parse_bound(end)
-    selectors = _selectors(object_type, field, fields)
+    selectors = _selectors(object_type, field, fields, dropped)
     sort = [
         {
             "field": {"type": "regular_field", "object_type": object_type, "field_name": field},
@@ -139,7 +142,8 @@ def search_by_date(
             if cursor is not None:  # the cursor ends here (depth, expiry): a fresh query from `lower`
                 cursor, excluded = None, list(edge)
                 continue
-            if selectors.shrink(len(sent)):
+            probe = {**body, "_fields": selectors.fields(selectors.required), "_limit": 1}
+            if selectors.refused(sent, partial(client.post, SEARCH_PATH, probe)):
                 continue
             raise
         data = selectors.complete(client, page.get("data") or [])
@@ -187,11 +191,12 @@ def _next_bound(lower: datetime | None, second: datetime | None, value: datetime
     return None
 
 
-def _selectors(object_type: str, field: str, fields: list[str] | dict[str, list[str]] | None) -> Selectors:
+def _selectors(object_type: str, field: str, fields: list[str] | dict[str, list[str]] | None,
+               dropped: list[str] | None) -> Selectors:
     """The walk's selectors: `id` and the sort field always (the keyset needs them), the rest split."""
     mapping = {k: list(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
     wanted = mapping.pop(object_type, []) if isinstance(fields, dict) else list(fields or [])
-    return Selectors(object_type, ["id", field], wanted, mapping)
+    return Selectors(object_type, ["id", field], wanted, mapping, dropped=dropped)
 
 
 # -- event log --------------------------------------------------------------------------------------------

@@ -5,12 +5,14 @@ working and ~140 failing; nothing documents the number or the wording). A search
 fields plus one selector per custom field, so a big account's walk splits its selectors: the walk's own
 page carries the first batch (always with `id` and the sort field), follow-up searches by id carry the
 rest, merged into the page's records by id. Each refusal halves the batch, so a wrong guess costs requests,
-never records.
+never records. A selector Close refuses even alone (a field search cannot serve) costs its values only: one
+probe without it proves the selector is to blame, it is dropped (`Selectors.dropped`, for the run's notes)
+and the batch size goes back to the first guess: the refusals that isolated it may have blamed the count.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from closesync.close.errors import BadRequestError
@@ -32,12 +34,14 @@ class Selectors:
     """
 
     def __init__(self, object_type: str, required: Sequence[str], wanted: Sequence[str],
-                 others: dict[str, list[str]] | None = None, limit: int = FIRST_GUESS) -> None:
+                 others: dict[str, list[str]] | None = None, limit: int = FIRST_GUESS,
+                 dropped: list[str] | None = None) -> None:
         self.object_type = object_type
         self.required = list(dict.fromkeys(required))
         self.wanted = [s for s in dict.fromkeys(wanted) if s not in self.required]
         self.others = dict(others or {})  # selectors for other object types (passed through, not split)
-        self.limit = max(limit, len(self.required) + 1)
+        self.limit = self.first_limit = max(limit, len(self.required) + 1)
+        self.dropped = dropped if dropped is not None else []  # refused even alone, in the order met
 
     @property
     def batch(self) -> int:
@@ -51,18 +55,28 @@ class Selectors:
     def fields(self, names: Sequence[str]) -> dict[str, list[str]]:
         return {**self.others, self.object_type: list(names)}
 
-    def shrink(self, sent: int) -> bool:
-        """Close refused a request of `sent` selectors: halve the batch. False when it cannot shrink."""
-        floor = len(self.required) + 1
-        if sent <= floor:
+    def refused(self, sent: Sequence[str], probe: Callable[[], object]) -> bool:
+        """Close refused a request naming `sent`: True to ask again, False when no selector can be blamed.
+
+        Several wanted selectors: the batch halves. One: `probe()` sends the same request without it; if
+        Close takes that, the selector is refused even alone and is dropped (its values stay empty); if
+        not, the probe's own refusal propagates (the request fails for another reason)."""
+        mine = [s for s in sent if s in self.wanted]
+        if len(mine) > 1:
+            self.limit = len(self.required) + len(mine) // 2
+            return True
+        if not mine:
             return False
-        self.limit = max(sent // 2, floor)
+        probe()
+        self.wanted.remove(mine[0])
+        self.dropped.append(mine[0])
+        self.limit = self.first_limit
         return True
 
     def complete(self, client: CloseClient, records: list[Record]) -> list[Record]:
         """`records` (from a page that carried `first()`) with the other selectors' values merged by id."""
-        pending = self.wanted[self.batch:]
         ids = [str(r["id"]) for r in records if r.get("id") is not None]
+        pending = self.wanted[self.batch:]
         if not pending or not ids:
             return records
         merged = {str(r["id"]): dict(r) for r in records if r.get("id") is not None}
@@ -76,8 +90,9 @@ class Selectors:
                         if target is not None:
                             _merge(target, extra)
             except BadRequestError:
-                if not self.shrink(len(chunk) + 1):
+                if not self.refused(chunk, lambda: _by_ids(client, self.object_type, ids[:1], self.fields(["id"]))):
                     raise
+                pending = [s for s in pending if s in self.wanted]
                 continue
             pending = pending[len(chunk):]
         return [merged.get(str(r.get("id")), r) for r in records]

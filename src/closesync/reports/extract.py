@@ -13,7 +13,9 @@ cursor is the newest value seen, never later than the moment the read started.
 Incremental reads also say which target rows they cover (`SourceRead.changes()` yields "cover" batches of
 upsert-key values next to the rows): every re-read parent's key for its nested reports, so children a
 parent no longer has go, and the ids Close's event log reports deleted since the cursor (minus the
-look-back), for the report and for the nested rows of deleted parents. One event-log walk per source.
+look-back), for the report and for the nested rows of deleted parents. One event-log walk per object type.
+When Close refuses an event-log query, the ids the destination holds (`held`, given by the caller) that
+Close no longer has within the read's scope are the deleted ones (a full id comparison, `current_ids`).
 
 A full read of a source whose records change (`date_updated` cursor) may meet a record twice: read early,
 edited, and read again in its new version (and a record created meanwhile may come with it). Rows of
@@ -25,8 +27,9 @@ it, so the table holds every record once, in its last version.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -43,6 +46,7 @@ from closesync.reports.nesting import nested_rows
 from closesync.reports.readers import (
     SourceQuery,
     activity_metrics,
+    current_ids,
     custom_field_definitions,
     default_organization_id,
     deleted_ids,
@@ -91,7 +95,7 @@ class SourceRead:
     _shapers: dict[str, Shaper] = field(repr=False, default_factory=dict)
     _plan: _Plan | None = field(repr=False, default=None)
     _deleted: Callable[[], Iterator[str]] | None = field(repr=False, default=None)
-    deleted: int = 0  # ids Close's event log reported deleted (valid after the read)
+    deleted: int = 0  # ids found deleted in Close: event log or id comparison (valid after the read)
 
     def batches(self) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Yield (slug, RecordBatch) until the source is exhausted; then `new_states` is final. Late rows
@@ -181,13 +185,7 @@ class SourceRead:
         """Deleted records go from their report (by id) and from nested reports (by parent id)."""
         self.deleted += len(ids)
         for spec in self.specs:
-            if not self.incremental.get(spec.slug):
-                continue
-            if spec.nested is None:
-                columns = spec.primary_key if spec.primary_key == ("id",) else ()
-            else:
-                columns = tuple(c for c, key in spec.nested.parent_columns if key == "id")
-                columns = columns if columns == spec.parent_key else ()
+            columns = _deletion_columns(spec) if self.incremental.get(spec.slug) else ()
             if columns:
                 schema = pa.schema([self.schemas[spec.slug].field(c) for c in columns])
                 values = pa.array(ids, pa.string())
@@ -196,6 +194,16 @@ class SourceRead:
                     COVER,
                     pa.RecordBatch.from_arrays([values.cast(f.type) for f in schema], schema=schema),
                 )
+
+    def _missing(self, present: set[str], held: Callable[[ReportSpec, str], Iterator[str]]) -> list[str]:
+        """Ids the destination holds for this read's incremental reports (their own ids, or their parents'
+        for nested reports) that Close no longer has (`present`)."""
+        missing: dict[str, None] = {}
+        for spec in self.specs:
+            columns = _deletion_columns(spec) if self.incremental.get(spec.slug) else ()
+            if columns:
+                missing.update(dict.fromkeys(v for v in held(spec, columns[0]) if v not in present))
+        return list(missing)
 
     def _finish(self) -> None:
         plan = self._plan
@@ -268,8 +276,11 @@ def open_read(
     lookback: timedelta = DEFAULT_LOOKBACK,
     batch_rows: int | None = None,
     now: datetime | None = None,
+    held: Callable[[ReportSpec, str], Iterator[str]] | None = None,
 ) -> SourceRead:
-    """Prepare one pass over the source shared by `specs` (see `group_by_source`)."""
+    """Prepare one pass over the source shared by `specs` (see `group_by_source`). `held(spec, column)`:
+    the values of `column` the destination holds in `spec`'s table within the read's scope, for the full
+    id comparison when Close's event log refuses a query (without it, a note says what stays)."""
     specs = list(dict.fromkeys(specs))
     if not specs:
         raise ValueError("open_read needs at least one report")
@@ -346,6 +357,7 @@ def open_read(
         organization_id=organization_id,
         metrics=metrics,
         fields=search_fields(specs, shapers),
+        notes=notes,
     )
     read._records = lambda: read_source(query)
     event_type = EVENT_OBJECT_TYPES.get(first.source)
@@ -356,8 +368,24 @@ def open_read(
                 f"records deleted in Close before {(started - EVENT_LOG_RETENTION).date().isoformat()} are no "
                 "longer in its event log (30 days); a full refresh removes them"
             )
-        read._deleted = lambda: deleted_ids(client, event_type, since, notes)
+        compare = None if held is None else partial(_compare_ids, read, query, held)
+        read._deleted = lambda: deleted_ids(client, event_type, since, notes, compare)
     return read
+
+
+def _compare_ids(
+    read: SourceRead, query: SourceQuery, held: Callable[[ReportSpec, str], Iterator[str]], counting: CloseClient
+) -> list[str]:
+    """The full id comparison: ids the destination holds that Close (asked through `counting`) no longer has."""
+    return read._missing(set(current_ids(replace(query, client=counting))), held)
+
+
+def _deletion_columns(spec: ReportSpec) -> tuple[str, ...]:
+    """The columns a deleted record's id is found in: a report's own `id`, a nested report's parent id."""
+    if spec.nested is None:
+        return spec.primary_key if spec.primary_key == ("id",) else ()
+    columns = tuple(c for c, key in spec.nested.parent_columns if key == "id")
+    return columns if columns == spec.parent_key else ()
 
 
 def read_records(

@@ -1,5 +1,6 @@
 """Readers: what one read of a source asks Close for, one reader per `ReadKind` (the `READERS` table), plus
-the small metadata requests a read makes up front and the event-log walk for deletions.
+the small metadata requests a read makes up front and the event-log walk for deletions (with its fallback,
+the ids Close has now, when the event log refuses a query).
 
 `extract.py` decides what to read (reports, cursor, bounds) and shapes what comes back; nothing here
 buffers or shapes. Every reader is a generator, so no request is sent before the records are wanted.
@@ -8,7 +9,7 @@ buffers or shapes. Every reader is a generator, so no request is sent before the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ class SourceQuery:
     organization_id: str | None
     metrics: Sequence[str]
     fields: Sequence[str]  # what a search asks for (see `search_fields`)
+    notes: list[str] = field(default_factory=list)  # what the run should say about this read
 
     @property
     def first(self) -> ReportSpec:
@@ -85,12 +87,19 @@ def _read_by_date(query: SourceQuery) -> Iterator[Record]:
 
 
 def _read_search(query: SourceQuery) -> Iterator[Record]:
+    dropped: list[str] = []
     yield from query.client.search_by_date(
         query.first.source,
         field=query.cursor_field or "date_updated",
         start=query.start,
         fields=list(query.fields),
         page_size=query.first.page_size or 200,
+        dropped=dropped,
+    )
+    query.notes.extend(
+        f"Close refused the search selector {selector} even on its own; the read went on without it, so its "
+        "column is empty (null) in this run"
+        for selector in dropped
     )
 
 
@@ -252,15 +261,25 @@ def activity_metrics(client: CloseClient) -> list[str]:
 # -- deletions from the event log ------------------------------------------------------------------------
 
 
-def deleted_ids(client: CloseClient, event_type: str, since: datetime, notes: list[str]) -> Iterator[str]:
+def deleted_ids(
+    client: CloseClient,
+    event_type: str,
+    since: datetime,
+    notes: list[str],
+    compare: Callable[[CloseClient], list[str]] | None = None,
+) -> Iterator[str]:
     """Ids of `event_type` objects deleted since `since`, from Close's event log.
 
     Close's event log takes only certain filter combinations; `object_type` with `action` is one, so each
     object type is its own walk (an `event_type` ending in "." such as "task." stands for every subtype
     Close documents). Nothing here fails a sync: a key that may not read the log (403/404) gets a note and
-    no deletions; a refused query (400: e.g. a filter combination Close stopped accepting) gets a note
-    that the next full refresh removes the records deleted meanwhile, and the other walks go on.
+    no deletions. A refused query (400: e.g. a filter combination Close stopped accepting) falls back to
+    `compare` (given a client that counts its requests): a full comparison of the ids Close has with the
+    destination's, slower but correct, once whatever the number of refused walks; the other walks go on.
+    Without `compare` (nothing to compare with) a note says the next full refresh removes them.
     """
+    refused: list[str] = []
+    reason = ""
     for object_type in deletion_object_types(event_type):
         params = {"object_type": object_type, "action": "deleted", "date_updated__gte": format_timestamp(since)}
         try:
@@ -276,7 +295,40 @@ def deleted_ids(client: CloseClient, event_type: str, since: datetime, notes: li
             )
             return
         except BadRequestError as exc:
-            notes.append(
-                f"Close refused the event-log query for deleted {object_type} records ({exc.message}); "
-                "records deleted in Close since the last run stay until the next full refresh"
-            )
+            refused.append(object_type)
+            reason = exc.message
+    if not refused:
+        return
+    refusal = f"Close's event log refused the query for deleted {', '.join(refused)} records ({reason})"
+    if compare is None:
+        notes.append(f"{refusal}; records deleted in Close since the last run stay until the next full refresh")
+        return
+    counting = client.scoped()
+    gone = compare(counting)
+    notes.append(
+        f"{refusal}; a full id comparison with Close found {len(gone)} deleted instead "
+        f"({counting.stats.requests} requests)"
+    )
+    yield from gone
+
+
+def current_ids(query: SourceQuery) -> Iterator[str]:
+    """Every id Close has now within the read's scope (its filters and creation bounds, without the
+    incremental cursor), the cheapest complete way: only `id` and `date_created` (the walk's windows) per
+    record. A wider list than the read's scope would still be correct: only ids missing from it count."""
+    first, params = query.first, query.params
+    if first.read is ReadKind.SEARCH:  # a search read takes no filter: every record of the object type
+        records = query.client.search_by_date(first.source, field="date_created", page_size=first.page_size or 200)
+    else:
+        bounded = first.date_field == "date_created"
+        records = query.client.paginate_by_date(
+            first.path,
+            {**query.list_params(), "_fields": "id,date_created"},
+            field="date_created",
+            start=params.since if bounded else None,
+            end=params.until if bounded else None,
+            page_size=first.page_size,
+        )
+    for record in records:
+        if record.get("id") is not None:
+            yield str(record["id"])

@@ -19,8 +19,9 @@ Run-time knobs: `sb.skip_cap = 100`, `sb.rate_limit = (5, 1.0)` (or None), `sb.l
 `sb.add_fault(kind, path=None, count=1, *, delay=2.0, reset=1.0, probability=None, size_mb=100)`,
 `sb.clear_faults()`, `sb.rotate_api_key(new_key)` (only the new key is accepted from then on),
 `sb.event_filters = "any"` (default "documented": GET event/ answers 400 to a filter combination Close's
-reference does not list, e.g. `action` alone), `sb.undocumented_keys = False` (the organization and /me/
-without the invoices, email signatures and SIP numbers Close's documentation does not show).
+reference does not list, e.g. `action` alone; "none" refuses every filter), `sb.undocumented_keys = False`
+(the organization and /me/ without the invoices, email signatures and SIP numbers Close's documentation
+does not show).
 Fault kinds: "429" (locks the caller out for `reset` s), "500", "502", "503", "504", "slow" (`delay` s),
 "cut" (Content-Length larger than the bytes sent, then close), "drop" (close without a reply),
 "badjson" (200 with truncated JSON), "cuterror" (an error body truncated), "huge" (a `size_mb` MB page,
@@ -36,8 +37,9 @@ not share a GIL with it; it is steered through the `/_sandbox/` control endpoint
 Close compresses; on loopback it only costs CPU on both sides).
 
 Big real accounts (`real_close.py`, all off by default): `sb.real_close(search_cursor_depth=37,
-search_cursor_ttl=0, search_selector_ceiling=20, nested_custom=True)` (also POST /_sandbox/config) makes
-data/search/ refuse deep or expired cursors and too many `_fields` selectors, and nests custom values;
+search_cursor_ttl=0, search_selector_ceiling=20, search_refused_selectors=["custom.cf_x"], nested_custom=True)`
+(also POST /_sandbox/config) makes data/search/ refuse deep or expired cursors, too many `_fields` selectors
+and named selectors even alone, and nests custom values;
 `Sandbox(shared_custom_fields=True, generated_lead_fields=150)` adds shared custom fields (GET
 `custom_field/shared/`, `custom_field_schema/{lead|contact|opportunity}/`) and many lead custom fields.
 Custom field definitions can be created and deleted mid-run (`custom_field/lead` etc. are mutable; a deleted

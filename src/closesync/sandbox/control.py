@@ -3,9 +3,10 @@
     GET    /_sandbox/stats           counters (same as Sandbox.stats())
     POST   /_sandbox/stats/reset     zero the counters
     GET    /_sandbox/config          {"skip_cap", "rate_limit": [N, SECONDS] | null, "latency_ms", "gzip",
-                                      "event_filters": "documented" | "any", "undocumented_keys": bool,
+                                      "event_filters": "documented" | "any" | "none", "undocumented_keys": bool,
                                       real_close.py's knobs: "search_cursor_depth", "search_cursor_ttl",
-                                      "search_selector_ceiling", "nested_custom"}
+                                      "search_selector_ceiling", "search_refused_selectors",
+                                      "nested_custom"}
     POST   /_sandbox/config          change any of those keys, or {"api_key": KEY} to accept only KEY from now
                                      on (a rotated key; never shown by GET)
     POST   /_sandbox/faults          {"kind", "path"?, "count"?, "delay"?, "reset"?, "probability"?,

@@ -2,7 +2,8 @@
 
 Close accepts only certain combinations of filters (its reference lists them; `action` alone is not one);
 with the `event_filters` knob at "documented" (the default, as Close always behaves) any other combination
-answers 400. "any" accepts every combination (the sandbox before it knew).
+answers 400. "any" accepts every combination (the sandbox before it knew); "none" refuses every filter (an
+event log that takes none of the queries a client sends: its deletions must be found another way).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ALLOWED_COMBINATIONS: frozenset[frozenset[str]] = frozenset(
         "user_id object_type action", "lead_id", "user_id", "request_id",
     )
 )
-EVENT_FILTER_MODES = ("documented", "any")
+EVENT_FILTER_MODES = ("documented", "any", "none")
 SPEC = ListSpec("event", max_limit=MAX_LIMIT,
                 equal_filters=FILTERS,
                 date_filters=("date_created",))
@@ -52,8 +53,9 @@ def list_events(req: Any) -> dict[str, Any]:
     params = dict(req.params)
     if "_skip" in params:
         raise ApiError.validation(field_errors={"_skip": "Skip is not supported on this resource; use _cursor."})
-    if req.extras.get("event_filters", "documented") == "documented":
-        _check_combination(params)
+    mode = req.extras.get("event_filters", "documented")
+    if mode != "any":
+        _check_combination(params, ALLOWED_COMBINATIONS if mode == "documented" else frozenset([frozenset()]))
     limit = int_param(params, "_limit", MAX_LIMIT)
     if limit > MAX_LIMIT:
         raise ApiError.message(
@@ -80,9 +82,9 @@ def list_events(req: Any) -> dict[str, Any]:
     return {"data": out, "cursor_next": None, "cursor_previous": None}
 
 
-def _check_combination(params: dict[str, str]) -> None:
+def _check_combination(params: dict[str, str], allowed: frozenset[frozenset[str]]) -> None:
     given = frozenset(name for name in FILTERS if params.get(name))
-    if given not in ALLOWED_COMBINATIONS:
+    if given not in allowed:
         raise ApiError.validation(errors=[
             f"Unsupported combination of filters: {', '.join(sorted(given))}. "
             "See the event log documentation for the supported combinations."])

@@ -7,6 +7,8 @@ Run-time knobs (GET/POST /_sandbox/config, or `Sandbox(...)`'s attributes of the
 * `search_cursor_ttl` S: a data/search/ cursor older than S seconds answers the same way (expired).
 * `search_selector_ceiling` N: a data/search/ request naming more than N `_fields` selectors answers 400
   (production: ~80 work, ~140 fail).
+* `search_refused_selectors` [names]: data/search/ refuses (400) any request naming one of these `_fields`
+  selectors, even alone, and the `custom` aggregate leaves their values out (a field search cannot serve).
 * `nested_custom`: records carry their custom values as a nested `custom` object (the older form) instead
   of flat `custom.cf_…` keys, keyed by field id for every other field and by field name for the rest.
 
@@ -30,26 +32,36 @@ class RealClose:
     search_cursor_depth: int | None = None
     search_cursor_ttl: float | None = None
     search_selector_ceiling: int | None = None
+    search_refused_selectors: tuple[str, ...] = ()
     nested_custom: bool = False
 
     def config(self) -> Record:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
     def configure(self, changes: Record) -> None:
         for name, convert in (("search_cursor_depth", int), ("search_cursor_ttl", float),
                               ("search_selector_ceiling", int)):
             if name in changes:
                 setattr(self, name, None if changes[name] is None else convert(changes[name]))
+        if "search_refused_selectors" in changes:
+            self.search_refused_selectors = tuple(str(name) for name in changes["search_refused_selectors"] or ())
         if "nested_custom" in changes:
             self.nested_custom = bool(changes["nested_custom"])
 
     # -- data/search/ -----------------------------------------------------------------------------------------
     def check_selectors(self, fields_map: Any) -> None:
-        if self.search_selector_ceiling is None or not isinstance(fields_map, dict):
+        if not isinstance(fields_map, dict):
             return
-        count = sum(len(v) for v in fields_map.values() if isinstance(v, list))
-        if count > self.search_selector_ceiling:
+        named = [name for v in fields_map.values() if isinstance(v, list) for name in v]
+        refused = sorted(set(named) & set(self.search_refused_selectors))
+        if refused:
+            raise ApiError.validation(field_errors={"_fields": f"Unknown field: {refused[0]}."})
+        if self.search_selector_ceiling is not None and len(named) > self.search_selector_ceiling:
             raise ApiError.validation(field_errors={"_fields": "Too many fields requested."})
+
+    def serves(self, key: str) -> bool:
+        """Does the `custom` aggregate selector carry `key` (a `custom.cf_…` key)?"""
+        return key not in self.search_refused_selectors
 
     def check_cursor(self, offset: int, issued: float | None) -> None:
         if self.search_cursor_depth is not None and offset >= self.search_cursor_depth:

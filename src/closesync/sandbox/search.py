@@ -7,7 +7,7 @@ string), `term` (`values`), `text` (`value`, substring), `reference` (`object_id
 (`gt`/`gte`/`lt`/`lte`); `negate` on any node. `sort` takes regular timestamp fields asc/desc. The cursor is
 an offset into the sorted result, and an offset past the sandbox's skip cap answers 400 with Close's
 max-skip message: long walks must restart from the last seen sort value. The `real_close.py` knobs add a
-cursor depth limit, cursor expiry and a `_fields` selector ceiling.
+cursor depth limit, cursor expiry, a `_fields` selector ceiling and selectors refused even alone.
 """
 
 from __future__ import annotations
@@ -212,7 +212,8 @@ def search(req: Any) -> Record:
         if fields:
             for f in fields:
                 if f == "custom":
-                    item.update({k: v for k, v in rec.items() if k.startswith("custom.")})
+                    item.update({k: v for k, v in rec.items()
+                                 if k.startswith("custom.") and real_close.serves(k)})
                 elif f in rec:
                     item[f] = rec[f]
         data.append(item)
