@@ -1,0 +1,54 @@
+{#- Helpers shared by the staging models: written with dbt's cross-database macros and plain ANSI SQL, so
+    the project runs on DuckDB and PostgreSQL (and other adapters where that SQL is portable). -#}
+
+{#- A timestamp as UTC without a zone: days and months are then UTC whatever the session's time zone. -#}
+{% macro closesync_utc(column) -%}
+    {{ return(adapter.dispatch('closesync_utc', 'closesync_analytics')(column)) }}
+{%- endmacro %}
+
+{% macro default__closesync_utc(column) -%}
+    ({{ column }} at time zone 'UTC')
+{%- endmacro %}
+
+{#- The current time as a UTC timestamp without a zone (for "overdue" and "days in status so far"). -#}
+{% macro closesync_now() -%}
+    {{ closesync_utc(dbt.current_timestamp()) }}
+{%- endmacro %}
+
+{#- Days from `start` to `end` (timestamps), fractional. -#}
+{% macro closesync_days_between(start, end) -%}
+    ({{ dbt.datediff(start, end, 'second') }} / 86400.0)
+{%- endmacro %}
+
+{#- The rows of a synced table, one per `key` (the latest `order_by` wins), `_closesync_row` dropped later.
+    closesync's upsert already keeps one row per key; the append method keeps every version read. -#}
+{% macro closesync_latest(relation, key='id', order_by='date_updated') -%}
+    select *
+    from (
+        select
+            src.*,
+            row_number() over (partition by src.{{ key }} order by {{ order_by }} desc) as _closesync_row
+        from {{ relation }} as src
+        where src.{{ key }} is not null
+    ) as ranked
+    where _closesync_row = 1
+{%- endmacro %}
+
+{#- The relation of an optional report's table (meetings, SMS), or none when it has not been synced. -#}
+{% macro closesync_existing(relation) -%}
+    {% if not execute %}
+        {{ return(none) }}
+    {% endif %}
+    {{ return(adapter.get_relation(database=relation.database, schema=relation.schema,
+                                   identifier=relation.identifier)) }}
+{%- endmacro %}
+
+{#- Whether `relation` has a column named `name`. -#}
+{% macro closesync_has_column(relation, name) -%}
+    {% for column in adapter.get_columns_in_relation(relation) %}
+        {% if column.name | lower == name %}
+            {{ return(true) }}
+        {% endif %}
+    {% endfor %}
+    {{ return(false) }}
+{%- endmacro %}
