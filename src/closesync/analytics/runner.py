@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -30,6 +31,7 @@ from closesync.private_files import make_private_dirs
 from closesync.sinks.destination import redact_destination, redact_password
 
 _FAILED = ("error", "fail", "runtime error")
+_DBT_LOCK = threading.Lock()  # dbt keeps global state (flags, adapters, logging): one invocation at a time
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,9 @@ def _session(
     make_private_dirs(work)
     (work / "profiles.yml").write_text(target.profiles_yml(), encoding="utf-8")
     with ExitStack() as stack:
+        stack.enter_context(_DBT_LOCK)
+        if target.adapter == "duckdb":
+            stack.callback(_release_duckdb)
         project = stack.enter_context(as_file(files("closesync.analytics") / "dbt_project"))
         stack.enter_context(password_env(target))
         common = [
@@ -164,6 +169,17 @@ def _session(
             return results
 
         yield invoke
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open for the process after a run (it only drops it at
+    exit), so this process can open the file again (closesync's own sinks, a read-only query, the next run)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+    if environment is not None:
+        environment.close()
 
 
 def _results(result: Any) -> list[dict[str, str]]:
