@@ -10,7 +10,7 @@ import sys
 import time
 import tomllib
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from importlib.resources import files
@@ -58,8 +58,13 @@ class Built:
 
 def _sync_sandbox(destination: str) -> SandboxData:
     with Sandbox(seed=3, leads=60) as sandbox:
-        result = sync(list(REQUIRED_REPORTS), api_key=sandbox.api_key, base_url=sandbox.base_url,
-                      destination=destination, method="replace")
+        result = sync(
+            list(REQUIRED_REPORTS),
+            api_key=sandbox.api_key,
+            base_url=sandbox.base_url,
+            destination=destination,
+            method="replace",
+        )
         assert [r.status for r in result.reports] == ["success"] * len(REQUIRED_REPORTS)
         return sandbox.data
 
@@ -127,8 +132,12 @@ def test_models_go_to_their_own_schema() -> None:
 
 # -- the marts against the sandbox's truth ------------------------------------------------------------------
 def test_open_pipeline_value_matches_the_sandbox(built: Built) -> None:
-    truth = sum(o["value"] or 0 for o in built.data.iter_records("opportunity") if o["status_type"] == "active")
-    got = built.query(f"select sum(total_value) from {built.mart('close_pipeline_now')} where status_type = 'active'")
+    truth = sum(
+        o["value"] or 0 for o in built.data.iter_records("opportunity") if o["status_type"] == "active"
+    )
+    got = built.query(
+        f"select sum(total_value) from {built.mart('close_pipeline_now')} where status_type = 'active'"
+    )
     assert truth > 0 and got[0][0] == truth
 
 
@@ -156,7 +165,9 @@ def test_leads_in_each_status_match_the_sandbox(built: Built) -> None:
 
 
 def test_custom_fields_reach_the_lead_and_opportunity_marts_by_name(built: Built) -> None:
-    deal_size = next(f["id"] for f in built.data.iter_records("custom_field/lead") if f["name"] == "Deal Size ($)")
+    deal_size = next(
+        f["id"] for f in built.data.iter_records("custom_field/lead") if f["name"] == "Deal Size ($)"
+    )
     truth = {lead["id"]: lead.get(f"custom.{deal_size}") for lead in built.data.iter_records("lead")}
     rows = built.query(f"select lead_id, deal_size from {built.mart('close_leads')}")
     assert {lead: (float(v) if v is not None else None) for lead, v in rows} == {
@@ -237,7 +248,9 @@ def test_cli_build_on_an_unreachable_server_hides_the_password(tmp_path: Path) -
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     destination = f"postgresql://someone:{SECRET}@127.0.0.1:{port}/db"
-    outcome = CliRunner().invoke(cli, ["--home", str(tmp_path), "models", "build", "--destination", destination])
+    outcome = CliRunner().invoke(
+        cli, ["--home", str(tmp_path), "models", "build", "--destination", destination]
+    )
     assert outcome.exit_code != 0 and "Error:" in outcome.output and "Traceback" not in outcome.output
     assert SECRET not in outcome.output
 
@@ -267,7 +280,9 @@ def test_cli_docs_serves_dbt_docs_on_localhost(duckdb_built: Built, tmp_path: Pa
 
 def test_every_project_file_is_package_data() -> None:
     """`pip install 'closesync[models]'` outside the repo ships the whole dbt project."""
-    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["closesync"]
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "closesync"
+    ]
     package = ROOT / "src" / "closesync"
     shipped = {p for p in PROJECT.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     packaged = {p for glob in globs for p in package.glob(glob)}

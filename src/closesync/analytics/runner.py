@@ -132,9 +132,7 @@ def _dbt_runner(target: DbtTarget) -> Any:
 
 
 @contextmanager
-def _session(
-    target: DbtTarget, destination: str, work_dir: str | Path | None, quiet: bool
-) -> Iterator[Any]:
+def _session(target: DbtTarget, destination: str, work_dir: str | Path | None, quiet: bool) -> Iterator[Any]:
     """A function `invoke(command, args)` that runs one dbt command on `target` and returns its results as
     dicts (type, name, status, message); a failed command raises ModelsBuildError (password removed)."""
     runner = _dbt_runner(target)

@@ -65,7 +65,9 @@ def models_build(
 @models.command("docs")
 @click.option("--destination", help=_DESTINATION_HELP + " [default: HOME/close.duckdb]")
 @click.option("--dataset", help="Use the destination of this Data Center DataSet (name or id).")
-@click.option("--port", default=8580, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
+@click.option(
+    "--port", default=8580, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1."
+)
 @click.pass_context
 def models_docs(ctx: click.Context, destination: str | None, dataset: str | None, port: int) -> None:
     """Generate dbt's documentation of the models and serve it on 127.0.0.1 until Ctrl-C."""
