@@ -12,7 +12,7 @@ import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -181,8 +181,16 @@ def test_win_rate_counts_the_sandbox_won_and_lost(built: Built) -> None:
     opportunities = list(built.data.iter_records("opportunity"))
     won = sum(o["status_type"] == "won" for o in opportunities)
     lost = sum(o["status_type"] == "lost" for o in opportunities)
-    rows = built.query(f"select sum(won_count), sum(lost_count) from {built.mart('close_won_lost_by_month')}")
-    assert tuple(rows[0]) == (won, lost)
+    days = sum(
+        (date.fromisoformat(o["date_won"]) - datetime.fromisoformat(o["date_created"]).date()).days
+        for o in opportunities
+        if o["status_type"] == "won" and o["date_won"]
+    )
+    rows = built.query(
+        "select sum(won_count), sum(lost_count), sum(total_days_to_close)"
+        f" from {built.mart('close_won_lost_by_month')}"
+    )
+    assert tuple(rows[0]) == (won, lost, days)
 
 
 # -- optional reports, errors, CLI --------------------------------------------------------------------------

@@ -20,8 +20,8 @@ select
     o.date_won,
     o.date_lost,
     case
-        when coalesce(o.date_won, o.date_lost) is not null then {{ closesync_days_between(
-            'o.created_at', 'cast(coalesce(o.date_won, o.date_lost) as ' ~ dbt.type_timestamp() ~ ')') }}
+        when coalesce(o.date_won, o.date_lost) is not null
+            then {{ dbt.datediff('cast(o.created_at as date)', 'coalesce(o.date_won, o.date_lost)', 'day') }}
     end as days_to_close
     {{- closesync_custom_select(fields, 'o') }}
 from {{ ref('stg_close__opportunities') }} as o

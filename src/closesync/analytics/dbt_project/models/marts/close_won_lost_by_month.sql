@@ -1,5 +1,6 @@
 {#- Won and lost opportunities by month and owner. A won opportunity counts at date_won, a lost one at
-    date_lost (else its last update); days to close run from creation to date_won. -#}
+    date_lost (else its last update); days to close count calendar days
+    from the creation date to date_won. -#}
 with closed as (
     select
         o.user_id,
@@ -12,7 +13,7 @@ with closed as (
         end as closed_on,
         case
             when o.status_type = 'won' and o.date_won is not null
-                then {{ closesync_days_between('o.created_at', 'cast(o.date_won as ' ~ dbt.type_timestamp() ~ ')') }}
+                then {{ dbt.datediff('cast(o.created_at as date)', 'o.date_won', 'day') }}
         end as days_to_close
     from {{ ref('stg_close__opportunities') }} as o
     left join {{ ref('stg_close__users') }} as u on u.user_id = o.user_id

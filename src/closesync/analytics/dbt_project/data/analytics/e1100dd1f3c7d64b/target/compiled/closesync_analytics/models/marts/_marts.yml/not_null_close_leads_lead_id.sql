@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select lead_id
+from "close"."analytics"."close_leads"
+where lead_id is null
+
+

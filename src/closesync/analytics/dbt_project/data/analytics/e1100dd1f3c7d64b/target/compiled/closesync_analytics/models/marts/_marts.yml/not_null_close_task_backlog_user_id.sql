@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select user_id
+from "close"."analytics"."close_task_backlog"
+where user_id is null
+
+

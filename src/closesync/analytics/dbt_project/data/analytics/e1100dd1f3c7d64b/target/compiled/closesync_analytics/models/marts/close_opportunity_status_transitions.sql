@@ -1,0 +1,32 @@
+with changes as (
+    select
+        cast(date_trunc('month', activity_at) as date) as transition_month,
+        old_opportunity_status_id as from_status_id,
+        old_status_label as from_status_label,
+        old_status_type as from_status_type,
+        new_opportunity_status_id as to_status_id,
+        new_status_label as to_status_label,
+        new_status_type as to_status_type,
+        pipeline_id,
+        pipeline_name,
+        opportunity_id,
+        opportunity_value
+    from "close"."analytics"."stg_close__opportunity_status_changes"
+    where activity_at is not null
+)
+
+select
+    transition_month,
+    from_status_id,
+    max(from_status_label) as from_status_label,
+    max(from_status_type) as from_status_type,
+    to_status_id,
+    max(to_status_label) as to_status_label,
+    max(to_status_type) as to_status_type,
+    max(pipeline_id) as pipeline_id,
+    max(pipeline_name) as pipeline_name,
+    cast(count(*) as bigint) as transitions,
+    cast(count(distinct opportunity_id) as bigint) as opportunities,
+    cast(sum(opportunity_value) as bigint) as total_value
+from changes
+group by transition_month, from_status_id, to_status_id

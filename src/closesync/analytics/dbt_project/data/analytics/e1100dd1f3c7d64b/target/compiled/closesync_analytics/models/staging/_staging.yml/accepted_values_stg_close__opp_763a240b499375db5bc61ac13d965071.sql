@@ -1,0 +1,22 @@
+
+    
+    
+
+with all_values as (
+
+    select
+        status_type as value_field,
+        count(*) as n_records
+
+    from "close"."analytics"."stg_close__opportunity_statuses"
+    group by status_type
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'active','won','lost'
+)
+
+

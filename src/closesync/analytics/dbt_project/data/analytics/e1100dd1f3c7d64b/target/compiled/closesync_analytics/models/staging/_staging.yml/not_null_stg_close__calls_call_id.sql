@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select call_id
+from "close"."analytics"."stg_close__calls"
+where call_id is null
+
+

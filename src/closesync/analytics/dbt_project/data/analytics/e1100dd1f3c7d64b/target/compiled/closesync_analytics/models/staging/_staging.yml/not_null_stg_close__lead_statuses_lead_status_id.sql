@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select lead_status_id
+from "close"."analytics"."stg_close__lead_statuses"
+where lead_status_id is null
+
+

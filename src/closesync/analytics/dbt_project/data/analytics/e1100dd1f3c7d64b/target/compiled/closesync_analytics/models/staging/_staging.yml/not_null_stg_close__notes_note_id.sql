@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select note_id
+from "close"."analytics"."stg_close__notes"
+where note_id is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select sms_id
+from "close"."analytics"."stg_close__sms"
+where sms_id is null
+
+

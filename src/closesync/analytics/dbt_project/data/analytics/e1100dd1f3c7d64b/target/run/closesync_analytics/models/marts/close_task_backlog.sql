@@ -1,0 +1,23 @@
+
+    
+
+    create  table
+      "close"."analytics"."close_task_backlog__dbt_tmp"
+  
+    
+    as (
+      select
+    t.user_id,
+    max(coalesce(u.user_name, t.user_name)) as user_name,
+    cast(sum(case when not t.is_complete then 1 else 0 end) as bigint) as open_tasks,
+    cast(sum(case when not t.is_complete and t.due_at < (now() at time zone 'UTC') then 1 else 0 end)
+         as bigint) as overdue_tasks,
+    cast(sum(case when t.is_complete then 1 else 0 end) as bigint) as completed_tasks,
+    min(case when not t.is_complete then t.due_at end) as oldest_open_due
+from "close"."analytics"."stg_close__tasks" as t
+left join "close"."analytics"."stg_close__users" as u on u.user_id = t.user_id
+where t.user_id is not null
+group by t.user_id
+    );
+    
+  

@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select opportunity_id
+from "close"."analytics"."stg_close__opportunity_status_changes"
+where opportunity_id is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

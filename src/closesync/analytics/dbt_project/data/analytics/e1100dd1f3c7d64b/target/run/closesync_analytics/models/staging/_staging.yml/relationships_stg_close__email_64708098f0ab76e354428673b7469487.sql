@@ -1,0 +1,39 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+with child as (
+    select user_id as from_field
+    from "close"."analytics"."stg_close__emails"
+    where user_id is not null
+),
+
+parent as (
+    select user_id as to_field
+    from "close"."analytics"."stg_close__users"
+)
+
+select
+    from_field
+
+from child
+left join parent
+    on child.from_field = parent.to_field
+
+where parent.to_field is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,28 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+select
+    lead_status_id as unique_field,
+    count(*) as n_records
+
+from "close"."analytics"."stg_close__lead_statuses"
+where lead_status_id is not null
+group by lead_status_id
+having count(*) > 1
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,24 @@
+
+    
+
+    create  table
+      "close"."analytics"."stg_close__lead_statuses__dbt_tmp"
+  
+    
+    as (
+      with latest as (select *
+    from (
+        select
+            src.*,
+            row_number() over (partition by src.id order by label desc) as _closesync_row
+        from "close"."main"."lead_statuses" as src
+        where src.id is not null
+    ) as ranked
+    where _closesync_row = 1)
+select
+    cast(id as TEXT) as lead_status_id,
+    label as status_label
+from latest
+    );
+    
+  

@@ -1,0 +1,23 @@
+
+    
+
+    create  table
+      "close"."analytics"."stg_close__sms__dbt_tmp"
+  
+    
+    as (
+      
+
+select
+    cast(null as TEXT) as sms_id,
+    cast(null as TEXT) as lead_id,
+    cast(null as TEXT) as user_id,
+    cast(null as TEXT) as user_name,
+    cast(null as TEXT) as direction,
+    cast(null as timestamp) as activity_at,
+    cast(null as timestamp) as created_at
+where 1 = 0
+
+    );
+    
+  
