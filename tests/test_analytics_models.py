@@ -27,6 +27,7 @@ from psycopg import sql
 from closesync import sync
 from closesync.analytics import (
     MARTS,
+    OPTIONAL_REPORTS,
     REQUIRED_REPORTS,
     BuildResult,
     DbtNotInstalledError,
@@ -35,6 +36,7 @@ from closesync.analytics import (
     models_schema,
 )
 from closesync.cli import cli
+from closesync.reports import get_report
 from closesync.sandbox import Sandbox
 from closesync.sandbox.data import SandboxData
 
@@ -296,3 +298,14 @@ def test_every_project_file_is_package_data() -> None:
     packaged = {p for glob in globs for p in package.glob(glob)}
     assert len(shipped) >= len(MODEL_FILES) + 4
     assert shipped <= packaged, sorted(str(p.relative_to(package)) for p in shipped - packaged)
+
+
+def test_the_dbt_sources_are_the_reports_the_contract_names() -> None:
+    """_sources.yml and REQUIRED_REPORTS/OPTIONAL_REPORTS list the same tables (the slugs of the reports)."""
+    import yaml
+
+    sources = yaml.safe_load((PROJECT / "models" / "staging" / "_sources.yml").read_text())["sources"]
+    tables = {table["name"] for table in sources[0]["tables"]}
+    expected = {report.lower().replace(" ", "_") for report in (*REQUIRED_REPORTS, *OPTIONAL_REPORTS)}
+    assert tables == expected
+    assert {get_report(report).slug for report in REQUIRED_REPORTS} <= tables

@@ -43,11 +43,6 @@ MODELS_SCHEMA = "analytics"
 _DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public"}
 
 
-def table_of(report: str) -> str:
-    """The table closesync loads a report into (its slug)."""
-    return report.lower().replace(" ", "_")
-
-
 def source_schema(destination: str) -> str:
     """The schema holding closesync's tables: `main` in DuckDB, the URL's `?schema=` (else public)."""
     parsed = parse_destination(destination)

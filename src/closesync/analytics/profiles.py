@@ -7,6 +7,7 @@ that :func:`password_env` sets for the run's duration only.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,8 +42,6 @@ class DbtTarget:
 
     def profiles_yml(self) -> str:
         """profiles.yml text (JSON is YAML): the one output this target needs, no secret in it."""
-        import json
-
         return json.dumps({PROFILE: {"target": TARGET, "outputs": {TARGET: self.output}}}, indent=2)
 
 

@@ -18,12 +18,11 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
-from closesync.analytics.contract import REQUIRED_REPORTS, table_of
+from closesync.analytics.contract import REQUIRED_REPORTS
 from closesync.analytics.errors import (
     INSTALL_HINT,
     DbtNotInstalledError,
     ModelsBuildError,
-    ModelsError,
     ModelsInputError,
 )
 from closesync.analytics.profiles import DbtTarget, dbt_target, password_env
@@ -70,12 +69,10 @@ def build_models(
     """
     target = dbt_target(destination, threads)
     _check_sources(destination)
-    args = ["--vars", json.dumps({"relationship_severity": "error" if strict else "warn"})]
-    if select:
-        args += ["--select", *select]
+    args = ["--select", *select] if select else []
     started = time.monotonic()
     with _session(target, destination, work_dir, quiet) as invoke:
-        results = invoke("build", args)
+        results = invoke("build", args, {"relationship_severity": "error" if strict else "warn"})
     models = [r for r in results if r["type"] == "model"]
     tests = [r for r in results if r["type"] == "test"]
     return BuildResult(
@@ -92,7 +89,7 @@ def generate_docs(destination: str, *, work_dir: str | Path | None = None, quiet
     """`dbt docs generate` for `destination`; returns the index.html it wrote."""
     target = dbt_target(destination)
     with _session(target, destination, work_dir, quiet) as invoke:
-        invoke("docs generate", [])
+        invoke("docs generate")
     return _work(destination, work_dir) / "target" / "index.html"
 
 
@@ -100,21 +97,23 @@ def serve_docs(destination: str, *, port: int = 8580, work_dir: str | Path | Non
     """Generate dbt's docs for `destination` and serve them on 127.0.0.1:`port` until interrupted."""
     target = dbt_target(destination)
     with _session(target, destination, work_dir, quiet=False) as invoke:
-        invoke("docs generate", [])
+        invoke("docs generate")
         invoke("docs serve", ["--host", "127.0.0.1", "--port", str(port), "--no-browser"])
 
 
 def _work(destination: str, work_dir: str | Path | None) -> Path:
-    return Path(work_dir) if work_dir is not None else default_work_dir(destination)
+    """The work folder, absolute: dbt reads relative paths from the project folder (inside the package)."""
+    return (Path(work_dir) if work_dir is not None else default_work_dir(destination)).resolve()
 
 
 def _check_sources(destination: str) -> None:
     """Fail with the reports to sync when the destination lacks a table the staging models read."""
+    from closesync.reports import get_report
     from closesync.sinks import open_sink
 
     with open_sink(destination, read_only=True) as sink:
         present = set(sink.tables())
-    missing = [report for report in REQUIRED_REPORTS if table_of(report) not in present]
+    missing = [report for report in REQUIRED_REPORTS if get_report(report).slug not in present]
     if missing:
         names = ", ".join(f'"{report}"' for report in missing)
         raise ModelsInputError(f"the models read reports this destination lacks; sync them first: {names}")
@@ -133,8 +132,9 @@ def _dbt_runner(target: DbtTarget) -> Any:
 
 @contextmanager
 def _session(target: DbtTarget, destination: str, work_dir: str | Path | None, quiet: bool) -> Iterator[Any]:
-    """A function `invoke(command, args)` that runs one dbt command on `target` and returns its results as
-    dicts (type, name, status, message); a failed command raises ModelsBuildError (password removed)."""
+    """A function `invoke(command, args=(), variables=None)` that runs one dbt command on `target` and returns
+    its results as dicts (type, name, status, message); a failed command raises ModelsBuildError (password
+    removed). `variables` are dbt vars added to the source schema's."""
     runner = _dbt_runner(target)
     work = _work(destination, work_dir)
     make_private_dirs(work)
@@ -150,16 +150,12 @@ def _session(target: DbtTarget, destination: str, work_dir: str | Path | None, q
             "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
         ]  # fmt: skip
         flags = ["--no-send-anonymous-usage-stats", "--no-use-colors"] + (["--quiet"] if quiet else [])
-        vars_ = {"closesync_schema": target.source_schema}
 
-        def invoke(command: str, args: list[str]) -> list[dict[str, str]]:
-            extra = list(args)
-            if "--vars" in extra:  # merge the caller's vars with the source schema
-                at = extra.index("--vars")
-                extra[at + 1] = json.dumps({**vars_, **json.loads(extra[at + 1])})
-            else:
-                extra += ["--vars", json.dumps(vars_)]
-            outcome = runner.invoke([*flags, *command.split(), *common, *extra])
+        def invoke(
+            command: str, args: Sequence[str] = (), variables: dict[str, str] | None = None
+        ) -> list[dict[str, str]]:
+            dbt_vars = json.dumps({"closesync_schema": target.source_schema, **(variables or {})})
+            outcome = runner.invoke([*flags, *command.split(), *common, "--vars", dbt_vars, *args])
             results = _results(outcome.result)
             failed = [r for r in results if r["status"] in _FAILED]
             if outcome.exception is not None or failed or not outcome.success:
@@ -205,4 +201,4 @@ def _failure(command: str, outcome: Any, failed: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BuildResult", "ModelsError", "build_models", "default_work_dir", "generate_docs", "serve_docs"]
+__all__ = ["BuildResult", "build_models", "default_work_dir", "generate_docs", "serve_docs"]

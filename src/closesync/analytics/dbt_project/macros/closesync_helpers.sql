@@ -20,14 +20,18 @@
     ({{ dbt.datediff(start, end, 'second') }} / 86400.0)
 {%- endmacro %}
 
-{#- The rows of a synced table, one per `key` (the latest `order_by` wins), `_closesync_row` dropped later.
+{#- The rows of a synced table, one per `key` (the latest non-null `order_by` wins; NULL sorts differently
+    per database, so it is ordered explicitly).
     closesync's upsert already keeps one row per key; the append method keeps every version read. -#}
 {% macro closesync_latest(relation, key='id', order_by='date_updated') -%}
     select *
     from (
         select
             src.*,
-            row_number() over (partition by src.{{ key }} order by {{ order_by }} desc) as _closesync_row
+            row_number() over (
+                partition by src.{{ key }}
+                order by case when src.{{ order_by }} is null then 1 else 0 end, src.{{ order_by }} desc
+            ) as _closesync_row
         from {{ relation }} as src
         where src.{{ key }} is not null
     ) as ranked
