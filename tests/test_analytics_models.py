@@ -283,6 +283,8 @@ def test_cli_docs_serves_dbt_docs_on_localhost(duckdb_built: Built, tmp_path: Pa
                 time.sleep(0.5)
         assert page.status_code == 200 and "dbt" in page.text.lower()
         assert httpx.get(f"http://127.0.0.1:{port}/manifest.json", timeout=5).json()["nodes"]
+        with duckdb.connect(duckdb_built.destination.removeprefix("duckdb:")) as con:  # not held while serving
+            assert con.sql("select count(*) from analytics.close_leads").fetchall()[0][0] > 0
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -47,9 +47,10 @@ class BuildResult:
 
 def default_work_dir(destination: str, home: str | Path | None = None) -> Path:
     """Where the runs for a destination keep dbt's files: HOME/analytics/<hash> (~/.cache/closesync without
-    a home); one folder per destination, so docs and partial parsing survive between runs."""
+    a home); one folder per destination, so docs and partial parsing survive between runs. The hash is of
+    the destination without its password."""
     base = Path(home) / "analytics" if home else Path.home() / ".cache" / "closesync" / "analytics"
-    return base / hashlib.sha256(destination.encode()).hexdigest()[:16]
+    return base / hashlib.sha256(redact_destination(destination).encode()).hexdigest()[:16]
 
 
 def build_models(
@@ -94,10 +95,10 @@ def generate_docs(destination: str, *, work_dir: str | Path | None = None, quiet
 
 
 def serve_docs(destination: str, *, port: int = 8580, work_dir: str | Path | None = None) -> None:
-    """Generate dbt's docs for `destination` and serve them on 127.0.0.1:`port` until interrupted."""
-    target = dbt_target(destination)
-    with _session(target, destination, work_dir, quiet=False) as invoke:
-        invoke("docs generate")
+    """Generate dbt's docs for `destination` and serve them on 127.0.0.1:`port` until interrupted. Serving
+    reads only the generated files: the database is released first (a sync can run meanwhile)."""
+    generate_docs(destination, work_dir=work_dir, quiet=False)
+    with _session(dbt_target(destination), destination, work_dir, quiet=False) as invoke:
         invoke("docs serve", ["--host", "127.0.0.1", "--port", str(port), "--no-browser"])
 
 
