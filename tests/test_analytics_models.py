@@ -31,6 +31,7 @@ from closesync.analytics import (
     REQUIRED_REPORTS,
     BuildResult,
     DbtNotInstalledError,
+    ModelsBuildError,
     ModelsInputError,
     build_models,
     models_schema,
@@ -223,6 +224,20 @@ def test_sms_and_meetings_tables_are_used_when_present(duckdb_built: Built, tmp_
     assert rows == [(2, 1, 0)]
 
 
+def test_a_broken_relationship_warns_and_fails_when_strict(duckdb_built: Built, tmp_path: Path) -> None:
+    copy = tmp_path / "orphan.duckdb"
+    shutil.copy(Path(duckdb_built.destination.removeprefix("duckdb:")), copy)
+    with duckdb.connect(str(copy)) as con:  # a call of a deleted lead, as a real account keeps them
+        con.execute(
+            "update activities_call set lead_id = 'lead_deleted' where id = (select min(id) from activities_call)"
+        )
+    destination, only_calls = f"duckdb:{copy}", ["stg_close__calls"]
+    result = build_models(destination, work_dir=tmp_path / "dbt", select=only_calls)
+    assert result.models == 1 and [w for w in result.warnings if "lead_id" in w]
+    with pytest.raises(ModelsBuildError, match=r"test relationships_stg_close__calls_\w+: fail"):
+        build_models(destination, work_dir=tmp_path / "dbt", select=only_calls, strict=True)
+
+
 def test_missing_report_tables_are_named(tmp_path: Path) -> None:
     db = tmp_path / "partial.duckdb"
     with duckdb.connect(str(db)) as con:
@@ -283,7 +298,9 @@ def test_cli_docs_serves_dbt_docs_on_localhost(duckdb_built: Built, tmp_path: Pa
                 time.sleep(0.5)
         assert page.status_code == 200 and "dbt" in page.text.lower()
         assert httpx.get(f"http://127.0.0.1:{port}/manifest.json", timeout=5).json()["nodes"]
-        with duckdb.connect(duckdb_built.destination.removeprefix("duckdb:")) as con:  # not held while serving
+        with duckdb.connect(
+            duckdb_built.destination.removeprefix("duckdb:")
+        ) as con:  # not held while serving
             assert con.sql("select count(*) from analytics.close_leads").fetchall()[0][0] > 0
     finally:
         process.terminate()
