@@ -202,18 +202,17 @@ def test_sms_and_meetings_tables_are_used_when_present(duckdb_built: Built, tmp_
     copy = tmp_path / "with_sms.duckdb"
     shutil.copy(source, copy)
     user = duckdb_built.query("select id from users order by id limit 1")[0][0]
-    with duckdb.connect(str(copy)) as con:
+    with duckdb.connect(str(copy)) as con:  # only the columns any catalog gives an SMS activity
         con.execute(
-            "create table activities_sms as select * from (values"
-            " ('sms_1', 'outbound'), ('sms_2', 'outbound'), ('sms_3', 'inbound')) as t(id, direction)"
+            "create table activities_sms as select id, direction, user_id, date_created from (values"
+            " ('sms_1', 'outbound'), ('sms_2', 'outbound'), ('sms_3', 'inbound')) as t(id, direction),"
+            f" (select '{user}' as user_id, timestamptz '2030-01-02 10:00:00+00' as date_created)"
         )
         con.execute(
-            "alter table activities_sms add column lead_id varchar; alter table activities_sms add column user_id"
-            f" varchar default '{user}'; update activities_sms set user_id = '{user}';"
-            " alter table activities_sms add column user_name varchar;"
-            " alter table activities_sms add column activity_at timestamptz default '2030-01-02 10:00:00+00';"
-            " alter table activities_sms add column date_created timestamptz default '2030-01-02 10:00:00+00';"
-            " alter table activities_sms add column date_updated timestamptz default '2030-01-02 10:00:00+00';"
+            "create table activities_meetings as select 'meet_1' as id, ? as user_id, 'x' as lead_id,"
+            " timestamptz '2030-01-02 09:00:00+00' as activity_at, timestamptz '2029-12-30 00:00:00+00'"
+            " as date_created, timestamptz '2030-01-03 00:00:00+00' as date_updated",
+            [user],
         )
     build_models(f"duckdb:{copy}", work_dir=tmp_path / "dbt", strict=True)
     with duckdb.connect(str(copy), read_only=True) as con:
@@ -221,7 +220,7 @@ def test_sms_and_meetings_tables_are_used_when_present(duckdb_built: Built, tmp_
             "select sms_sent, sms_received, meetings from analytics.close_activity_by_user_day"
             f" where activity_date = date '2030-01-02' and user_id = '{user}'"
         ).fetchall()
-    assert rows == [(2, 1, 0)]
+    assert rows == [(2, 1, 1)]  # the meeting counts on its activity_at day, not its date_created
 
 
 def test_a_broken_relationship_warns_and_fails_when_strict(duckdb_built: Built, tmp_path: Path) -> None:

@@ -47,12 +47,13 @@
                                    identifier=relation.identifier)) }}
 {%- endmacro %}
 
-{#- Whether `relation` has a column named `name`. -#}
-{% macro closesync_has_column(relation, name) -%}
+{#- `name` when `relation` has that column, else a typed NULL: the optional reports come from catalogs that
+    may shape them differently, so their models read only the columns they find. -#}
+{% macro closesync_column_or_null(relation, name, type) -%}
     {% for column in adapter.get_columns_in_relation(relation) %}
         {% if column.name | lower == name %}
-            {{ return(true) }}
+            {{ return(name) }}
         {% endif %}
     {% endfor %}
-    {{ return(false) }}
+    {{ return('cast(null as ' ~ type ~ ')') }}
 {%- endmacro %}
