@@ -1,4 +1,5 @@
-"""`make demo`: start the local Close sandbox, sync all 38 reports into ./data/close.duckdb, show queries.
+"""`make demo`: start the local Close sandbox, sync all 38 reports into ./data/close.duckdb, show queries,
+then build the analytics models (dbt) on that data and print answers from the marts.
 
 The sync runs through the real `closesync sync` command over real HTTP, exactly as it would against
 api.close.com; only the base URL and the key differ.
@@ -15,6 +16,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from closesync.analytics import ModelsError, build_models
+from closesync.analytics.runner import default_work_dir
 from closesync.sandbox import Sandbox
 
 DB = Path("data/close.duckdb")
@@ -31,6 +34,57 @@ QUERIES = {
         SELECT date_trunc('month', date_created) AS month, count(*) AS emails
         FROM activities_emails WHERE direction = 'outgoing' GROUP BY ALL ORDER BY month DESC LIMIT 6""",
 }
+
+# Answers from the marts (schema `analytics`, docs/analytics.md). The sandbox's data ends before today, so
+# "recent" means the latest months and week that have data.
+ANSWERS = {
+    "Open pipeline by status (dollars, and weighted by confidence)": """
+        SELECT status_label, pipeline_name, sum(opportunity_count) AS opportunities,
+               sum(total_value) // 100 AS dollars, sum(expected_value) // 100 AS expected_dollars
+        FROM analytics.close_pipeline_now WHERE status_type = 'active' GROUP BY ALL ORDER BY dollars DESC""",
+    "Win rate, the last 6 months with closed deals": """
+        SELECT strftime(close_month, '%Y-%m') AS month, sum(won_count) AS won, sum(lost_count) AS lost,
+               round(100.0 * sum(won_count) / (sum(won_count) + sum(lost_count)), 1) AS win_rate_pct,
+               round(sum(total_days_to_close) / nullif(sum(won_count), 0), 1) AS avg_days_to_win
+        FROM analytics.close_won_lost_by_month GROUP BY ALL ORDER BY month DESC LIMIT 6""",
+    "Top callers, the latest week with calls": """
+        SELECT user_name, sum(calls) AS calls, sum(calls_outbound) AS outbound,
+               round(sum(call_duration_seconds) / 60.0) AS minutes
+        FROM analytics.close_activity_by_user_day
+        WHERE date_trunc('week', activity_date) = (SELECT max(date_trunc('week', activity_date))
+                                                  FROM analytics.close_activity_by_user_day WHERE calls > 0)
+        GROUP BY ALL HAVING sum(calls) > 0 ORDER BY calls DESC, minutes DESC LIMIT 5""",
+}
+
+
+def show(console: Console, queries: dict[str, str]) -> None:
+    """Run each query on the demo's DuckDB file and print its rows as a table, then the SQL."""
+    with duckdb.connect(str(DB), read_only=True) as con:
+        for title, sql in queries.items():
+            relation = con.sql(sql)
+            table = Table(title=title, title_justify="left")
+            for column in relation.columns:
+                table.add_column(column)
+            for row in relation.fetchall():
+                table.add_row(*(str(v) for v in row))
+            console.print(table)
+            console.print(f"[dim]{' '.join(sql.split())}[/]\n")
+
+
+def show_models(console: Console) -> int:
+    """Build the analytics models on the synced data (`closesync models build`) and print answers."""
+    destination = f"duckdb:{DB}"
+    console.print("$ closesync models build   (dbt: staging models, marts and their tests)")
+    try:
+        result = build_models(destination, work_dir=default_work_dir(destination, DB.parent))
+    except ModelsError as error:
+        console.print(f"Models not built: {error}", style="bold red", markup=False, highlight=False)
+        return 1
+    console.print(f"Built {result.models} models, {result.tests} tests passed ({result.elapsed_s:.0f} s).\n")
+    show(console, ANSWERS)
+    console.print("See them as charts: [bold]closesync serve[/], then open http://127.0.0.1:8080/insights")
+    console.print("The models' own documentation: closesync models docs")
+    return 0
 
 
 def main() -> int:
@@ -55,20 +109,12 @@ def main() -> int:
         console.print("[bold red]The sync reported failures (see above).[/]")
         return code
 
-    with duckdb.connect(str(DB), read_only=True) as con:
-        for title, sql in QUERIES.items():
-            relation = con.sql(sql)
-            table = Table(title=title, title_justify="left")
-            for column in relation.columns:
-                table.add_column(column)
-            for row in relation.fetchall():
-                table.add_row(*(str(v) for v in row))
-            console.print(table)
-            console.print(f"[dim]{' '.join(sql.split())}[/]\n")
+    show(console, QUERIES)
     console.print("Try your own queries:", style="bold")
     command = f"import duckdb; duckdb.connect('{DB}').sql('SHOW TABLES').show()"
     console.print(f'  .venv/bin/python -c "{command}"', markup=False, soft_wrap=True)
-    return 0
+    console.print()
+    return show_models(console)
 
 
 if __name__ == "__main__":

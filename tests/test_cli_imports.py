@@ -53,6 +53,8 @@ def imported_modules(*args: str) -> set[str]:
         ["notify", "--help"],
         ["runs", "--help"],
         ["doctor", "--help"],
+        ["models", "--help"],
+        ["models", "build", "--help"],
     ],
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:

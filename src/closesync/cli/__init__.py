@@ -17,6 +17,7 @@ from closesync.cli.accounts import accounts
 from closesync.cli.common import error_message, exit_code, fail
 from closesync.cli.datasets import datasets
 from closesync.cli.doctor import doctor_command
+from closesync.cli.models import models
 from closesync.cli.notify import notify
 from closesync.cli.runs import runs
 from closesync.cli.sandbox import sandbox_command
@@ -66,6 +67,7 @@ cli.add_command(scheduler)
 cli.add_command(notify)
 cli.add_command(sandbox_command)
 cli.add_command(doctor_command)
+cli.add_command(models)
 
 
 def main() -> None:

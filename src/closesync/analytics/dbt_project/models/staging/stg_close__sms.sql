@@ -1,0 +1,32 @@
+{#- Report "Activities SMS" is optional: without its table this model is empty, with the same columns.
+    Close writes SMS directions as inbound/outbound; outgoing/incoming are read the same way. -#}
+{%- set string, stamp = dbt.type_string(), dbt.type_timestamp() -%}
+{% set relation = closesync_existing(source('closesync', 'activities_sms')) %}
+{% if relation is none %}
+select
+    cast(null as {{ string }}) as sms_id,
+    cast(null as {{ string }}) as lead_id,
+    cast(null as {{ string }}) as user_id,
+    cast(null as {{ string }}) as user_name,
+    cast(null as {{ string }}) as direction,
+    cast(null as {{ stamp }}) as activity_at,
+    cast(null as {{ stamp }}) as created_at
+where 1 = 0
+{% else %}
+{%- set updated = closesync_column_or_null(relation, 'date_updated', stamp) %}
+{%- set activity_at = closesync_column_or_null(relation, 'activity_at', stamp) %}
+{%- set direction = closesync_column_or_null(relation, 'direction', string) %}
+with latest as ({{ closesync_latest(relation, order_by=(updated if updated == 'date_updated' else 'id')) }})
+select
+    cast(id as {{ string }}) as sms_id,
+    cast({{ closesync_column_or_null(relation, 'lead_id', string) }} as {{ string }}) as lead_id,
+    cast({{ closesync_column_or_null(relation, 'user_id', string) }} as {{ string }}) as user_id,
+    {{ closesync_column_or_null(relation, 'user_name', string) }} as user_name,
+    case
+        when lower({{ direction }}) in ('outbound', 'outgoing') then 'outbound'
+        when lower({{ direction }}) in ('inbound', 'incoming') then 'inbound'
+    end as direction,
+    {{ closesync_utc('coalesce(' ~ activity_at ~ ', date_created)') }} as activity_at,
+    {{ closesync_utc('date_created') }} as created_at
+from latest
+{% endif %}
