@@ -122,6 +122,20 @@ def test_sync_takes_a_timeout(make_sandbox: Callable[..., Sandbox], home: Path, 
     assert bad.exit_code == 2 and "--timeout" in bad.output
 
 
+def test_sync_takes_a_total_retry_time(make_sandbox: Callable[..., Sandbox], home: Path, tmp_path: Path) -> None:
+    """`--max-retry-time`: a server that keeps failing is given up on after that long in all, not ten minutes."""
+    sb = make_sandbox(leads=5)
+    sb.add_fault("503", path="user/", count=10_000)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["--home", str(home), "sync", "users", "--max-retry-time", "1",
+                                      "--api-key", sb.api_key, "--base-url", sb.base_url,
+                                      "--db", str(tmp_path / "c.duckdb")])
+    assert result.exit_code == 1 and "gave up after" in result.output, result.output
+    assert time.monotonic() - started < 30
+    bad = CliRunner().invoke(cli, ["--home", str(home), "sync", "users", "--max-retry-time", "-1", "--api-key", "k"])
+    assert bad.exit_code == 2 and "--max-retry-time" in bad.output
+
+
 def test_datasets_take_client_options(make_sandbox: Callable[..., Sandbox], home: Path) -> None:
     from closesync.datacenter.service import DataCenter
 

@@ -49,6 +49,14 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
     metavar="SECONDS",
     help="Give up on a silent connection after this long (each attempt; failures are retried).",
 )
+@click.option(
+    "--max-retry-time",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop retrying a request (server errors, dropped connections, rate limits) after this long in all.",
+)
 @click.option("--force", is_flag=True, help="Load tables a dataset owns, and take them over.")
 @click.option(
     "--all", "all_reports", is_flag=True, help="Sync every report of the catalog, not only the 38 classic ones."
@@ -71,6 +79,7 @@ def sync_command(
     until: str | None,
     full_refresh: bool,
     timeout: float,
+    max_retry_time: float,
     force: bool,
     all_reports: bool,
     as_json: bool,
@@ -132,7 +141,9 @@ def sync_command(
     try:
         if db_folder is not None:
             _make_folder(db_folder)
-        options["client"] = ctx.with_resource(CloseClient(key, base_url=base_url, timeout=timeout))
+        options["client"] = ctx.with_resource(
+            CloseClient(key, base_url=base_url, timeout=timeout, max_retry_time=max_retry_time)
+        )
         if as_json:
             result = sync([s.slug for s in specs], **options)
             click.echo(json.dumps(result.to_dict(), indent=2))
