@@ -285,12 +285,11 @@ def _expand_per_type(
             continue
         if not typed:
             now = datetime.now(UTC)
-            results[spec.slug] = ReportResult(
-                spec.slug, spec.name, table or spec.slug, "success", started_at=now, finished_at=now,
-                notes=["this account has no custom object types"],
-            )
+            results[spec.slug] = ReportResult(spec.slug, spec.name, table or spec.slug, "success")
+            results[spec.slug].started_at = results[spec.slug].finished_at = now
+            results[spec.slug].notes = ["this account has no custom object types"]
         for each in typed:
-            name = (table + each.slug[len(spec.slug):]) if table else each.slug
+            name = (table + each.slug[len(spec.slug) :]) if table else each.slug
             out.append(each)
             results[each.slug] = ReportResult(each.slug, each.name, name)
     return out, results

@@ -116,7 +116,10 @@ ACTIVITY_OBJECT_REPORTS: tuple[ReportSpec, ...] = (
         "Custom Fields Lead", "Returns the list of Lead Custom Fields.", "custom_field/lead/", CUSTOM_FIELDS
     ),
     _definitions(
-        "Custom Fields Contact", "Returns the list of Contact Custom Fields.", "custom_field/contact/", CUSTOM_FIELDS
+        "Custom Fields Contact",
+        "Returns the list of Contact Custom Fields.",
+        "custom_field/contact/",
+        CUSTOM_FIELDS,
     ),
     _definitions(
         "Custom Fields Opportunity",

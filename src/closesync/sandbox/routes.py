@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from closesync.sandbox.data import SandboxData
-from closesync.sandbox.errors import ApiError, not_found
 from closesync.sandbox.activity_objects import KINDS as EXTRA_ACTIVITIES
 from closesync.sandbox.custom_objects import check_list_params
+from closesync.sandbox.data import SandboxData
+from closesync.sandbox.errors import ApiError, not_found
 from closesync.sandbox.layout import ACTIVITY_MIX
 from closesync.sandbox.listing import ListSpec, Selection, list_response, parse_fields, project
 
