@@ -240,7 +240,8 @@ def dispatch(req: Request) -> Any:
 ACTIVITY_TYPES = {"activity/call": "Call", "activity/email": "Email", "activity/emailthread": "EmailThread",
                   "activity/note": "Note", "activity/status_change/lead": "LeadStatusChange",
                   "activity/status_change/opportunity": "OpportunityStatusChange",
-                  "activity/custom": "CustomActivity"}
+                  "activity/custom": "CustomActivity",
+                  **{kind: type_name for kind, (type_name, _) in EXTRA_ACTIVITIES.items()}}
 
 
 def _feed(coll: Any, order: Any, n: int) -> Any:
