@@ -93,6 +93,9 @@ def test_every_new_report_lands_once_per_record_with_a_small_skip_cap(make_sandb
         expected = _expected(sb, report.table)
         assert sorted(got) == sorted(expected) and expected, report.table
         assert report.rows == len(got), report.table
+        with duckdb.connect(str(db), read_only=True) as con:  # every key served is a declared column
+            extra = con.execute(f'SELECT count(*) FROM "{report.table}" WHERE extra IS NOT NULL').fetchall()
+        assert extra == [(0,)], report.table
     # paging really hit the cap: more records than one skip-capped list could reach
     assert len(_ids(db, "activities_sms")) > 10 + 100 and len(_ids(db, "events")) > 50
 
