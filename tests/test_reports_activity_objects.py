@@ -15,27 +15,9 @@ from closesync.reports.catalog import CLASSIC, REPORTS
 from closesync.reports.catalog_activity_objects import ACTIVITY_OBJECT_REPORTS
 from closesync.sandbox import Sandbox
 from fixtures_sandbox import sandbox_client
+from sandbox_expect import LIST_SOURCES, custom_object_types, expected_ids
 
 NEW = [spec.slug for spec in ACTIVITY_OBJECT_REPORTS]
-#: report -> the sandbox collection it reads (custom objects: one table per type, see _expected)
-COLLECTIONS = {
-    "activities_sms": "activity/sms",
-    "activities_meetings": "activity/meeting",
-    "activities_whatsapp_messages": "activity/whatsapp_message",
-    "activities_task_completed": "activity/task_completed",
-    "activities_created": "activity/created",
-    "activities_form_submissions": "activity/form_submission",
-    "activities_lead_merges": "activity/lead_merge",
-    "outcomes": "outcome",
-    "custom_fields_lead": "custom_field/lead",
-    "custom_fields_contact": "custom_field/contact",
-    "custom_fields_opportunity": "custom_field/opportunity",
-    "custom_fields_activity": "custom_field/activity",
-    "custom_fields_custom_object": "custom_field/custom_object_type",
-    "custom_fields_shared": "custom_field/shared",
-    "custom_object_types": "custom_object_type",
-    "events": "event",
-}
 
 
 def _sync(sb: Sandbox, destination: str, reports: list[str] = NEW, **options) -> closesync.SyncResult:
@@ -49,22 +31,14 @@ def _ids(db: Path, table: str) -> list[str]:
         return [row[0] for row in con.execute(f'SELECT id FROM "{table}"').fetchall()]
 
 
-def _type_tables(sb: Sandbox) -> dict[str, str]:
-    """custom_objects_<type> table -> custom object type id, from the sandbox's own types."""
-    return {
-        "custom_objects_" + t["name"].lower().replace(" ", "_"): t["id"]
-        for t in sb.data.records("custom_object_type")
-    }
-
-
 def _expected(sb: Sandbox, table: str) -> list[str]:
     """The ids the sandbox's truth endpoint lists for a table (never its paged API)."""
     if table == "custom_activity_types":
-        return [t["id"] for t in sb.data.catalog.custom_activity_types]
-    types = _type_tables(sb)
+        return expected_ids(sb, table)
+    types = custom_object_types(sb)
     if table in types:
         return [r["id"] for r in sb.truth("custom_object") if r["custom_object_type_id"] == types[table]]
-    return [r["id"] for r in sb.truth(COLLECTIONS[table])]
+    return [r["id"] for r in sb.truth(LIST_SOURCES[table])]
 
 
 def test_the_classic_38_come_first_and_every_new_report_is_described() -> None:
@@ -74,7 +48,9 @@ def test_the_classic_38_come_first_and_every_new_report_is_described() -> None:
         assert spec.family and spec.description and spec.primary_key == ("id",) and not spec.classic, (
             spec.name
         )
-        assert spec.slug in COLLECTIONS or spec.slug in ("custom_activity_types", "custom_objects"), spec.slug
+        assert spec.slug in LIST_SOURCES or spec.slug in ("custom_activity_types", "custom_objects"), (
+            spec.slug
+        )
     events = next(s for s in ACTIVITY_OBJECT_REPORTS if s.slug == "events")
     assert events.cursor == "date_updated" and "30 days" in events.description
 
@@ -86,7 +62,7 @@ def test_every_new_report_lands_once_per_record_with_a_small_skip_cap(make_sandb
 
     assert [r.error for r in result.failed] == []
     tables = [r.table for r in result.reports]
-    assert set(_type_tables(sb)) <= set(tables) and "custom_objects" not in tables
+    assert set(custom_object_types(sb)) <= set(tables) and "custom_objects" not in tables
     for report in result.reports:
         got = _ids(db, report.table)
         assert len(got) == len(set(got)), f"{report.table}: duplicate ids"
@@ -146,7 +122,7 @@ def test_incremental_second_run_reads_only_what_changed(sandbox: Sandbox, tmp_pa
     new_contract = data.add(
         "custom_object",
         name="New contract",
-        custom_object_type_id=_type_tables(sandbox)["custom_objects_support_contract"],
+        custom_object_type_id=custom_object_types(sandbox)["custom_objects_support_contract"],
     )
     data.update("lead", data.records("lead")[0]["id"], description="changed")  # logs an event
     sandbox.reset_stats()
@@ -246,7 +222,7 @@ def test_new_reports_land_in_parquet_as_in_duckdb(sandbox: Sandbox, tmp_path: Pa
 def test_new_records_over_http_are_the_truth(sandbox: Sandbox) -> None:
     """The truth endpoint answers for every new collection, custom objects with their type."""
     with httpx.Client(base_url=sandbox.base_url.replace("/api/v1/", "/"), timeout=10) as http:
-        for collection in (*COLLECTIONS.values(), "custom_object"):
+        for collection in (*(LIST_SOURCES[s] for s in NEW if s in LIST_SOURCES), "custom_object"):
             answer = http.get(f"_sandbox/truth/{collection}")
             records = answer.json()["records"]
             assert answer.status_code == 200 and (records or collection == "custom_field/shared"), collection
