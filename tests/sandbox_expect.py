@@ -24,7 +24,25 @@ LIST_SOURCES = {
     "smart_views": "saved_search",
     "tasks": "task",
     "users": "user",
+    # issue 14 (catalog_activity_objects.py)
+    "activities_sms": "activity/sms",
+    "activities_meetings": "activity/meeting",
+    "activities_whatsapp_messages": "activity/whatsapp_message",
+    "activities_task_completed": "activity/task_completed",
+    "activities_created": "activity/created",
+    "activities_form_submissions": "activity/form_submission",
+    "activities_lead_merges": "activity/lead_merge",
+    "outcomes": "outcome",
+    "custom_fields_lead": "custom_field/lead",
+    "custom_fields_contact": "custom_field/contact",
+    "custom_fields_opportunity": "custom_field/opportunity",
+    "custom_fields_activity": "custom_field/activity",
+    "custom_fields_custom_object": "custom_field/custom_object_type",
+    "custom_fields_shared": "custom_field/shared",
+    "custom_object_types": "custom_object_type",
+    "events": "event",
 }
+CUSTOM_OBJECTS_PREFIX = "custom_objects_"  # one table per custom object type, named after the type
 NESTED_BY_ID = {  # report -> (parent collection or object, key of the nested array)
     "leads_contacts": ("lead", "contacts"),
     "leads_opportunities": ("lead", "opportunities"),
@@ -52,6 +70,10 @@ def expected_ids(sb: Sandbox, slug: str) -> list[str]:
     data = sb.data
     if slug in LIST_SOURCES:
         return [r["id"] for r in data.records(LIST_SOURCES[slug])]
+    if slug == "custom_activity_types":
+        return [t["id"] for t in data.catalog.custom_activity_types]
+    if slug.startswith(CUSTOM_OBJECTS_PREFIX):
+        return [r["id"] for r in data.records("custom_object") if r["custom_object_type_id"] == custom_object_types(sb)[slug]]
     if slug == "organizations":
         return [data.organization()["id"]]
     if slug == "organizations_opportunity_statuses":
@@ -64,3 +86,9 @@ def expected_ids(sb: Sandbox, slug: str) -> list[str]:
 def expected_positions(sb: Sandbox, slug: str) -> list[tuple[str, int]]:
     parent, key, _ = NESTED_BY_POSITION[slug]
     return [(r["id"], i) for r in sb.data.records(parent) for i, _ in enumerate(r.get(key) or [])]
+
+
+def custom_object_types(sb: Sandbox) -> dict[str, str]:
+    """custom_objects_<type> table -> custom object type id, from the sandbox's own types."""
+    return {CUSTOM_OBJECTS_PREFIX + t["name"].lower().replace(" ", "_"): t["id"]
+            for t in sb.data.records("custom_object_type")}

@@ -133,7 +133,11 @@ def test_cli_sync_all_syncs_every_report(sandbox: Sandbox, tmp_path: Path) -> No
     result = CliRunner().invoke(cli, args, env={"SANDBOX_KEY": sandbox.api_key})
     assert result.exit_code == 0, result.output
     slugs = [r["slug"] for r in json.loads(result.stdout)["reports"]]
-    assert slugs == [s.slug for s in REPORTS]
+    types = [t["name"] for t in sandbox.data.iter_records("custom_object_type")]
+    # "Custom Objects" is a template: it becomes one report per custom object type of the account
+    per_type = [f"custom_objects_{name.lower().replace(' ', '_')}" for name in types]
+    expected = [t for s in REPORTS for t in (per_type if s.per_type else [s.slug])]
+    assert len(types) >= 2 and slugs == expected
 
 
 # -- over HTTP into DuckDB -----------------------------------------------------------------------------

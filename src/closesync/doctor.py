@@ -331,6 +331,7 @@ READS: dict[ReadKind, Callable[[_Checks, ReportSpec], list[Record]]] = {
     ReadKind.REPORT_ACTIVITY: _Checks._activity_report,
     ReadKind.REPORT_SENT_EMAILS: _Checks._sent_emails,
     ReadKind.FANOUT: _Checks._fanout,
+    ReadKind.EVENTS: _Checks._list,  # GET event/?_limit=1: the newest event
 }
 
 

@@ -53,6 +53,7 @@ from closesync.reports import (
     group_by_source,
     open_read,
 )
+from closesync.reports.custom_objects import expand_per_type
 from closesync.reports.extract import COVER, LATE, LATE_COVER, ROWS
 from closesync.sinks import open_sink
 from closesync.sinks.base import Sink
@@ -260,7 +261,7 @@ def sync(
             stack.callback(sink.close)
         store = state or SinkStateStore(sink)
 
-        results = {s.slug: ReportResult(s.slug, s.name, table or s.slug) for s in specs}
+        specs, results = _expand_per_type(client, specs, table, progress)
         if any(s.uses_organization_id for s in specs) and not organization_id:
             try:
                 organization_id = _default_organization(client)
@@ -280,7 +281,38 @@ def sync(
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(groups)))) as pool:
             for future in [pool.submit(runner.run, g, [results[s.slug] for s in g]) for g in groups]:
                 future.result()
-        return SyncResult([results[s.slug] for s in specs], client.stats.requests)
+        return SyncResult(list(results.values()), client.stats.requests)
+
+
+def _expand_per_type(
+    client: CloseClient, specs: list[ReportSpec], table: str | None, progress: Progress | None
+) -> tuple[list[ReportSpec], dict[str, ReportResult]]:
+    """Specs to read and a result for each, in catalog order: a per-type template ("Custom Objects") becomes
+    one report per type of the account; with no type it succeeds empty, and if the types cannot be read it
+    fails alone with the reason. A `table` name prefixes each type's table."""
+    out: list[ReportSpec] = []
+    results: dict[str, ReportResult] = {}
+    for spec in specs:
+        if not spec.per_type:
+            out.append(spec)
+            results[spec.slug] = ReportResult(spec.slug, spec.name, table or spec.slug)
+            continue
+        try:
+            typed = expand_per_type(client, [spec])
+        except Exception as exc:
+            results[spec.slug] = ReportResult(spec.slug, spec.name, table or spec.slug)
+            _fail([results[spec.slug]], exc, progress)
+            continue
+        if not typed:
+            now = datetime.now(UTC)
+            results[spec.slug] = ReportResult(spec.slug, spec.name, table or spec.slug, "success")
+            results[spec.slug].started_at = results[spec.slug].finished_at = now
+            results[spec.slug].notes = ["this account has no custom object types"]
+        for each in typed:
+            name = (table + each.slug[len(spec.slug) :]) if table else each.slug
+            out.append(each)
+            results[each.slug] = ReportResult(each.slug, each.name, name)
+    return out, results
 
 
 def _claimed_parameters(params: ReportParams) -> dict[str, str | None]:

@@ -45,6 +45,7 @@ class CustomField:
     kind: str = "lead"
     custom_activity_type_id: str | None = None
     date_created: str = ""
+    custom_object_type_id: str | None = None
 
     @classmethod
     def from_definition(cls, definition: Mapping[str, Any], kind: str) -> CustomField:
@@ -56,6 +57,7 @@ class CustomField:
             kind=kind,
             custom_activity_type_id=definition.get("custom_activity_type_id"),
             date_created=str(definition.get("date_created") or ""),
+            custom_object_type_id=definition.get("custom_object_type_id"),
         )
 
     @property
@@ -154,6 +156,7 @@ def mapping_rows(report: str, assigned: Iterable[tuple[CustomField, Column]]) ->
             "accepts_multiple_values": field.multiple,
             "column_type": column.type,
             "custom_activity_type_id": field.custom_activity_type_id,
+            "custom_object_type_id": field.custom_object_type_id,
         }
         for field, column in assigned
     ]

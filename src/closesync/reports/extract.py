@@ -157,6 +157,8 @@ class SourceRead:
                     if covered is not None:
                         yield spec.slug, cover_kind, covered
                 rows = batch_parents if spec.nested is None else nested_rows(spec, batch_parents, self.notes)
+                if spec.row_filter:
+                    rows = [r for r in rows if all(r.get(k) == v for k, v in spec.row_filter)]
                 if rows:
                     yield spec.slug, rows_kind, self._shapers[spec.slug].shape(rows)
 
@@ -360,6 +362,11 @@ def open_read(
         notes=notes,
     )
     read._records = lambda: read_source(query)
+    if first.read is ReadKind.EVENTS and (start is None or start < started - EVENT_LOG_RETENTION):
+        notes.append(
+            f"Close keeps about 30 days of events: none before {(started - EVENT_LOG_RETENTION).date().isoformat()} "
+            "could be read"
+        )
     event_type = EVENT_OBJECT_TYPES.get(first.source)
     if previous is not None and event_type is not None:
         since = previous - lookback

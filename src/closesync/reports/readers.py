@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from closesync.close.client import CloseClient
     from closesync.reports.shaping import Shaper
 
-# The object type a shared custom field's association names, per custom field kind (default: the same).
+# The object type a shared custom field's association names, per custom field kind (default: the same;
+# custom object fields are of kind "custom_object_type", after their endpoint custom_field/custom_object_type/).
 SHARED_ASSOCIATION = {"activity": "custom_activity_type"}
 
 
@@ -168,6 +169,12 @@ def _read_sent_emails(query: SourceQuery) -> Iterator[Record]:
             }
 
 
+def _read_events(query: SourceQuery) -> Iterator[Record]:
+    """The event log, newest first; an incremental read asks only for events updated since its cursor."""
+    params = {"date_updated__gte": format_timestamp(query.start)} if query.start is not None else None
+    yield from query.client.events(params)
+
+
 READERS: dict[ReadKind, Callable[[SourceQuery], Iterator[Record]]] = {
     ReadKind.LIST: _read_list,
     ReadKind.BY_DATE: _read_by_date,
@@ -177,6 +184,7 @@ READERS: dict[ReadKind, Callable[[SourceQuery], Iterator[Record]]] = {
     ReadKind.REPORT_ACTIVITY: _read_activity_report,
     ReadKind.REPORT_SENT_EMAILS: _read_sent_emails,
     ReadKind.FANOUT: _read_fanout,
+    ReadKind.EVENTS: _read_events,
 }
 
 
@@ -246,8 +254,8 @@ def _associated(shared: Sequence[Record], kind: str) -> Iterator[CustomField]:
             continue
         for association in definition.get("associations") or []:
             if isinstance(association, dict) and association.get("object_type") == target:
-                type_id = association.get("custom_activity_type_id")
-                yield CustomField.from_definition({**definition, "custom_activity_type_id": type_id}, kind)
+                type_ids = {k: association.get(k) for k in ("custom_activity_type_id", "custom_object_type_id")}
+                yield CustomField.from_definition({**definition, **type_ids}, kind)
 
 
 def activity_metrics(client: CloseClient) -> list[str]:

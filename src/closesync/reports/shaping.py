@@ -92,6 +92,9 @@ class Shaper:
         builtin = builtin_columns(spec) + list(extra_columns)
         kind = spec.custom_field_kind
         fields = [f for f in custom_fields if kind is not None and f.kind == kind]
+        object_type_id = dict(spec.row_filter).get("custom_object_type_id")
+        if object_type_id is not None:  # one custom object type's table: its own fields only
+            fields = [f for f in fields if f.custom_object_type_id == object_type_id]
         self.assigned = assign_columns(fields, [c.name for c in builtin] + [EXTRA])
         self.columns: list[Column] = builtin + [column for _, column in self.assigned]
         self.known = {c.source_key for c in self.columns} | set(spec.omit) | IGNORED_KEYS

@@ -8,6 +8,7 @@ columns. Extraction and shaping are generic over specs; nothing here talks HTTP.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -80,6 +81,7 @@ class ReadKind(StrEnum):
     REPORT_ACTIVITY = "report_activity"  # POST report/activity/ with the account's metrics
     REPORT_SENT_EMAILS = "report_sent_emails"  # GET report/sent_emails/{organization_id}/
     FANOUT = "fanout"  # GET a parent list, then the report's path once per parent (`ReportSpec.fanout`)
+    EVENTS = "events"  # GET event/, `_cursor` paging, newest first, bounded by date_updated
 
     @property
     def is_report(self) -> bool:
@@ -111,6 +113,8 @@ class ReportSpec:
     family: str = ""  # the object family a report is listed under (`closesync reports`, the web's menu)
     classic: bool = False  # one of the 38 reports of the connector closesync replaces (catalog.CLASSIC)
     fanout: Fanout | None = None  # for ReadKind.FANOUT: the parent list read first
+    row_filter: tuple[tuple[str, str], ...] = ()  # only source records with these values (one type's table)
+    per_type: bool = False  # a template: one table per custom object type, discovered at run time
     slug: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -120,7 +124,7 @@ class ReportSpec:
             raise ValueError(f"{self.name}: unknown read {self.read!r}") from None
         if (self.read is ReadKind.FANOUT) != (self.fanout is not None):
             raise ValueError(f"{self.name}: a fanout read needs `fanout`, and only it takes one")
-        object.__setattr__(self, "slug", self.name.lower().replace(" ", "_"))
+        object.__setattr__(self, "slug", re.sub(r"[^0-9a-z]+", "_", self.name.lower()).strip("_"))
 
     @property
     def group(self) -> str:

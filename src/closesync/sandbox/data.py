@@ -4,8 +4,11 @@ Collections are named like their API paths without slashes at the ends: "lead", 
 "task", "activity/call", "activity/email", "activity/emailthread", "activity/note",
 "activity/status_change/lead", "activity/status_change/opportunity", "activity/custom", "user",
 "status/lead", "status/opportunity", "custom_field/lead" (…/contact, …/opportunity, …/activity),
-"email_template", "saved_search", "bulk_action/email", "export", "event", and the organization objects
-of `organization_objects` ("sequence", "sequence_subscription", "group", "comment", …).
+"email_template", "saved_search", "bulk_action/email", "export", "event"; the organization objects
+of `organization_objects` ("sequence", "sequence_subscription", "group", "comment", …); and the activity
+kinds and objects of issue 14: "activity/sms" (…/meeting, …/whatsapp_message, …/task_completed,
+…/created, …/form_submission, …/lead_merge), "outcome" (`activity_objects.py`), "custom_object_type",
+"custom_field/custom_object_type", "custom_object" (`custom_objects.py`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from closesync.sandbox import event_types, organization_objects
+from closesync.sandbox import custom_objects, event_types, organization_objects
+from closesync.sandbox.activity_objects import ActivityObjects
 from closesync.sandbox.catalog import Catalog
 from closesync.sandbox.collection import Collection
+from closesync.sandbox.custom_objects import CustomObjects
 from closesync.sandbox.layout import ACTIVITY_MIX, Layout
 from closesync.sandbox.rand import make_id
 from closesync.sandbox.records import Builders
@@ -30,7 +35,7 @@ END_MS = ms_of(__import__("datetime").datetime(2026, 1, 2, 18, 0))
 LEAD_SCALED = ["lead", "contact", "opportunity", "task", *ACTIVITY_MIX]
 ID_PREFIX = {"lead": "lead_", "contact": "cont_", "opportunity": "oppo_", "task": "task_", "user": "user_",
              "email_template": "tmpl_", "saved_search": "save_", "bulk_action/email": "bulkemail_",
-             "export": "expo_", "event": "ev_",
+             "export": "expo_", "event": "ev_", "custom_object": "custobj_", "outcome": "outcome_",
              **{f"custom_field/{k}": "cf_" for k in ("lead", "contact", "opportunity", "activity", "shared")}}
 
 
@@ -70,6 +75,8 @@ class SandboxData:
             "bulk_action/email": cat.bulk_emails, "export": cat.exports,
             **{f"custom_field/{k}": v for k, v in cat.custom_fields.items()},
             "custom_field/shared": cat.shared_custom_fields,
+            **ActivityObjects(b, START_MS, END_MS).collections,
+            **custom_objects.collections(CustomObjects(b, START_MS, END_MS)),
         }
         static.update(organization_objects.build(
             cat, leads, lambda j: (b.id("contact", j), b.lead_id(lay.parent("contact", j)[0])), lay.count("contact"),

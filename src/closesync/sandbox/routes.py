@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from closesync.sandbox import organization_objects
+from closesync.sandbox.activity_objects import KINDS as EXTRA_ACTIVITIES
+from closesync.sandbox.custom_objects import check_list_params
 from closesync.sandbox.data import SandboxData
 from closesync.sandbox.errors import ApiError, not_found
 from closesync.sandbox.layout import ACTIVITY_MIX
@@ -42,8 +44,11 @@ LIST_SPECS: dict[str, ListSpec] = {
     "bulk_action/email": ListSpec("bulk_action/email", max_limit=100, equal_filters=("template_id",)),
     "export": ListSpec("export", max_limit=100),
     **{f"custom_field/{k}": ListSpec(f"custom_field/{k}", max_limit=1000, natural_order=True)
-       for k in ("lead", "contact", "opportunity", "activity", "shared")},
-    **{k: ListSpec(k, **ACTIVITY_SPEC) for k in ACTIVITY_MIX},  # type: ignore[arg-type]
+       for k in ("lead", "contact", "opportunity", "activity", "shared", "custom_object_type")},
+    **{k: ListSpec(k, **ACTIVITY_SPEC) for k in (*ACTIVITY_MIX, *EXTRA_ACTIVITIES)},  # type: ignore[arg-type]
+    "outcome": ListSpec("outcome", max_limit=100, natural_order=True),
+    "custom_object_type": ListSpec("custom_object_type", max_limit=100, natural_order=True),
+    "custom_object": ListSpec("custom_object", max_limit=100, equal_filters=("lead_id", "custom_object_type_id")),
 }
 LIST_SPECS.update(organization_objects.LIST_SPECS)
 LIST_SPECS["activity/status_change/opportunity"] = ListSpec(
@@ -55,7 +60,8 @@ LIST_SPECS["activity/custom"] = ListSpec(
     date_filters=("date_created",))
 OBJECT_NAMES = {"lead": "Lead", "contact": "Contact", "opportunity": "Opportunity", "task": "Task",
                 "user": "User", "email_template": "EmailTemplate", "saved_search": "SavedSearch",
-                "bulk_action/email": "BulkEmailAction", "export": "Export"}
+                "bulk_action/email": "BulkEmailAction", "export": "Export", "custom_object": "CustomObject",
+                "custom_object_type": "CustomObjectType", "outcome": "Outcome"}
 
 
 @dataclass
@@ -104,6 +110,8 @@ def list_endpoint(req: Request, name: str) -> Record:
                                       or "custom_activity_type_id__in" in params) and "lead_id" not in params:
         raise ApiError.validation(
             field_errors={"custom_activity_type_id": "This filter can only be used together with lead_id."})
+    if name == "custom_object":
+        check_list_params(params)
     if name == "saved_search" and "type__in" in params:
         params = {**params}
         params.pop("type", None)
@@ -170,7 +178,8 @@ def mutate(req: Request, name: str, object_id: str | None) -> Record:
 
 _ID = r"(?P<id>[A-Za-z]+_[A-Za-z0-9]+)"
 _COLLECTIONS = "|".join(re.escape(k) for k in sorted(LIST_SPECS, key=len, reverse=True))
-_MUTABLE = "|".join(re.escape(k) for k in ("lead", "contact", "opportunity", "task", *ACTIVITY_MIX))
+_MUTABLE = "|".join(re.escape(k) for k in ("lead", "contact", "opportunity", "task", "custom_object",
+                                            *ACTIVITY_MIX, *EXTRA_ACTIVITIES))
 
 
 @functools.cache  # compiled once, on first use
@@ -237,7 +246,8 @@ def dispatch(req: Request) -> Any:
 ACTIVITY_TYPES = {"activity/call": "Call", "activity/email": "Email", "activity/emailthread": "EmailThread",
                   "activity/note": "Note", "activity/status_change/lead": "LeadStatusChange",
                   "activity/status_change/opportunity": "OpportunityStatusChange",
-                  "activity/custom": "CustomActivity"}
+                  "activity/custom": "CustomActivity",
+                  **{kind: type_name for kind, (type_name, _) in EXTRA_ACTIVITIES.items()}}
 
 
 def _feed(coll: Any, order: Any, n: int) -> Any:

@@ -1,6 +1,6 @@
 """POST /data/search/ (Advanced Filtering) with cursor paging.
 
-Supported: object types lead, contact and opportunity; query nodes `and`, `or`, `object_type`, `match_all`,
+Supported: object types lead, contact, opportunity and custom_object; query nodes `and`, `or`, `object_type`, `match_all`,
 `field_condition` on regular fields or `custom_field` ids with conditions `moment_range` (`on_or_after`,
 `after`, `before`, `on_or_before` given as `{"type": "fixed_utc"|"fixed_local_date", "value": ...}` or a bare
 string), `term` (`values`), `text` (`value`, substring), `reference` (`object_ids`) and `number_range`
@@ -26,7 +26,7 @@ from closesync.sandbox.timefmt import parse_us
 
 Record = dict[str, Any]
 MAX_LIMIT = 200
-OBJECT_TYPES = ("lead", "contact", "opportunity")
+OBJECT_TYPES = ("lead", "contact", "opportunity", "custom_object")
 TIMESTAMP_FIELDS = ("date_created", "date_updated")
 
 
@@ -170,7 +170,7 @@ def search(req: Any) -> Record:
         raise ApiError.validation(field_errors={"query": "This field is required."})
     object_type = _find_object_type(query)
     if object_type not in OBJECT_TYPES:
-        raise ApiError.validation(errors=["The query must select one object_type: lead, contact or opportunity."])
+        raise ApiError.validation(errors=[f"The query must select one object_type: {', '.join(OBJECT_TYPES)}."])
     limit = body.get("_limit", 100)
     if not isinstance(limit, int) or limit < 0:
         raise ApiError.validation(field_errors={"_limit": "Must be a non-negative integer."})
