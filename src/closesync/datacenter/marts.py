@@ -161,7 +161,9 @@ def dbt_missing(destination: str) -> str | None:
 @contextlib.contextmanager
 def _locked(home: Path, destination: str) -> Iterator[None]:
     if not destlock.try_acquire(home, destination):
-        raise DatasetBusyError("Another closesync process is writing this destination; try again when it ends.")
+        raise DatasetBusyError(
+            "Another closesync process is writing this destination; try again when it ends."
+        )
     try:
         yield
     finally:
@@ -227,8 +229,12 @@ def missing_marts(home: Path, destination: str) -> list[str]:
     with _locked(home, destination), _errors(), reader.open() as rows:
         if rows is None:
             return list(USED_MARTS)
-        present = {r[0] for r in rows(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [reader.schema])}
+        present = {
+            r[0]
+            for r in rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [reader.schema]
+            )
+        }
     return [m for m in USED_MARTS if m not in present]
 
 
@@ -305,9 +311,13 @@ def _pipeline(reader: _Reader, rows: Any, f: InsightsFilters) -> ChartData:
     where, params = _where([("user_id = %s", f.user)])
     found = rows(
         "SELECT status_label, status_type, sum(opportunity_count), sum(total_value), sum(expected_value) "
-        f"FROM {reader.table('close_pipeline_now')}{where} GROUP BY status_label, status_type", params)
+        f"FROM {reader.table('close_pipeline_now')}{where} GROUP BY status_label, status_type",
+        params,
+    )
     order = {"active": 0, "won": 1, "lost": 2}
-    out = [(label, kind, int(n), _money(value), _money(expected)) for label, kind, n, value, expected in found]
+    out = [
+        (label, kind, int(n), _money(value), _money(expected)) for label, kind, n, value, expected in found
+    ]
     out.sort(key=lambda r: (order.get(r[1], 3), -r[3], str(r[0])))
     return ChartData("pipeline", ["status", "status_type", "opportunities", "value", "expected_value"], out)
 
@@ -320,7 +330,8 @@ def _won_lost(reader: _Reader, rows: Any, f: InsightsFilters) -> ChartData:
     found = rows(
         "SELECT close_month, sum(won_count), sum(lost_count), sum(won_value), sum(lost_value) "
         f"FROM {reader.table('close_won_lost_by_month')}{where} GROUP BY close_month ORDER BY close_month",
-        params)
+        params,
+    )
     out = []
     for month, won, lost, won_value, lost_value in found:
         won, lost = int(won or 0), int(lost or 0)
@@ -340,7 +351,9 @@ def _activity(reader: _Reader, rows: Any, f: InsightsFilters) -> ChartData:
         "sum(calls), sum(emails_sent), sum(emails_received), sum(notes), sum(meetings), "
         "sum(sms_sent) + sum(sms_received), sum(total_activities) "
         f"FROM {reader.table('close_activity_by_user_day')}{where} "
-        "GROUP BY 1, user_id ORDER BY 1, 3, user_id", params)
+        "GROUP BY 1, user_id ORDER BY 1, 3, user_id",
+        params,
+    )
     out = [(_plain(week), name or uid, *(int(v or 0) for v in counts)) for week, uid, name, *counts in found]
     columns = ["week", "user", "calls", "emails_sent", "emails_received", "notes", "meetings", "sms", "total"]
     return ChartData("activity", columns, out)
@@ -351,8 +364,10 @@ def _funnel(reader: _Reader, rows: Any, f: InsightsFilters) -> ChartData:
     by that user's change), how many are still current, and the mean length of those that ended."""
     columns = ["status", "leads_entered", "leads_now", "avg_days_in_status"]
     if not f.narrowed:
-        found = rows(f"SELECT status_label, leads_entered, leads_now, avg_days_in_status "
-                     f"FROM {reader.table('close_lead_status_funnel')}")
+        found = rows(
+            f"SELECT status_label, leads_entered, leads_now, avg_days_in_status "
+            f"FROM {reader.table('close_lead_status_funnel')}"
+        )
     else:
         until = datetime.combine(f.until + timedelta(days=1), time()) if f.until else None
         where, params = _where([
@@ -362,9 +377,13 @@ def _funnel(reader: _Reader, rows: Any, f: InsightsFilters) -> ChartData:
         found = rows(
             "SELECT status_label, count(DISTINCT lead_id), "
             "sum(CASE WHEN is_current THEN 1 ELSE 0 END), avg(CASE WHEN is_current THEN NULL ELSE days_in_status END) "
-            f"FROM {reader.table('close_lead_time_in_status')}{where} GROUP BY status_label", params)
-    out = [(label, int(entered or 0), int(now or 0), None if avg is None else round(float(avg), 1))
-           for label, entered, now, avg in found]
+            f"FROM {reader.table('close_lead_time_in_status')}{where} GROUP BY status_label",
+            params,
+        )
+    out = [
+        (label, int(entered or 0), int(now or 0), None if avg is None else round(float(avg), 1))
+        for label, entered, now, avg in found
+    ]
     out.sort(key=lambda r: (-r[1], -r[2], str(r[0])))
     return ChartData("funnel", columns, out)
 
@@ -373,11 +392,18 @@ def _tasks(reader: _Reader, rows: Any, f: InsightsFilters) -> ChartData:
     where, params = _where([("user_id = %s", f.user)])
     found = rows(
         f"SELECT user_id, user_name, open_tasks, overdue_tasks, completed_tasks "
-        f"FROM {reader.table('close_task_backlog')}{where}", params)
+        f"FROM {reader.table('close_task_backlog')}{where}",
+        params,
+    )
     out = [(name or uid, int(o or 0), int(od or 0), int(c or 0)) for uid, name, o, od, c in found]
     out.sort(key=lambda r: (-r[1], -r[2], str(r[0])))
     return ChartData("tasks", ["user", "open", "overdue", "completed"], out)
 
 
-_QUERIES = {"pipeline": _pipeline, "won_lost": _won_lost, "activity": _activity, "funnel": _funnel,
-            "tasks": _tasks}
+_QUERIES = {
+    "pipeline": _pipeline,
+    "won_lost": _won_lost,
+    "activity": _activity,
+    "funnel": _funnel,
+    "tasks": _tasks,
+}

@@ -20,15 +20,23 @@ TASK_COLOURS = {"overdue": "#c0262d", "open, not overdue": "#e0a526", "completed
 TITLES = {
     "pipeline": ("Pipeline by status", "opportunities now, value by status (open statuses first)"),
     "won_lost": ("Won and lost by month", "opportunities closed each month, and the win rate"),
-    "activity": ("Activity per user per week", "calls, emails, notes, meetings and SMS, weeks from Monday (UTC)"),
+    "activity": (
+        "Activity per user per week",
+        "calls, emails, notes, meetings and SMS, weeks from Monday (UTC)",
+    ),
     "funnel": ("Lead funnel", "leads that entered each status, and those in it now"),
     "tasks": ("Task backlog", "tasks by assignee"),
 }
 
 
 def _base(data: ChartData, height: int) -> dict[str, Any]:
-    return {"$schema": SCHEMA, "config": CONFIG, "width": WIDTH, "height": height,
-            "data": {"values": data.records()}}
+    return {
+        "$schema": SCHEMA,
+        "config": CONFIG,
+        "width": WIDTH,
+        "height": height,
+        "data": {"values": data.records()},
+    }
 
 
 def _scale(colours: dict[str, str]) -> dict[str, Any]:
@@ -46,15 +54,24 @@ def pipeline_spec(data: ChartData) -> dict[str, Any]:
         "encoding": {
             "y": {"field": "status", "type": "nominal", "title": None, "sort": None},
             "x": {"field": "value", "type": "quantitative", "title": "value", "axis": {"format": "~s"}},
-            "color": {"field": "status_type", "type": "nominal", "title": None,
-                      "scale": _scale(STATUS_TYPE_COLOURS)},
+            "color": {
+                "field": "status_type",
+                "type": "nominal",
+                "title": None,
+                "scale": _scale(STATUS_TYPE_COLOURS),
+            },
         },
     }
 
 
 def won_lost_spec(data: ChartData) -> dict[str, Any]:
-    month = {"field": "month", "type": "ordinal", "timeUnit": "utcyearmonth", "title": None,
-             "axis": {"format": "%b %Y", "labelAngle": -40}}
+    month = {
+        "field": "month",
+        "type": "ordinal",
+        "timeUnit": "utcyearmonth",
+        "title": None,
+        "axis": {"format": "%b %Y", "labelAngle": -40},
+    }
     return {
         **_base(data, 200),
         "layer": [
@@ -64,18 +81,31 @@ def won_lost_spec(data: ChartData) -> dict[str, Any]:
                 "encoding": {
                     "x": month,
                     "xOffset": {"field": "outcome", "sort": list(WON_LOST_COLOURS)},
-                    "y": {"field": "opportunities", "type": "quantitative", "title": "opportunities",
-                          "axis": {"tickMinStep": 1}},
-                    "color": {"field": "outcome", "type": "nominal", "title": None,
-                              "scale": _scale(WON_LOST_COLOURS)},
+                    "y": {
+                        "field": "opportunities",
+                        "type": "quantitative",
+                        "title": "opportunities",
+                        "axis": {"tickMinStep": 1},
+                    },
+                    "color": {
+                        "field": "outcome",
+                        "type": "nominal",
+                        "title": None,
+                        "scale": _scale(WON_LOST_COLOURS),
+                    },
                 },
             },
             {
                 "mark": {"type": "line", "point": True, "color": "#1d2330", "strokeDash": [4, 3]},
                 "encoding": {
                     "x": month,
-                    "y": {"field": "win_rate", "type": "quantitative", "title": "win rate (line)",
-                          "scale": {"domain": [0, 1]}, "axis": {"format": "%", "orient": "right"}},
+                    "y": {
+                        "field": "win_rate",
+                        "type": "quantitative",
+                        "title": "win rate (line)",
+                        "scale": {"domain": [0, 1]},
+                        "axis": {"format": "%", "orient": "right"},
+                    },
                 },
             },
         ],
@@ -88,10 +118,20 @@ def activity_spec(data: ChartData) -> dict[str, Any]:
         **_base(data, 220),
         "mark": {"type": "bar"},
         "encoding": {
-            "x": {"field": "week", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "week",
-                  "axis": {"format": "%b %d, %Y", "labelOverlap": True, "grid": False}},
-            "y": {"aggregate": "sum", "field": "total", "type": "quantitative", "title": "activities",
-                  "stack": "zero"},
+            "x": {
+                "field": "week",
+                "type": "temporal",
+                "timeUnit": "utcyearmonthdate",
+                "title": "week",
+                "axis": {"format": "%b %d, %Y", "labelOverlap": True, "grid": False},
+            },
+            "y": {
+                "aggregate": "sum",
+                "field": "total",
+                "type": "quantitative",
+                "title": "activities",
+                "stack": "zero",
+            },
             "color": {"field": "user", "type": "nominal", "title": None},
         },
     }
@@ -129,8 +169,13 @@ def tasks_spec(data: ChartData) -> dict[str, Any]:
     }
 
 
-SPECS = {"pipeline": pipeline_spec, "won_lost": won_lost_spec, "activity": activity_spec,
-         "funnel": funnel_spec, "tasks": tasks_spec}
+SPECS = {
+    "pipeline": pipeline_spec,
+    "won_lost": won_lost_spec,
+    "activity": activity_spec,
+    "funnel": funnel_spec,
+    "tasks": tasks_spec,
+}
 
 
 def chart_spec(data: ChartData) -> dict[str, Any] | None:

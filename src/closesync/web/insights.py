@@ -49,8 +49,14 @@ async def insights_index(request: Request, dataset: str = "") -> Response:
 
 def _page(dc: DataCenter, dest: InsightsDestination, query: dict[str, str]) -> dict[str, Any]:
     """The page's data (blocking): the build offer, or the filters' error, or each chart with its table."""
-    ctx: dict[str, Any] = {"missing": [], "dbt_missing": None, "error": None, "error_field": None,
-                           "users": [], "cards": []}
+    ctx: dict[str, Any] = {
+        "missing": [],
+        "dbt_missing": None,
+        "error": None,
+        "error_field": None,
+        "users": [],
+        "cards": [],
+    }
     try:
         ctx["missing"] = marts_module.missing_marts(dc.home, dest.destination)
         if ctx["missing"]:
@@ -80,18 +86,23 @@ def _page(dc: DataCenter, dest: InsightsDestination, query: dict[str, str]) -> d
 
 
 @router.get("/insights/{key}", response_class=HTMLResponse)
-async def insights_page(request: Request, key: str, since: str = "", until: str = "", user: str = "") -> Response:
+async def insights_page(
+    request: Request, key: str, since: str = "", until: str = "", user: str = ""
+) -> Response:
     dc = _dc(request)
     dest = await run_in_threadpool(_destination, dc, key)  # unknown: app.py's 404 page
     query = {"since": since.strip(), "until": until.strip(), "user": user.strip()}
     ctx = await run_in_threadpool(_page, dc, dest, query)
     ctx.update(section="insights", dest=dest, filters=query, charts_available=charts_available())
-    return render(request, "insights.html", ctx, status=422 if ctx["error_field"] in ("since", "until", "user")
-                  else 200)
+    return render(
+        request, "insights.html", ctx, status=422 if ctx["error_field"] in ("since", "until", "user") else 200
+    )
 
 
 @router.get("/insights/{key}/{chart}.csv")
-def insights_csv(request: Request, key: str, chart: str, since: str = "", until: str = "", user: str = "") -> Response:
+def insights_csv(
+    request: Request, key: str, chart: str, since: str = "", until: str = "", user: str = ""
+) -> Response:
     """One chart's data as CSV (a bad filter or chart name is the app's error page, never a 500)."""
     dc = _dc(request)
     dest = _destination(dc, key)
@@ -115,6 +126,10 @@ async def build_models(request: Request, key: str) -> Response:
     except (ModelsError, DataCenterError) as exc:
         flash(request, "error", f"The models were not built: {exc}")
     else:
-        flash(request, "ok", f"Built {result.models} models and passed {result.tests} tests in "
-                             f"{result.elapsed_s:.0f} s (schema {result.schema}).")
+        flash(
+            request,
+            "ok",
+            f"Built {result.models} models and passed {result.tests} tests in "
+            f"{result.elapsed_s:.0f} s (schema {result.schema}).",
+        )
     return RedirectResponse(f"/insights/{dest.key}", status_code=303)
