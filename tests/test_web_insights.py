@@ -26,7 +26,8 @@ from closesync.datacenter import DataCenter
 from closesync.datacenter import marts as marts_module
 from closesync.datacenter.marts import destination_key
 from closesync.sandbox import Sandbox
-from fixtures_web import csrf, make_client
+from fixtures_web import LiveServer, csrf, make_client
+from test_e2e_web import browser, page, shot  # noqa: F401 - the e2e tests' Chromium fixtures
 
 HOSTILE_USER = ('<script>alert("u")</script>', "=HYPERLINK(1)")  # first and last name
 HOSTILE_STATUS = "<img src=x onerror=alert(1)>"  # a lead status label
@@ -120,13 +121,13 @@ def _csv_links(html: str) -> dict[str, str]:
 
 def test_the_page_draws_five_svg_charts_each_with_its_csv(built: tuple[TestClient, str]) -> None:
     client, url = built
-    page = client.get(url)
-    assert page.status_code == 200
+    answer = client.get(url)
+    assert answer.status_code == 200
     for name in marts_module.CHARTS:
-        card = page.text.split(f'id="chart-{name}"')[1].split('class="card insight"')[0]
+        card = answer.text.split(f'id="chart-{name}"')[1].split('class="card insight"')[0]
         assert "<svg" in card, name
-    assert set(_csv_links(page.text)) == set(marts_module.CHARTS)
-    assert "no-store" in page.headers["cache-control"]
+    assert set(_csv_links(answer.text)) == set(marts_module.CHARTS)
+    assert "no-store" in answer.headers["cache-control"]
 
 
 def test_nav_and_the_dataset_page_link_to_insights(built: tuple[TestClient, str], dc: DataCenter) -> None:
@@ -149,8 +150,8 @@ def test_csv_holds_the_chart_data_and_matches_the_mart(
     )
     assert sum(int(r["opportunities"]) for r in pipeline) == count
     assert round(sum(float(r["value"]) for r in pipeline) * 100) == cents
-    page = client.get(url).text
-    table = page.split('id="chart-pipeline"')[1].split("</table>")[0]
+    answer = client.get(url).text
+    table = answer.split('id="chart-pipeline"')[1].split("</table>")[0]
     assert len(re.findall(r"<tr>", table)) == len(pipeline) + 1  # the table under the chart: same rows
 
 
@@ -175,9 +176,9 @@ def test_filters_change_the_numbers(built: tuple[TestClient, str], built_file: P
     assert sum(int(r["total"]) for r in everyone) > expected
     tasks = _csv(client, f"{url}/tasks.csv?user={user_id}")
     assert [r["user"] for r in tasks] == [user_name]
-    page = client.get(f"{url}?{query}")
-    assert page.status_code == 200
-    assert set(_csv_links(page.text)["won_lost"].split("?")[1].split("&")) == set(query.split("&"))
+    answer = client.get(f"{url}?{query}")
+    assert answer.status_code == 200
+    assert set(_csv_links(answer.text)["won_lost"].split("?")[1].split("&")) == set(query.split("&"))
 
 
 @pytest.mark.parametrize(
@@ -192,10 +193,10 @@ def test_filters_change_the_numbers(built: tuple[TestClient, str], built_file: P
 )
 def test_bad_filters_say_what_is_wrong(built: tuple[TestClient, str], query: str, message: str) -> None:
     client, url = built
-    page = client.get(f"{url}?{query}")
-    assert page.status_code == 422
-    assert message in page.text
-    assert "<svg" not in page.text
+    answer = client.get(f"{url}?{query}")
+    assert answer.status_code == 422
+    assert message in answer.text
+    assert "<svg" not in answer.text
     download = client.get(f"{url}/pipeline.csv?{query}")
     assert download.status_code == 422
     assert message in download.text
@@ -209,11 +210,11 @@ def test_unknown_destination_or_chart_is_a_404(built: tuple[TestClient, str]) ->
 
 def test_hostile_crm_text_stays_text(built: tuple[TestClient, str]) -> None:
     client, url = built
-    page = client.get(url).text
+    answer = client.get(url).text
     for raw in (HOSTILE_USER[0], HOSTILE_STATUS):
-        assert raw not in page
-    assert "&lt;script&gt;alert(" in page  # in the user list, the tables and the SVG's text
-    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+        assert raw not in answer
+    assert "&lt;script&gt;alert(" in answer  # in the user list, the tables and the SVG's text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in answer
     funnel = _csv(client, f"{url}/funnel.csv")
     assert HOSTILE_STATUS in {r["status"] for r in funnel}  # CSV keeps text as it is (not a formula)
     pipeline = _csv(client, f"{url}/pipeline.csv")
@@ -230,15 +231,15 @@ def test_unbuilt_models_offer_a_build_and_the_build_needs_the_form_token(
     _dataset(dc, sandbox, destination)
     url = f"/insights/{destination_key(destination)}"
     with make_client(dc) as client:
-        page = client.get(url)
-        assert page.status_code == 200
-        assert 'id="build-form"' in page.text and "not built yet" in page.text
+        answer = client.get(url)
+        assert answer.status_code == 200
+        assert 'id="build-form"' in answer.text and "not built yet" in answer.text
         assert client.post(f"{url}/build").status_code == 403  # no CSRF token
         answer = client.post(f"{url}/build", data={"csrf_token": csrf(client)})
         assert answer.status_code == 303 and answer.headers["location"] == url
-        page = client.get(url)
-        assert re.search(r"Built \d+ models and passed \d+ tests", page.text)
-        assert page.text.count("<svg") >= 5
+        answer = client.get(url)
+        assert re.search(r"Built \d+ models and passed \d+ tests", answer.text)
+        assert answer.text.count("<svg") >= 5
 
 
 def test_without_dbt_the_page_says_what_to_install(
@@ -250,9 +251,9 @@ def test_without_dbt_the_page_says_what_to_install(
     monkeypatch.setitem(sys.modules, "dbt.cli.main", None)
     url = f"/insights/{destination_key(destination)}"
     with make_client(dc) as client:
-        page = client.get(url).text
-        assert "pip install &#39;closesync[models]&#39;" in page
-        assert 'id="build-form"' not in page
+        answer = client.get(url).text
+        assert "pip install &#39;closesync[models]&#39;" in answer
+        assert 'id="build-form"' not in answer
         client.post(f"{url}/build", data={"csrf_token": csrf(client)})
         assert "The models were not built" in client.get(url).text
 
@@ -286,3 +287,82 @@ def test_postgres_destination_reads_its_models_schema(dc: DataCenter, sandbox: A
         with psycopg.connect(pg_url, autocommit=True) as conn:
             for name in (schema, models_schema(destination)):
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def _table(tab: Any, name: str) -> list[list[str]]:
+    """The rows of the data table under a chart (hidden in its <details>, so read as text content)."""
+    cells = tab.locator(f"#chart-{name} table.insight-data tbody tr")
+    return [[(c or "").strip() for c in row.locator("td").all_text_contents()] for row in cells.all()]
+
+
+def _download(tab: Any, name: str) -> list[list[str]]:
+    """A chart's CSV as the browser downloads it, with the ' that defuses a formula taken off again."""
+    with tab.expect_download() as info:
+        tab.click(f"#chart-{name} a.csv")
+    rows = csv.reader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8")))
+    return [[c[1:] if re.match(r"'[=+\-@]", c) else c for c in row] for row in rows]
+
+
+@pytest.mark.browser
+def test_insights_in_chromium(
+    page: Any,
+    web_home: Path,
+    sandbox: Any,
+    synced_file: Path,
+    tmp_path: Path,  # noqa: F811 - the fixture imported above
+) -> None:
+    """A user opens Insights from a DataSet, builds the models, filters by a user and a year, downloads."""
+    path = tmp_path / "close.duckdb"
+    shutil.copy(synced_file, path)
+    dc = DataCenter(str(web_home))
+    ds = _dataset(dc, sandbox, f"duckdb:{path}")
+    dc.close()
+    with LiveServer(web_home, scheduler=False) as srv:
+        page.goto(f"{srv.url}/datasets/{ds.id}")
+        page.click("#insights-link")
+        page.wait_for_selector("#build-form")
+        assert "not built yet" in page.inner_text("#models-missing")
+        shot(page, "insights-01-not-built")
+
+        page.set_default_timeout(180_000)  # dbt build on the sandbox's data
+        page.click("#build-form button")
+        page.wait_for_selector(".flash.ok")
+        page.set_default_timeout(20_000)
+        assert re.search(r"Built \d+ models", page.inner_text(".flash.ok"))
+        assert page.locator(".card.insight .chart svg").count() == 5
+        shot(page, "insights-02-charts")
+
+        hostile = " ".join(HOSTILE_USER)
+        assert hostile in page.locator("#f-user option").all_inner_texts()  # shown as text, not run
+        assert page.locator(f"#chart-funnel text:has-text('{HOSTILE_STATUS[:8]}')").count() >= 1
+        unfiltered = sum(int(r[-1]) for r in _table(page, "activity"))
+
+        page.select_option("#f-user", label=hostile)
+        page.fill("#f-since", "2024-01-01")
+        page.fill("#f-until", "2024-12-31")
+        page.click("#insights-filters button[type=submit]")
+        page.wait_for_url(re.compile(r"since=2024-01-01"))
+        rows = _table(page, "activity")
+        user_id = page.locator("#f-user").input_value()
+        [(expected,)] = _mart(
+            path,
+            "SELECT sum(total_activities) FROM analytics.close_activity_by_user_day "
+            "WHERE activity_date BETWEEN '2024-01-01' AND '2024-12-31' AND user_id = ?",
+            user_id,
+        )
+        assert sum(int(r[-1]) for r in rows) == expected < unfiltered
+        assert {r[1] for r in rows} == {hostile}
+        shot(page, "insights-03-filtered")
+
+        for name in ("activity", "tasks", "pipeline"):
+            header, *data = _download(page, name)
+            assert header == page.locator(f"#chart-{name} table.insight-data th").all_text_contents()
+            assert data == _table(page, name)
+        assert [r[0] for r in _download(page, "activity")[1:]] == [r[0] for r in rows]
+
+        page.goto(f"{page.url}&until=2023-01-01")
+        assert "The range ends before it starts" in page.inner_text("#filter-error")
+        assert page.locator(".card.insight").count() == 0
+        shot(page, "insights-04-bad-filter")
+    assert page.dialogs == []  # type: ignore[attr-defined]
+    assert page.console_errors == []  # type: ignore[attr-defined]
