@@ -29,10 +29,16 @@ TITLES = {
 }
 
 
+#: Room for category labels (status and user names): the browser's font is wider than the one vl-convert
+#: measures with, so labels get a fixed band rather than the measured one, and legends more space.
+LABELS = {"labelLimit": 170, "minExtent": 180}
+_INSIGHT_CONFIG = {**CONFIG, "legend": {**CONFIG["legend"], "columnPadding": 28, "symbolOffset": 4}}
+
+
 def _base(data: ChartData, height: int) -> dict[str, Any]:
     return {
         "$schema": SCHEMA,
-        "config": CONFIG,
+        "config": _INSIGHT_CONFIG,
         "width": WIDTH,
         "height": height,
         "data": {"values": data.records()},
@@ -52,7 +58,7 @@ def pipeline_spec(data: ChartData) -> dict[str, Any]:
         **_base(data, _bar_height(len(data.rows))),
         "mark": {"type": "bar"},
         "encoding": {
-            "y": {"field": "status", "type": "nominal", "title": None, "sort": None},
+            "y": {"field": "status", "type": "nominal", "title": None, "sort": None, "axis": LABELS},
             "x": {"field": "value", "type": "quantitative", "title": "value", "axis": {"format": "~s"}},
             "color": {
                 "field": "status_type",
@@ -121,7 +127,7 @@ def activity_spec(data: ChartData) -> dict[str, Any]:
             "x": {
                 "field": "week",
                 "type": "temporal",
-                "timeUnit": "utcyearmonthdate",
+                "timeUnit": {"unit": "utcyearmonthdate", "step": 7},  # a bar is the week's width
                 "title": "week",
                 "axis": {"format": "%b %d, %Y", "labelOverlap": True, "grid": False},
             },
@@ -144,7 +150,7 @@ def funnel_spec(data: ChartData) -> dict[str, Any]:
         "transform": [{"fold": list(measures), "as": ["measure", "leads"]}],
         "mark": {"type": "bar"},
         "encoding": {
-            "y": {"field": "status", "type": "nominal", "title": None, "sort": None},
+            "y": {"field": "status", "type": "nominal", "title": None, "sort": None, "axis": LABELS},
             "yOffset": {"field": "measure", "sort": list(measures)},
             "x": {"field": "leads", "type": "quantitative", "title": "leads", "axis": {"tickMinStep": 1}},
             "color": {"field": "measure", "type": "nominal", "title": None, "scale": _scale(measures)},
@@ -161,7 +167,7 @@ def tasks_spec(data: ChartData) -> dict[str, Any]:
         ],
         "mark": {"type": "bar"},
         "encoding": {
-            "y": {"field": "user", "type": "nominal", "title": None, "sort": None},
+            "y": {"field": "user", "type": "nominal", "title": None, "sort": None, "axis": LABELS},
             "x": {"field": "tasks", "type": "quantitative", "title": "tasks", "stack": "zero"},
             "color": {"field": "state", "type": "nominal", "title": None, "scale": _scale(TASK_COLOURS)},
             "order": {"field": "state", "sort": "descending"},
