@@ -305,11 +305,11 @@ def _download(tab: Any, name: str) -> list[list[str]]:
 
 @pytest.mark.browser
 def test_insights_in_chromium(
-    page: Any,
+    page: Any,  # noqa: F811 - the fixture imported above
     web_home: Path,
     sandbox: Any,
     synced_file: Path,
-    tmp_path: Path,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
 ) -> None:
     """A user opens Insights from a DataSet, builds the models, filters by a user and a year, downloads."""
     path = tmp_path / "close.duckdb"

@@ -251,8 +251,13 @@ def _errors() -> Iterator[None]:
         raise NotFoundError(f"Cannot read the destination: {exc}") from None
 
 
-def read_insights(home: Path, destination: str, filters: InsightsFilters) -> Insights:
-    """Every chart's data under `filters`; ValidationError for a user the marts do not know."""
+def read_insights(
+    home: Path, destination: str, filters: InsightsFilters, charts: Sequence[str] = CHARTS
+) -> Insights:
+    """The data of `charts` (all by default) under `filters`; ValidationError for a user the marts do not
+    know, NotFoundError for a chart that does not exist."""
+    if unknown := [name for name in charts if name not in CHARTS]:
+        raise NotFoundError(f"No chart called {unknown[0][:40]!r}; the charts are {', '.join(CHARTS)}.")
     reader = _Reader(destination)
     with _locked(home, destination), _errors(), reader.open() as rows:
         if rows is None:
@@ -260,15 +265,7 @@ def read_insights(home: Path, destination: str, filters: InsightsFilters) -> Ins
         users = [(str(i), str(n or i)) for i, n in rows(_USERS.format(**_tables(reader)))]
         if filters.user and filters.user not in {i for i, _ in users}:
             raise ValidationError("No user with that id in the analytics models.", field="user")
-        charts = {name: _QUERIES[name](reader, rows, filters) for name in CHARTS}
-    return Insights(users, charts)
-
-
-def read_chart(home: Path, destination: str, name: str, filters: InsightsFilters) -> ChartData:
-    """One chart's data (its CSV download)."""
-    if name not in CHARTS:
-        raise NotFoundError(f"No chart called {name[:40]!r}; the charts are {', '.join(CHARTS)}.")
-    return read_insights(home, destination, filters).charts[name]
+        return Insights(users, {name: _QUERIES[name](reader, rows, filters) for name in charts})
 
 
 def _tables(reader: _Reader) -> dict[str, str]:

@@ -107,7 +107,7 @@ def insights_csv(
     dc = _dc(request)
     dest = _destination(dc, key)
     filters = marts_module.parse_filters(since, until, user)
-    data = marts_module.read_chart(dc.home, dest.destination, chart, filters)
+    data = marts_module.read_insights(dc.home, dest.destination, filters, [chart]).charts[chart]
     filename = f"closesync-{chart}.csv"
     return Response(
         data.to_csv(),
