@@ -31,7 +31,9 @@ TITLES = {
 
 #: Room for category labels (status and user names): the browser's font is wider than the one vl-convert
 #: measures with, so labels get a fixed band rather than the measured one, and legends more space.
-LABELS = {"labelLimit": 170, "minExtent": 180}
+LABELS = {"labelLimit": 140, "minExtent": 200}
+#: Counts: whole ticks only.
+COUNT_AXIS = {"tickMinStep": 1, "format": "d"}
 _INSIGHT_CONFIG = {**CONFIG, "legend": {**CONFIG["legend"], "columnPadding": 28, "symbolOffset": 4}}
 
 
@@ -71,6 +73,7 @@ def pipeline_spec(data: ChartData) -> dict[str, Any]:
 
 
 def won_lost_spec(data: ChartData) -> dict[str, Any]:
+    top = max(1, *(max(r["won"], r["lost"]) for r in data.records()))
     month = {
         "field": "month",
         "type": "ordinal",
@@ -91,7 +94,8 @@ def won_lost_spec(data: ChartData) -> dict[str, Any]:
                         "field": "opportunities",
                         "type": "quantitative",
                         "title": "opportunities",
-                        "axis": {"tickMinStep": 1},
+                        # in a layer Vega ignores tickMinStep: ask for no more ticks than whole numbers
+                        "axis": {**COUNT_AXIS, "tickCount": min(5, top)},
                     },
                     "color": {
                         "field": "outcome",
@@ -136,6 +140,7 @@ def activity_spec(data: ChartData) -> dict[str, Any]:
                 "field": "total",
                 "type": "quantitative",
                 "title": "activities",
+                "axis": COUNT_AXIS,
                 "stack": "zero",
             },
             "color": {"field": "user", "type": "nominal", "title": None},
@@ -152,7 +157,7 @@ def funnel_spec(data: ChartData) -> dict[str, Any]:
         "encoding": {
             "y": {"field": "status", "type": "nominal", "title": None, "sort": None, "axis": LABELS},
             "yOffset": {"field": "measure", "sort": list(measures)},
-            "x": {"field": "leads", "type": "quantitative", "title": "leads", "axis": {"tickMinStep": 1}},
+            "x": {"field": "leads", "type": "quantitative", "title": "leads", "axis": COUNT_AXIS},
             "color": {"field": "measure", "type": "nominal", "title": None, "scale": _scale(measures)},
         },
     }
@@ -168,7 +173,13 @@ def tasks_spec(data: ChartData) -> dict[str, Any]:
         "mark": {"type": "bar"},
         "encoding": {
             "y": {"field": "user", "type": "nominal", "title": None, "sort": None, "axis": LABELS},
-            "x": {"field": "tasks", "type": "quantitative", "title": "tasks", "stack": "zero"},
+            "x": {
+                "field": "tasks",
+                "type": "quantitative",
+                "title": "tasks",
+                "stack": "zero",
+                "axis": COUNT_AXIS,
+            },
             "color": {"field": "state", "type": "nominal", "title": None, "scale": _scale(TASK_COLOURS)},
             "order": {"field": "state", "sort": "descending"},
         },
