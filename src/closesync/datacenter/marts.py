@@ -184,7 +184,6 @@ class _Reader:
     def __init__(self, destination: str) -> None:
         self.destination = destination
         self.schema = models_schema(destination)
-        self.kind = parse_destination(destination).kind
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Any]:
