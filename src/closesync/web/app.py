@@ -18,7 +18,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from closesync import __version__
 from closesync.datacenter import DataCenter
-from closesync.web import api, filters, pages, run_pages, security, settings
+from closesync.web import api, filters, insights, pages, run_pages, security, settings
 from closesync.web.errors import EXCEPTION_HANDLERS
 from closesync.web.middleware import SecurityHeaders, TrustedProxy
 from closesync.web.runs import RunTracker
@@ -127,5 +127,6 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(settings.router)
     app.include_router(run_pages.router)
+    app.include_router(insights.router)
     app.include_router(api.router)
     return app

@@ -23,7 +23,7 @@ RUN_MARKS = {"success": ("#2f5bea", "circle"), "failed": ("#c0262d", "cross")}
 CHART_RUNS = 200  # the dataset chart shows at most this many of the newest runs
 DEFAULT_DAYS = 30  # the Runs page chart's span when no date range is chosen
 
-_CONFIG: dict[str, Any] = {
+CONFIG: dict[str, Any] = {
     "font": "sans-serif",
     "view": {"stroke": None},
     "axis": {"labelColor": "#5f6b7a", "titleColor": "#5f6b7a", "gridColor": "#eef0f4", "domainColor": "#c9d0da",
@@ -95,7 +95,7 @@ def dataset_runs_spec(runs: Sequence[Run]) -> dict[str, Any] | None:
     span = max(starts) - min(starts)
     return {
         "$schema": SCHEMA,
-        "config": _CONFIG,
+        "config": CONFIG,
         "data": {"values": values},
         "vconcat": [
             _run_panel("duration", "Duration per run", "seconds", span),
@@ -121,7 +121,7 @@ def runs_per_day_spec(days: Sequence[RunDay], first: date, last: date, title: st
     statuses = list(STATUS_COLOURS)
     return {
         "$schema": SCHEMA,
-        "config": _CONFIG,
+        "config": CONFIG,
         "title": title,
         "width": WIDTH,
         "height": 180,

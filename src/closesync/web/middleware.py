@@ -26,7 +26,7 @@ class SecurityHeaders:
     `Secure` whatever scheme the request reports.
     """
 
-    NO_STORE = ("/api/", "/datasets", "/accounts", "/login", "/runs", "/settings")
+    NO_STORE = ("/api/", "/datasets", "/accounts", "/login", "/runs", "/settings", "/insights")
 
     def __init__(self, app: ASGIApp, https_only: bool = False) -> None:
         self.app = app
