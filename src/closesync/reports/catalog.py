@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from closesync.reports.builders import by_date_report, list_report
 from closesync.reports.catalog_activity_objects import ACTIVITY_OBJECT_REPORTS
 from closesync.reports.catalog_organization_objects import ORGANIZATION_OBJECT_REPORTS
 from closesync.reports.column_sets import (
@@ -39,33 +40,8 @@ _ORG_PARENT = (("organization_id", "id"),)
 _ME_PARENT = (("user_id", "id"),)
 
 
-def _activity(
-    name: str, description: str, path: str, columns: tuple[Column, ...], **kw: object
-) -> ReportSpec:
-    return ReportSpec(
-        name=name,
-        description=description,
-        source=path.rstrip("/"),
-        read=ReadKind.BY_DATE,
-        path=path,
-        columns=columns,
-        cursor="date_created",
-        user_filter="user_id",
-        date_field="date_created",
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def _list(name: str, description: str, path: str, columns: tuple[Column, ...], **kw: object) -> ReportSpec:
-    return ReportSpec(
-        name=name,
-        description=description,
-        source=path.rstrip("/"),
-        read=ReadKind.LIST,
-        path=path,
-        columns=columns,
-        **kw,  # type: ignore[arg-type]
-    )
+_activity = by_date_report
+_list = list_report
 
 
 def _contact_child(name: str, description: str, key: str, columns: tuple[Column, ...]) -> ReportSpec:

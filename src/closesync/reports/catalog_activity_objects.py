@@ -6,6 +6,7 @@ Data, like `catalog.py`: endpoints, paging and fields from Close's reference (do
 
 from __future__ import annotations
 
+from closesync.reports.builders import by_date_report, list_report
 from closesync.reports.column_sets import ACTIVITY
 from closesync.reports.columns import Column, cols
 from closesync.reports.spec import ReadKind, ReportSpec
@@ -23,32 +24,15 @@ _STAMPS = " organization_id created_by updated_by date_created:ts date_updated:t
 
 def _activity(name: str, path: str, columns: tuple[Column, ...]) -> ReportSpec:
     """An activity type's list: date_created windows (past the `_skip` cap), a look-back for edits."""
-    return ReportSpec(
-        name=name,
-        description=f"Returns a list of {name.removeprefix('Activities ')} activities.",
-        source=path.rstrip("/"),
-        read=ReadKind.BY_DATE,
-        path=path,
-        columns=ACTIVITY + columns,
-        cursor="date_created",
-        user_filter="user_id",
-        date_field="date_created",
-        family=ACTIVITIES,
-    )
+    description = f"Returns a list of {name.removeprefix('Activities ')} activities."
+    return by_date_report(name, description, path, ACTIVITY + columns, family=ACTIVITIES)
 
 
 def _definitions(name: str, description: str, path: str, family: str, extra: str = "") -> ReportSpec:
     """A small configuration list, read whole each run (Close offers no change filter on these)."""
-    return ReportSpec(
-        name=name,
-        description=description,
-        source=path.rstrip("/"),
-        read=ReadKind.LIST,
-        path=path,
-        columns=_DEFINITION + cols(extra) if family == CUSTOM_FIELDS else cols(extra),
-        page_size=1000 if family == CUSTOM_FIELDS else None,
-        family=family,
-    )
+    fields = family == CUSTOM_FIELDS
+    columns = _DEFINITION + cols(extra) if fields else cols(extra)
+    return list_report(name, description, path, columns, page_size=1000 if fields else None, family=family)
 
 
 ACTIVITY_OBJECT_REPORTS: tuple[ReportSpec, ...] = (

@@ -8,6 +8,7 @@ small: an organization's configuration). `NOT_LISTED` names the objects Close of
 
 from __future__ import annotations
 
+from closesync.reports.builders import list_report
 from closesync.reports.columns import Column, cols
 from closesync.reports.spec import Fanout, Nested, ReadKind, ReportSpec
 
@@ -25,16 +26,7 @@ _SCHEDULING_LINK = cols(
 def _list(
     family: str, name: str, description: str, path: str, columns: tuple[Column, ...], **kw: object
 ) -> ReportSpec:
-    return ReportSpec(
-        name=name,
-        description=description,
-        source=path.rstrip("/"),
-        read=ReadKind.LIST,
-        path=path,
-        columns=columns,
-        family=family,
-        **kw,  # type: ignore[arg-type]
-    )
+    return list_report(name, description, path, columns, family=family, **kw)
 
 
 def _fanout(
