@@ -116,3 +116,18 @@ def table_rows(sink: Sink, table: str, key: Sequence[str] = ("id",)) -> list[dic
 def column_kinds(sink: Sink, table: str) -> dict[str, str]:
     """Column name -> logical type (closesync.sinks.logical_type) as the sink reads it back."""
     return {f.name: str(logical_type(f)) for f in sink.preview(table, limit=1).schema}
+
+
+def assert_same_tables(reference: str, other: str, tables: Sequence[str]) -> None:
+    """Each table has the same columns, types and rows in destination `other` as in `reference`."""
+    from closesync.sinks import open_sink
+
+    ref, oth = open_sink(reference), open_sink(other)
+    try:
+        for table in tables:
+            kinds = column_kinds(ref, table)
+            assert column_kinds(oth, table) == kinds, table
+            assert table_rows(oth, table, tuple(kinds)) == table_rows(ref, table, tuple(kinds)), table
+    finally:
+        ref.close()
+        oth.close()

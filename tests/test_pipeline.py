@@ -200,23 +200,10 @@ def test_one_forbidden_report_does_not_stop_the_others(sandbox: Sandbox, tmp_pat
 def test_all_38_reports_land_in_postgres_as_in_duckdb(
     sandbox: Sandbox, tmp_path: Path, pg_sink_url: str
 ) -> None:
-    from closesync.sinks import open_sink
-    from fixtures_postgres import column_kinds, table_rows
+    from fixtures_postgres import assert_same_tables
 
     db = tmp_path / "close.duckdb"
     assert sync_into(sandbox, db).ok
     result = closesync.sync(api_key=sandbox.api_key, base_url=sandbox.base_url, destination=pg_sink_url)
     assert [r.error for r in result.failed] == []
-
-    duck, pg = open_sink(f"duckdb:{db}"), open_sink(pg_sink_url)
-    try:
-        for report in result.reports:
-            kinds = column_kinds(duck, report.table)
-            assert column_kinds(pg, report.table) == kinds, report.table
-            columns = tuple(kinds)
-            assert table_rows(pg, report.table, columns) == table_rows(duck, report.table, columns), (
-                report.table
-            )
-    finally:
-        duck.close()
-        pg.close()
+    assert_same_tables(f"duckdb:{db}", pg_sink_url, [report.table for report in result.reports])

@@ -181,25 +181,13 @@ def test_the_sandbox_lists_custom_objects_per_lead_only(sandbox: Sandbox) -> Non
 def test_new_reports_land_in_postgres_as_in_duckdb(
     sandbox: Sandbox, tmp_path: Path, pg_sink_url: str
 ) -> None:
-    from closesync.sinks import open_sink
-    from fixtures_postgres import column_kinds, table_rows
+    from fixtures_postgres import assert_same_tables
 
     db = tmp_path / "close.duckdb"
     assert _sync(sandbox, f"duckdb:{db}").ok
     result = _sync(sandbox, pg_sink_url)
     assert [r.error for r in result.failed] == []
-    duck, pg = open_sink(f"duckdb:{db}"), open_sink(pg_sink_url)
-    try:
-        for report in result.reports:
-            kinds = column_kinds(duck, report.table)
-            assert column_kinds(pg, report.table) == kinds, report.table
-            columns = tuple(kinds)
-            assert table_rows(pg, report.table, columns) == table_rows(duck, report.table, columns), (
-                report.table
-            )
-    finally:
-        duck.close()
-        pg.close()
+    assert_same_tables(f"duckdb:{db}", pg_sink_url, [report.table for report in result.reports])
 
 
 def test_new_reports_land_in_parquet_as_in_duckdb(sandbox: Sandbox, tmp_path: Path) -> None:

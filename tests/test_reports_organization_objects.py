@@ -233,23 +233,13 @@ def test_the_sandbox_serves_closes_paging_and_filters(sandbox: Sandbox) -> None:
 # -- PostgreSQL and Parquet ----------------------------------------------------------------------------
 @pytest.mark.postgres
 def test_organization_reports_land_in_postgres_as_in_duckdb(big: Sandbox, tmp_path: Path, pg_sink_url: str) -> None:
-    from closesync.sinks import open_sink
-    from fixtures_postgres import column_kinds, table_rows
+    from fixtures_postgres import assert_same_tables
 
     db = tmp_path / "org.duckdb"
     assert sync_into(big, f"duckdb:{db}").ok
     result = sync_into(big, pg_sink_url)
     assert [r.error for r in result.failed] == []
-    duck, pg = open_sink(f"duckdb:{db}"), open_sink(pg_sink_url)
-    try:
-        for report in result.reports:
-            kinds = column_kinds(duck, report.table)
-            assert column_kinds(pg, report.table) == kinds, report.table
-            key = get_report(report.slug).primary_key
-            assert table_rows(pg, report.table, key) == table_rows(duck, report.table, key), report.table
-    finally:
-        duck.close()
-        pg.close()
+    assert_same_tables(f"duckdb:{db}", pg_sink_url, [report.table for report in result.reports])
 
 
 def test_organization_reports_land_in_parquet(big: Sandbox, tmp_path: Path) -> None:
