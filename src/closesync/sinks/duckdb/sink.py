@@ -59,6 +59,10 @@ class DuckDBSink(Sink):
             raise SinkError("sink is closed")
         return self._db.cursor()
 
+    def limit_memory(self, nbytes: int) -> None:
+        """DuckDB's `memory_limit` (its block cache) for this file's instance, shared by its users."""
+        self._cursor().execute(f"SET GLOBAL memory_limit = '{int(nbytes)}B'")
+
     # -- writing ---------------------------------------------------------------------------------
     def group(self) -> DuckDBGroup:
         if self._db.read_only:
