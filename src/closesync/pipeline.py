@@ -249,7 +249,7 @@ def sync(
         if not isinstance(destination, Sink):
             stack.callback(sink.close)
         stack.enter_context(budget.reserve(RUNTIME_BYTES + budget.sink_bytes))
-        sink.limit_memory(budget.sink_bytes)
+        sink.limit_memory(budget.sink_bytes, MemoryBudget.buffer_bytes(client.prefetch))
         store = state or SinkStateStore(sink)
 
         results = {s.slug: ReportResult(s.slug, s.name, table or s.slug) for s in specs}
