@@ -8,13 +8,17 @@ source reserves its slot before it reads and gives it back when it is done, so c
 budget (as many sources at once as slots fit) rather than the budget from the concurrency.
 
 A slot's size fixes how much a source may hold: its pages in flight (prefetch depth x PAGE_BYTES) and
-its shaping buffer, whose records cost about RECORD_FACTOR times their shaped Arrow bytes as Python dicts
-(measured: 3.2x for opportunities, 4.5x for emails) plus the shaped batch itself.
+its shaping buffer, whose records cost about RECORD_FACTOR times their shaped Arrow bytes at peak: as Python
+dicts alone 3.2x (opportunities) to 4.5x (emails), then the column lists shaping builds, the shaped batch
+and the batches a writer holds. The constants are calibrated by `make bench` (bench/bench_fullsync.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,17 +27,18 @@ from closesync.errors import ClosesyncError
 
 MB = 1 << 20
 DEFAULT_MEMORY_LIMIT = "400MB"
-#: The interpreter with closesync's libraries imported (~95 MB measured), thread stacks and HTTP pools.
+#: The interpreter with closesync's libraries imported (~95 MiB measured), thread stacks and HTTP pools.
 RUNTIME_BYTES = 128 * MB
 #: The destination's share (DuckDB's memory_limit), with a floor DuckDB needs to load wide tables.
-SINK_SHARE = 0.25
+SINK_SHARE = 0.15
 SINK_MIN_BYTES = 48 * MB
 #: A slot for one source read: what its shaping buffer, shaped batches and prefetched pages may hold.
-SLOT_BYTES = 40 * MB
+SLOT_BYTES = 56 * MB  # measured: three activity sources at once peaked ~60 MiB each above the rest
 PAGE_BYTES = 2 * MB  # one decoded page of 100 records, wide ones (email threads) included
-RECORD_FACTOR = 8.0  # Python dicts buffered, the column lists shaping builds from them and the Arrow batch
+RECORD_FACTOR = 12.0  # Python dicts buffered, the column lists shaping builds from them and the Arrow batch
 MIN_LIMIT_BYTES = RUNTIME_BYTES + SINK_MIN_BYTES + SLOT_BYTES
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
 
@@ -92,13 +97,18 @@ class MemoryBudget:
         return int((SLOT_BYTES - pages) / RECORD_FACTOR)
 
     @staticmethod
-    def use_returning_allocator() -> None:
-        """Let Arrow allocate from the system allocator, which gives freed batches back, rather than
-        mimalloc, which keeps them for reuse (~30 MB more peak RSS over a 3k-lead sync). Process-wide."""
+    def return_freed_memory() -> None:
+        """Process-wide allocator settings that give freed memory back instead of keeping it per thread:
+        Arrow on the system allocator (mimalloc kept freed batches: ~30 MB of peak RSS over a 3k-lead sync)
+        and glibc limited to two arenas (pages decoded on 32 prefetch threads otherwise leave one arena per
+        thread at its high-water mark: ~40 MB at 20k leads)."""
         import pyarrow as pa  # here: the command line imports this module and must start fast
 
         if pa.default_memory_pool().backend_name != "system":
             pa.set_memory_pool(pa.system_memory_pool())
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError, AttributeError):  # not glibc (musl): nothing to tune
+                ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)
 
     @contextmanager
     def reserve(self, nbytes: int) -> Iterator[None]:

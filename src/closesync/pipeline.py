@@ -240,7 +240,7 @@ def sync(
     if client is None and not api_key:
         raise ValueError("An API key is needed: pass api_key or client.")
     budget = memory_limit if isinstance(memory_limit, MemoryBudget) else MemoryBudget(memory_limit)
-    budget.use_returning_allocator()
+    budget.return_freed_memory()
 
     with ExitStack() as stack:
         if client is None:
