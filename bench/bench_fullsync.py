@@ -6,7 +6,7 @@ RSS meanwhile as a cross-check. The CPU each process used (user + system) gives 
 sandbox: on a shared machine rows/s moves with the load, the split and the ratios do not.
 
 Sizes: 20k and 60k leads (and 200k in a full, non-quick run), each into DuckDB and into PostgreSQL; quick:
-1,000 and 2,500 leads, under a minute. Per case: rows/s end to end, requests, peak RSS (ratio = peak over
+500 and 1,500 leads, under a minute on an idle machine. Per case: rows/s end to end, requests, peak RSS (ratio = peak over
 the memory budget), CPU seconds of the client and of the sandbox. Per destination, `memory_flat` is the
 largest size's peak over the smallest's (goal < 1.2). The reports are passed by name (the 38 classic ones),
 so reports added to the catalog later do not change the figure.
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _sizes(quick: bool) -> list[int]:
     if quick:
-        return [1_000, 2_500]
+        return [500, 1_500]
     return [20_000, 60_000, 200_000]
 
 
@@ -112,31 +112,31 @@ def sync_once(sandbox: SandboxProcess, destination: str, memory_limit: str | Non
         "requests": result["requests"],
         "served_requests": sandbox.stats()["requests"]["total"],
         "seconds": seconds,
-        "peak_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
-        "sampled_peak_rss_mb": sampler.peak / 2**20,
+        "peak_rss_mib": usage.ru_maxrss / 1024,  # KiB on Linux
+        "sampled_peak_rss_mib": sampler.peak / 2**20,
         "client_cpu_s": client_cpu,
         "sandbox_cpu_s": sandbox_cpu,
     }
 
 
 def _case(destination_kind: str, leads: int, figures: dict[str, Any]) -> list[dict[str, Any]]:
-    name = f"fullsync.{destination_kind}.leads_{leads // 1000}k"
+    name = f"fullsync.{destination_kind}.leads_{leads / 1000:g}k"
     cpu_total = figures["client_cpu_s"] + figures["sandbox_cpu_s"]
-    budget_mb = int(MEMORY_LIMIT.removesuffix("MB")) * 1e6 / 2**20
+    budget_mib = int(MEMORY_LIMIT.removesuffix("MB")) * 1e6 / 2**20
     common = {"leads": leads, "reports": len(CLASSIC), "memory_limit": MEMORY_LIMIT, **figures}
     client_share = figures["client_cpu_s"] / max(cpu_total, 1e-9)
     print(
         f"   {name}: {figures['rows']:,} rows, {figures['requests']:,} requests in {figures['seconds']:.1f}s "
-        f"= {figures['rows'] / figures['seconds']:,.0f} rows/s; peak RSS {figures['peak_rss_mb']:.0f} MB "
-        f"(sampled {figures['sampled_peak_rss_mb']:.0f}); CPU client {figures['client_cpu_s']:.1f}s / sandbox "
+        f"= {figures['rows'] / figures['seconds']:,.0f} rows/s; peak RSS {figures['peak_rss_mib']:.0f} MiB "
+        f"(sampled {figures['sampled_peak_rss_mib']:.0f}); CPU client {figures['client_cpu_s']:.1f}s / sandbox "
         f"{figures['sandbox_cpu_s']:.1f}s ({100 * client_share:.0f} % client)",
         flush=True,
     )
     return [
         {"name": f"{name}.rows_per_s", "value": round(figures["rows"] / figures["seconds"], 1), "unit": "rows/s",
          "ratio": round(client_share, 4), "ratio_basis": "client CPU / (client + sandbox CPU)", **common},
-        {"name": f"{name}.peak_rss", "value": round(figures["peak_rss_mb"], 1), "unit": "MB",
-         "ratio": round(figures["peak_rss_mb"] / budget_mb, 4), "ratio_basis": "peak RSS / memory limit",
+        {"name": f"{name}.peak_rss", "value": round(figures["peak_rss_mib"], 1), "unit": "MiB",
+         "ratio": round(figures["peak_rss_mib"] / budget_mib, 4), "ratio_basis": "peak RSS / memory limit",
          **common},
     ]
 
@@ -150,7 +150,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 targets = {"duckdb": f"duckdb:{work}/sync_{leads}.duckdb", "postgres": f"{pg.url}?schema=s{leads}"}
                 for kind, destination in targets.items():
                     figures = sync_once(sandbox, destination)
-                    peaks[kind].append(figures["peak_rss_mb"])
+                    peaks[kind].append(figures["peak_rss_mib"])
                     results += _case(kind, leads, figures)
         for kind, values in peaks.items():
             growth = values[-1] / values[0]
