@@ -22,6 +22,10 @@ table another writer owns is refused before anything is read, unless `force` ado
 filtered report (a user, a date range) in upsert mode replaces only the rows inside that filter, and the
 deletions of an incremental read stay inside it too.
 
+Memory: one `MemoryBudget` (closesync.budget, `memory_limit`) covers the whole sync. The runtime and the
+destination's cache (DuckDB's memory_limit) take their shares first; each source then reserves a slot
+before it reads and sizes its shaping buffer from it, so as many sources run at once as slots fit.
+
 A full read whose records changed while it ran sends their rows "late" (see `extract.py`): they are held
 and, once the read's tables are published, upserted over them, so a replaced table never holds two rows
 with one key and each record is in its last version. Append adds them like any other version.
@@ -41,6 +45,7 @@ from typing import Literal, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from closesync.budget import DEFAULT_MEMORY_LIMIT, RUNTIME_BYTES, SLOT_BYTES, MemoryBudget
 from closesync.close import DEFAULT_BASE_URL, CloseClient
 from closesync.close.budget import shared_pacer
 from closesync.close.errors import AuthenticationError, CloseError, RateLimitError, RequestTimeoutError
@@ -231,6 +236,7 @@ def sync(
     owner_label: str | None = None,
     force: bool = False,
     all_reports: bool = False,
+    memory_limit: str | int | MemoryBudget = DEFAULT_MEMORY_LIMIT,
 ) -> SyncResult:
     """Sync reports (the 38 classic ones by default, every report with `all_reports`) from Close into
     `destination`.
@@ -239,7 +245,9 @@ def sync(
     since the last run where a report has a cursor (a full read still replaces the table, so records deleted
     in Close disappear, or only its filter's rows); `append` adds each record version read once. `table`
     renames the table of a single report. `owner` (and `owner_label`, for messages) is recorded as the
-    tables' owner; `force` loads a table another owner has, and takes it over.
+    tables' owner; `force` loads a table another owner has, and takes it over. `memory_limit` (`400MB`,
+    bytes, or a `MemoryBudget` to inspect afterwards) bounds the whole sync; at most `max_workers` sources
+    are read at once, fewer when the budget holds fewer slots.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown update method {method!r}: use one of {', '.join(METHODS)}.")
@@ -250,6 +258,8 @@ def sync(
         raise ValueError(f"Table names starting with {RESERVED_PREFIX} are closesync's own; choose another.")
     if client is None and not api_key:
         raise ValueError("An API key is needed: pass api_key or client.")
+    budget = memory_limit if isinstance(memory_limit, MemoryBudget) else MemoryBudget(memory_limit)
+    budget.return_freed_memory()
 
     with ExitStack() as stack:
         if client is None:
@@ -259,6 +269,8 @@ def sync(
         sink = destination if isinstance(destination, Sink) else open_sink(destination)
         if not isinstance(destination, Sink):
             stack.callback(sink.close)
+        stack.enter_context(budget.reserve(RUNTIME_BYTES + budget.sink_bytes))
+        sink.limit_memory(budget.sink_bytes, MemoryBudget.buffer_bytes(client.prefetch))
         store = state or SinkStateStore(sink)
 
         specs, results = _expand_per_type(client, specs, table, progress)
@@ -275,10 +287,10 @@ def sync(
             for s in specs
         }
         runner = _SourceRunner(
-            client, sink, store, params, method, full_refresh or method == "replace", progress, claims
+            client, sink, store, params, method, full_refresh or method == "replace", progress, claims, budget
         )
         groups = group_by_source(specs)
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(groups)))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(groups), budget.slots))) as pool:
             for future in [pool.submit(runner.run, g, [results[s.slug] for s in g]) for g in groups]:
                 future.result()
         return SyncResult(list(results.values()), client.stats.requests)
@@ -392,9 +404,14 @@ class _SourceRunner:
     full_refresh: bool
     progress: Progress | None
     claims: dict[str, TableClaim]
+    budget: MemoryBudget
     _custom_fields_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, specs: list[ReportSpec], results: list[ReportResult]) -> None:
+        with self.budget.reserve(SLOT_BYTES):  # the source's share: its buffer, batches and pages ahead
+            self._run(specs, results)
+
+    def _run(self, specs: list[ReportSpec], results: list[ReportResult]) -> None:
         client = self.client.scoped()
         by_slug = {r.slug: r for r in results}
         started = datetime.now(UTC)
@@ -407,7 +424,10 @@ class _SourceRunner:
             keys = {s.slug: state_key(s, self.params) for s in specs}
             states = {} if self.full_refresh else {slug: self.store.get(k) for slug, k in keys.items()}
             held = partial(self._held, by_slug) if self.method == "upsert" else None  # only upserts delete
-            read = open_read(client, specs, self.params, states, full_refresh=self.full_refresh, held=held)
+            read = open_read(
+                client, specs, self.params, states, full_refresh=self.full_refresh, held=held,
+                buffer_bytes=MemoryBudget.buffer_bytes(client.prefetch),
+            )
             with self.sink.group() as group:  # the read's tables are published together, or not at all
                 writers = {}
                 for spec in specs:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from closesync.budget import DEFAULT_MEMORY_LIMIT
 from closesync.cli.common import LateHelpOption, default_base_url, echo_json, home_of, resolve_api_key
 from closesync.datacenter.spec import methods_help
 from closesync.errors import ClosesyncError
@@ -57,6 +58,13 @@ from closesync.sinks.destination import DEFAULT_METHOD, METHODS
     metavar="SECONDS",
     help="Stop retrying a request (server errors, dropped connections, rate limits) after this long in all.",
 )
+@click.option(
+    "--memory-limit",
+    default=DEFAULT_MEMORY_LIMIT,
+    show_default=True,
+    metavar="SIZE",
+    help="Memory the whole sync may use (e.g. 400MB, 1GB): fewer sources read at once when it is small.",
+)
 @click.option("--force", is_flag=True, help="Load tables a dataset owns, and take them over.")
 @click.option(
     "--all", "all_reports", is_flag=True, help="Sync every report of the catalog, not only the 38 classic ones."
@@ -80,6 +88,7 @@ def sync_command(
     full_refresh: bool,
     timeout: float,
     max_retry_time: float,
+    memory_limit: str,
     force: bool,
     all_reports: bool,
     as_json: bool,
@@ -88,6 +97,7 @@ def sync_command(
     a database."""
     from rich.console import Console
 
+    from closesync.budget import MemoryBudget, MemoryLimitError
     from closesync.cli.render import LiveProgress, print_summary
     from closesync.close import CloseClient
     from closesync.close.errors import InvalidIdError
@@ -127,8 +137,14 @@ def sync_command(
         except InvalidIdError as exc:
             raise click.BadParameter(exc.message, param_hint=option) from None
 
+    try:
+        budget = MemoryBudget(memory_limit)
+    except MemoryLimitError as exc:
+        raise click.BadParameter(str(exc), param_hint="--memory-limit") from None
+
     console = Console(stderr=as_json)
     options = dict(
+        memory_limit=budget,
         destination=destination,
         method=method,
         organization_id=organization_id,

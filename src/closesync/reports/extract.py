@@ -223,15 +223,16 @@ class _Plan:
     start: datetime | None
     previous: datetime | None
     batch_rows: int
+    buffer_bytes: int = BUFFER_BYTES
     newest: datetime | None = None
     late_from: datetime | None = None  # records whose cursor is at or after this changed during the read
 
     def next_limit(self, rows: int, shaped_bytes: int) -> int:
-        """Records in the next buffer: about BUFFER_BYTES of shaped output, within [MIN_BUFFER_ROWS, batch_rows].
+        """Records in the next buffer: about `buffer_bytes` shaped, within [MIN_BUFFER_ROWS, batch_rows].
 
         Memory then depends on the buffer's bytes, not on how wide the records happen to be."""
         per_record = max(1.0, shaped_bytes / max(rows, 1))
-        return max(min(MIN_BUFFER_ROWS, self.batch_rows), min(self.batch_rows, int(BUFFER_BYTES / per_record)))
+        return max(min(MIN_BUFFER_ROWS, self.batch_rows), min(self.batch_rows, int(self.buffer_bytes / per_record)))
 
     def observe(self, records: Sequence[Record]) -> list[bool] | None:
         """Track the newest cursor value seen (vectorised: one parse per buffer, not per record); which
@@ -277,12 +278,14 @@ def open_read(
     full_refresh: bool = False,
     lookback: timedelta = DEFAULT_LOOKBACK,
     batch_rows: int | None = None,
+    buffer_bytes: int = BUFFER_BYTES,
     now: datetime | None = None,
     held: Callable[[ReportSpec, str], Iterator[str]] | None = None,
 ) -> SourceRead:
     """Prepare one pass over the source shared by `specs` (see `group_by_source`). `held(spec, column)`:
     the values of `column` the destination holds in `spec`'s table within the read's scope, for the full
-    id comparison when Close's event log refuses a query (without it, a note says what stays)."""
+    id comparison when Close's event log refuses a query (without it, a note says what stays).
+    `buffer_bytes` is the shaped bytes each buffer aims at (the pipeline sizes it from its memory budget)."""
     specs = list(dict.fromkeys(specs))
     if not specs:
         raise ValueError("open_read needs at least one report")
@@ -338,6 +341,7 @@ def open_read(
         start=start,
         previous=previous,
         batch_rows=batch_rows or BATCH_ROWS.get(first.read, DEFAULT_BATCH_ROWS),
+        buffer_bytes=buffer_bytes,
         late_from=started - CLOCK_MARGIN if cursor_field in _MUTABLE_CURSORS else None,
     )
     read = SourceRead(

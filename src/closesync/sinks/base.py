@@ -393,6 +393,11 @@ class Sink(ABC):
     def iter_batches(self, table: str, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Stream the whole table as Arrow batches (exports, comparisons)."""
 
+    def limit_memory(self, cache_bytes: int, batch_bytes: int) -> None:  # noqa: B027 - optional hook
+        """Keep the destination's own cache within `cache_bytes` and each writer's batches waiting to be
+        written within about `batch_bytes` (its shares of the sync's memory budget); sinks that hold
+        nothing beyond the batch being written ignore it."""
+
     def row_count(self, table: str) -> int:
         """Number of rows; sinks override with something cheaper than streaming."""
         return sum(b.num_rows for b in self.iter_batches(table))

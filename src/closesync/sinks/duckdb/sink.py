@@ -15,6 +15,7 @@ from closesync.sinks.base import JSON_META_KEY, JSON_META_VALUE, STATE_TABLE, Si
 from closesync.sinks.destination import Destination
 from closesync.sinks.duckdb.database import DEFAULT_MEMORY_LIMIT, STAGE_PREFIX, acquire, release
 from closesync.sinks.duckdb.publish import DuckDBGroup, read_owner
+from closesync.sinks.duckdb.writer import FLUSH_BYTES, STAGE_COMMIT_BYTES
 from closesync.sinks.errors import SinkError, TableNotFoundError
 from closesync.sinks.ownership import OWNERS_TABLE
 
@@ -49,6 +50,8 @@ class DuckDBSink(Sink):
             config["threads"] = threads
         self._db = acquire(path, read_only, config, wait)
         self._closed = False
+        self.flush_bytes: int | None = None  # the writers' defaults until limit_memory() says otherwise
+        self.stage_commit_bytes: int | None = None
 
     @property
     def read_only(self) -> bool:
@@ -58,6 +61,13 @@ class DuckDBSink(Sink):
         if self._closed:
             raise SinkError("sink is closed")
         return self._db.cursor()
+
+    def limit_memory(self, cache_bytes: int, batch_bytes: int) -> None:
+        """DuckDB's `memory_limit` (its block cache, shared by this file's users), the batches a writer
+        buffers before an INSERT, and the staged bytes it commits at (a transaction's rows stay in memory)."""
+        self._cursor().execute(f"SET GLOBAL memory_limit = '{int(cache_bytes)}B'")
+        self.flush_bytes = min(FLUSH_BYTES, batch_bytes)
+        self.stage_commit_bytes = min(STAGE_COMMIT_BYTES, cache_bytes // 4)
 
     # -- writing ---------------------------------------------------------------------------------
     def group(self) -> DuckDBGroup:

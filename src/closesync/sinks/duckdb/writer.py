@@ -116,14 +116,14 @@ class DuckDBTableWriter(TableWriter):
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
         self._pending_bytes += batch.nbytes
-        if self._pending_rows >= FLUSH_ROWS or self._pending_bytes >= FLUSH_BYTES:
+        if self._pending_rows >= FLUSH_ROWS or self._pending_bytes >= (self._sink.flush_bytes or FLUSH_BYTES):
             self._flush()
 
     def _cover(self, keys: pa.RecordBatch | pa.Table) -> None:
         """Covered keys ride along with the next insert (same cursor, same writer thread)."""
         self._pending_keys.append(keys)
         self._pending_bytes += keys.nbytes
-        if self._pending_bytes >= FLUSH_BYTES:
+        if self._pending_bytes >= (self._sink.flush_bytes or FLUSH_BYTES):
             self._flush()
 
     def _flush(self) -> None:
@@ -158,7 +158,7 @@ class DuckDBTableWriter(TableWriter):
         self._stage_batches(self._stage, self._select, self.schema, batches, "rows")
         assert self._cur is not None
         self._tx_bytes += sum(b.nbytes for b in batches)
-        if self._tx_bytes >= STAGE_COMMIT_BYTES:
+        if self._tx_bytes >= min(STAGE_COMMIT_BYTES, self._sink.stage_commit_bytes or STAGE_COMMIT_BYTES):
             self._cur.commit()  # from here on an abort must drop the staging table (see _abort)
             self._staged_committed = True
             self._cur.begin()
