@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from closesync.datacenter import DataCenter, Preview
 
 PREVIEW_COLUMNS = 8
+_TABLE_HELP = "For a dataset with one table per type (Custom Objects): which one (default: the first)."
 
 #: What the command line adds to a field's help: where to look an id up.
 _HINTS = {
@@ -241,14 +242,35 @@ def _preview_columns(preview: Preview, columns: str | None, expanded: bool) -> l
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--columns", metavar="A,B,...", help="Only these columns.")
 @click.option("--expanded", "-x", is_flag=True, help="One block per row (column: value), for wide tables.")
+@click.option("--table", "table_name", metavar="TABLE", help=_TABLE_HELP)
 @pass_data_center
-def datasets_preview(dc: DataCenter, name: str, limit: int, columns: str | None, expanded: bool) -> None:
+def datasets_preview(
+    dc: DataCenter, name: str, limit: int, columns: str | None, expanded: bool, table_name: str | None
+) -> None:
     """The first rows of dataset NAME's table (the first 8 columns unless --columns or --expanded)."""
     from closesync.cli.render import print_preview
 
-    preview = dc.preview(name, limit=limit)
+    preview = dc.preview(name, limit=limit, table=table_name)
     if not preview.columns:
         return echo(f"Table {preview.table!r} does not exist yet: run the dataset first.")
-    return print_preview(
-        preview, _preview_columns(preview, columns, expanded), expanded, chosen=bool(columns)
-    )
+    print_preview(preview, _preview_columns(preview, columns, expanded), expanded, chosen=bool(columns))
+    if len(preview.tables) > 1:
+        echo(f"Tables of {name}: {', '.join(preview.tables)} (pick one with --table).")
+    return None
+
+
+@datasets.command("export")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The file to write ('-' for standard output).")
+@click.option("--table", "table_name", metavar="TABLE", help=_TABLE_HELP)
+@pass_data_center
+def datasets_export(dc: DataCenter, name: str, fmt: str, output: str, table_name: str | None) -> None:
+    """Write dataset NAME's whole table as CSV or Parquet (streamed, so any size fits)."""
+    export = dc.export(name, fmt, table=table_name)  # errors (no table, unknown --table) before any byte
+    with click.open_file(output, "wb") as out:
+        for chunk in export.chunks:
+            out.write(chunk)
+    if output != "-":
+        echo(f"Wrote table {export.filename.rsplit('.', 1)[0]!r} to {output}.")

@@ -190,7 +190,7 @@ def print_reports(reports: Sequence[ReportSpec], *, wide: bool = False) -> None:
     result = Table(title=f"{len(reports)} reports", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     result.add_column("Report", overflow="fold")
     if with_slug:
-        result.add_column("Slug", overflow="fold")
+        result.add_column("Slug", no_wrap=True)  # a slug is typed back: never cut, the name wraps instead
     for _, header in REPORT_PARAMETERS:
         result.add_column(header, justify="center", no_wrap=True)
     result.add_column("Incremental", overflow="fold", max_width=24)

@@ -24,6 +24,16 @@ EVENT_OBJECT_TYPES: dict[str, str] = {
     "activity/status_change/lead": "activity.lead_status_change",
     "activity/status_change/opportunity": "activity.opportunity_status_change",
     "activity/custom": "activity.custom_activity",
+    # issue 14's incremental reports: `activity.<snake_case of _type>` like the ones above, the SMS,
+    # WhatsApp and form-submission names as the API paths spell them (see REFERENCE.md §W)
+    "activity/sms": "activity.sms",
+    "activity/meeting": "activity.meeting",
+    "activity/whatsapp_message": "activity.whatsapp_message",
+    "activity/task_completed": "activity.task_completed",
+    "activity/created": "activity.created",
+    "activity/form_submission": "activity.form_submission",
+    "activity/lead_merge": "activity.lead_merge",
+    "custom_object": "custom_object",
 }
 
 #: The task `_type`s Close documents (developer.close.com/api/resources/tasks); a subtype Close adds later

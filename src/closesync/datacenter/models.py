@@ -204,6 +204,11 @@ def _named(choice_id: str | None, label: str | None) -> str | None:
     return f"{label} ({choice_id})" if label and label != choice_id else choice_id
 
 
+def table_owner_id(dataset_id: int) -> str:
+    """How a dataset's runs sign the ownership records of the tables they load."""
+    return f"dataset:{dataset_id}"
+
+
 @dataclass(frozen=True)
 class Preview(_ToDict):
     """The first rows of a dataset's table."""
@@ -211,6 +216,7 @@ class Preview(_ToDict):
     table: str
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    tables: list[str] = field(default_factory=list)  # every table of the dataset (several: one per type)
 
 
 @dataclass(frozen=True)

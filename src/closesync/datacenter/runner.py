@@ -21,7 +21,7 @@ from closesync.datacenter.accounts import Accounts, ClientFactory, Clock, with_k
 from closesync.datacenter.datasets import Datasets
 from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFoundError
 from closesync.datacenter.history import RunOutcome
-from closesync.datacenter.models import Account, Dataset, Run
+from closesync.datacenter.models import Account, Dataset, Run, table_owner_id
 from closesync.datacenter.notify import Notifications
 from closesync.datacenter.progress import VISIBLE_WAIT_S, RunProgress, account_wait
 from closesync.datacenter.schedule import ScheduleError, next_run, retry_at
@@ -283,7 +283,7 @@ class Runner:
                     table=dataset.table,
                     state=DatasetState(self.store, dataset.id),
                     progress=progress,
-                    owner=f"dataset:{dataset.id}",
+                    owner=table_owner_id(dataset.id),
                     owner_label=f"dataset {dataset.name!r}",
                     force=force,
                 )

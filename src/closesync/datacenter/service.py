@@ -328,13 +328,20 @@ class DataCenter:
             raise NotFoundError(f"No run with id {run_id}.")
         return run
 
-    def preview(self, name_or_id: str | int, *, limit: int = 20) -> Preview:
-        """The first rows of the dataset's table (read-only; an empty preview before the first run)."""
-        return self._tables.preview(self._datasets.get(name_or_id), limit)
+    def preview(self, name_or_id: str | int, *, limit: int = 20, table: str | None = None) -> Preview:
+        """The first rows of the dataset's table (read-only; an empty preview before the first run). A
+        dataset with one table per type ("Custom Objects") shows `table`, by default its first; `.tables`
+        lists them, and a table not among them is a ValidationError naming them."""
+        return self._tables.preview(self._datasets.get(name_or_id), limit, table)
 
-    def columns(self, name_or_id: str | int) -> list[Column]:
-        """The columns of the dataset's table with the destination's type names; [] before the first run."""
-        return self._tables.columns(self._datasets.get(name_or_id))
+    def tables(self, name_or_id: str | int) -> list[str]:
+        """The tables the dataset has loaded: its own, or one per type; [] before the first run."""
+        return self._tables.tables(self._datasets.get(name_or_id))
+
+    def columns(self, name_or_id: str | int, *, table: str | None = None) -> list[Column]:
+        """The columns of the dataset's table (`table`: as for `preview`) with the destination's type names;
+        [] before the first run."""
+        return self._tables.columns(self._datasets.get(name_or_id), table)
 
     def with_table_rows(self, datasets: list[Dataset], *, wait_s: float = 2.0) -> list[Dataset]:
         """The datasets with `table_rows` set: rows in each table now, counted from its destination. A busy
@@ -342,14 +349,15 @@ class DataCenter:
         counts = self._tables.row_counts(datasets, wait_s)
         return [dataclasses.replace(d, table_rows=counts.get(d.id)) for d in datasets]
 
-    def export(self, name_or_id: str | int, fmt: str = "csv") -> Export:
+    def export(self, name_or_id: str | int, fmt: str = "csv", *, table: str | None = None) -> Export:
         """The whole table as a CSV or Parquet file, streamed: iterate `.chunks` (filename, media_type set).
 
         Raises before any byte is produced: NotFoundError when there is no table yet, ValidationError for
         another format, DatasetBusyError while another process writes the DuckDB file. A table without rows
-        still gives a valid file (CSV header, Parquet schema).
+        still gives a valid file (CSV header, Parquet schema). `table` picks one of a dataset's per-type
+        tables (as for `preview`).
         """
-        return self._tables.export(self._datasets.get(name_or_id), fmt)
+        return self._tables.export(self._datasets.get(name_or_id), fmt, table)
 
     # -- alerts ---------------------------------------------------------------------------------------------
     def add_notification(

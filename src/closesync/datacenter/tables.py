@@ -2,6 +2,11 @@
 
 Front ends never open a destination themselves; they ask the DataCenter, which reads through here.
 
+A dataset loads one table, named in the dataset, except on a report with one table per type ("Custom
+Objects"): those tables are named with the dataset's table as prefix and recorded as the dataset's in the
+destination's ownership records, which is where `tables()` finds them. Preview, columns and export then take
+one of them (`table`, the first by default) and name the choices when asked for another.
+
 DuckDB lets one process at a time hold a file once anyone writes it, so every read takes the home's
 cross-process destination lock (`destlock`, shared within this process): a run in another process then
 waits for a preview instead of failing on DuckDB's lock, and a read during such a run answers "busy" at
@@ -26,7 +31,7 @@ import pyarrow as pa
 
 from closesync.datacenter import destlock
 from closesync.datacenter.errors import DatasetBusyError, NotFoundError, ValidationError
-from closesync.datacenter.models import Column, Dataset, Export, Preview
+from closesync.datacenter.models import Column, Dataset, Export, Preview, table_owner_id
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
@@ -72,19 +77,26 @@ class Tables:
         return results
 
     def _count(self, datasets: Sequence[Dataset]) -> None:
-        """Count the tables of one destination, one after the other; a failure counts as unknown."""
+        """Count the tables of one destination, one after the other (a dataset's tables together); a
+        failure counts as unknown."""
         for dataset in datasets:
             try:
                 with self._open(dataset) as sink:
-                    rows = None if sink is None else int(sink.row_count(dataset.table))
+                    names = [] if sink is None else _dataset_tables(sink, dataset)
+                    rows = sum(int(sink.row_count(name)) for name in names) if names else None
             except Exception:  # busy, unreachable or dropped: the list shows "—", the page says why
                 rows = None
             with self._counted_lock:
                 self._counted[dataset.id] = (_count_key(dataset), rows)
 
+    def tables(self, dataset: Dataset) -> list[str]:
+        """The tables the dataset loads now: its own, or its per-type tables; [] before the first run."""
+        with self._open(dataset) as sink:
+            return [] if sink is None else _dataset_tables(sink, dataset)
+
     @contextlib.contextmanager
     def _open(self, dataset: Dataset, *, read_only: bool = True) -> Iterator[Any]:
-        """The dataset's sink, or None when its table does not exist yet; errors as DataCenter errors."""
+        """The dataset's sink, or None when its destination holds nothing yet; errors as DataCenter errors."""
         from closesync.sinks import SinkError, SinkLockedError, open_sink, parse_destination
 
         dest = parse_destination(dataset.destination)
@@ -104,58 +116,72 @@ class Tables:
             except SinkError as exc:
                 raise NotFoundError(f"Cannot read table {dataset.table!r} of {dataset.name!r}: {exc}") from None
             try:
-                try:
-                    exists = sink.table_exists(dataset.table)
-                except SinkError as exc:
-                    raise NotFoundError(
-                        f"Cannot read table {dataset.table!r} of {dataset.name!r}: {exc}"
-                    ) from None
-                yield sink if exists else None
+                yield sink
+            except SinkError as exc:
+                raise NotFoundError(f"Cannot read the tables of {dataset.name!r}: {exc}") from None
             finally:
                 sink.close()
         finally:
             destlock.release(self.home, dataset.destination)
 
-    def preview(self, dataset: Dataset, limit: int) -> Preview:
-        with self._open(dataset) as sink:
-            if sink is None:
-                return Preview(dataset.table, [], [])
-            table = sink.preview(dataset.table, limit=max(1, int(limit)))
-        columns = table.column_names
-        rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
-        return Preview(dataset.table, columns, rows)
+    @contextlib.contextmanager
+    def _open_table(
+        self, dataset: Dataset, table: str | None, *, read_only: bool = True
+    ) -> Iterator[tuple[Any, str]]:
+        """The sink (None while the table does not exist yet) and the name of the table to read: `table`,
+        which must be one of the dataset's (ValidationError naming them otherwise), or its first."""
+        with self._open(dataset, read_only=read_only) as sink:
+            names = [] if sink is None else _dataset_tables(sink, dataset)
+            if table is not None and table != dataset.table and table not in names:
+                choices = ", ".join(names) or "none yet: run it first"
+                raise ValidationError(
+                    f"DataSet {dataset.name!r} has no table {table!r}; its tables: {choices}.", field="table"
+                )
+            chosen = table or (names[0] if names else dataset.table)
+            yield (sink if chosen in names else None), chosen
 
-    def columns(self, dataset: Dataset) -> list[Column]:
-        with self._open(dataset) as sink:
+    def preview(self, dataset: Dataset, limit: int, table: str | None = None) -> Preview:
+        with self._open_table(dataset, table) as (sink, name):
+            if sink is None:
+                return Preview(name, [], [])
+            rows_read = sink.preview(name, limit=max(1, int(limit)))
+            names = _dataset_tables(sink, dataset)
+        columns = rows_read.column_names
+        rows = [tuple(r[c] for c in columns) for r in rows_read.to_pylist()]
+        return Preview(name, columns, rows, names)
+
+    def columns(self, dataset: Dataset, table: str | None = None) -> list[Column]:
+        with self._open_table(dataset, table) as (sink, name):
             if sink is None:
                 return []
-            return [Column(str(name), str(kind)) for name, kind in sink.columns(dataset.table)]
+            return [Column(str(column), str(kind)) for column, kind in sink.columns(name)]
 
-    def export(self, dataset: Dataset, fmt: str) -> Export:
+    def export(self, dataset: Dataset, fmt: str, table: str | None = None) -> Export:
         """Check now that there is a table to export (errors before any byte); stream it when iterated."""
         fmt = (fmt or "").lower()
         if fmt not in FORMATS:
             raise ValidationError("The download format must be csv or parquet.", field="format")
-        if not self.columns(dataset):
-            raise NotFoundError(f"DataSet {dataset.name!r} has no table yet: run it first.")
-        return Export(f"{dataset.table}.{fmt}", FORMATS[fmt], self._chunks(dataset, fmt))
+        with self._open_table(dataset, table) as (sink, name):
+            if sink is None:
+                raise NotFoundError(f"DataSet {dataset.name!r} has no table yet: run it first.")
+        return Export(f"{name}.{fmt}", FORMATS[fmt], self._chunks(dataset, name, fmt))
 
-    def _chunks(self, dataset: Dataset, fmt: str) -> Iterator[bytes]:
+    def _chunks(self, dataset: Dataset, table: str, fmt: str) -> Iterator[bytes]:
         """The table encoded batch by batch, so memory stays flat whatever its size."""
-        with self._open(dataset, read_only=False) as sink:
+        with self._open_table(dataset, table, read_only=False) as (sink, _):
             if sink is None:  # dropped since export() looked: an empty file is all there is
                 return
             out = _Chunks()
             writer: Any = None
             try:
-                for batch in sink.iter_batches(dataset.table):
+                for batch in sink.iter_batches(table):
                     if writer is None:
                         writer = _writer(out, fmt, batch.schema)
                     writer.write_batch(_csv_safe(batch) if fmt == "csv" else batch)
                     if chunk := out.take():
                         yield chunk
                 if writer is None:  # no rows: still a valid file, with the header / schema
-                    schema = sink.preview(dataset.table, limit=1).schema
+                    schema = sink.preview(table, limit=1).schema
                     empty = pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
                     writer = _writer(out, fmt, schema)
                     writer.write_batch(_csv_safe(empty) if fmt == "csv" else empty)
@@ -167,6 +193,20 @@ class Tables:
                 if writer is not None:  # the client went away mid-download
                     with contextlib.suppress(Exception):
                         writer.close()
+
+
+def _dataset_tables(sink: Any, dataset: Dataset) -> list[str]:
+    """The dataset's table if it exists, else the tables named with it as prefix that the dataset loads
+    (per-type reports), sorted; [] before the first run."""
+    if sink.table_exists(dataset.table):
+        return [dataset.table]
+    owner = table_owner_id(dataset.id)
+    prefix = f"{dataset.table}_".lower()
+    return [
+        name
+        for name in sink.tables()
+        if name.lower().startswith(prefix) and (sink.table_owner(name) or {}).get("owner") == owner
+    ]
 
 
 def _count_key(dataset: Dataset) -> tuple[Any, ...]:

@@ -3,7 +3,9 @@
 The sandbox's own reading of Close's event-log reference ("List of Event Types"), kept apart from the client's
 so that a wrong assumption in one is caught by tests against the other. An event names its object by kind:
 `lead`, `contact`, `opportunity`; activities as `activity.<snake_case of their _type>` (a `LeadStatusChange`
-logs as `activity.lead_status_change`); tasks as `task.<_type>` (`task.lead`, `task.missed_call`, ...).
+logs as `activity.lead_status_change`; SMS and WhatsApp messages as their API paths spell them,
+`activity.sms`, `activity.whatsapp_message`); tasks as `task.<_type>` (`task.lead`, `task.missed_call`, ...);
+custom object instances as `custom_object`.
 Collections without an entry here (users, statuses, templates, ...) log nothing in the sandbox.
 """
 
@@ -23,6 +25,14 @@ OBJECT_TYPES: dict[str, str] = {
     "activity/status_change/lead": "activity.lead_status_change",
     "activity/status_change/opportunity": "activity.opportunity_status_change",
     "activity/custom": "activity.custom_activity",
+    "activity/sms": "activity.sms",
+    "activity/meeting": "activity.meeting",
+    "activity/whatsapp_message": "activity.whatsapp_message",
+    "activity/task_completed": "activity.task_completed",
+    "activity/created": "activity.created",
+    "activity/form_submission": "activity.form_submission",
+    "activity/lead_merge": "activity.lead_merge",
+    "custom_object": "custom_object",  # custom object instances, whatever their type
 }
 TASK_DEFAULT_TYPE = "lead"  # a task without `_type` is a lead task, as in GET /task/'s default filter
 

@@ -24,7 +24,7 @@ from closesync.sandbox.data import SandboxData
 
 Record = dict[str, Any]
 ACTIONS = ("create", "edit", "delete")
-MUTABLE = ("lead", "contact", "opportunity", "task", "activity/", "custom_field/")
+MUTABLE = ("lead", "contact", "opportunity", "task", "activity/", "custom_field/", "custom_object")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Mutation:
         name = self.collection.strip("/")
         if not any(name == m or (m.endswith("/") and name.startswith(m)) for m in MUTABLE):
             raise ValueError(f"{self.collection!r} cannot be mutated "
-                             "(lead, contact, opportunity, task, activity/…, custom_field/…)")
+                             "(lead, contact, opportunity, task, activity/…, custom_field/…, custom_object)")
         object.__setattr__(self, "collection", name)
         if self.count < 0:
             raise ValueError("count must be >= 0")

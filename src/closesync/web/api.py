@@ -288,10 +288,10 @@ def get_run(request: Request, run_id: RowId) -> dict[str, Any]:
 
 @router.get("/datasets/{dataset_id}/preview", summary="The first rows of the DataSet's table")
 def dataset_preview(
-    request: Request, dataset_id: RowId, limit: int = Query(100, ge=1, le=1000)
+    request: Request, dataset_id: RowId, limit: int = Query(100, ge=1, le=1000), table: str | None = None
 ) -> dict[str, Any]:
     try:
-        return _json(_dc(request).preview(dataset_id, limit=limit))
+        return _json(_dc(request).preview(dataset_id, limit=limit, table=table))
     except DataCenterError:
         raise
     except Exception as exc:  # e.g. a destination folder that cannot be created: nothing to preview
@@ -299,10 +299,10 @@ def dataset_preview(
 
 
 @router.get("/datasets/{dataset_id}/columns", summary="Columns of the DataSet's table and their types")
-def dataset_columns(request: Request, dataset_id: RowId) -> dict[str, Any]:
+def dataset_columns(request: Request, dataset_id: RowId, table: str | None = None) -> dict[str, Any]:
     dc = _dc(request)
     ds = dc.get_dataset(dataset_id)
-    return {"table": ds.table, "columns": _json(dc.columns(ds.id))}
+    return {"table": table or ds.table, "columns": _json(dc.columns(ds.id, table=table))}
 
 
 @router.get(
@@ -311,9 +311,9 @@ def dataset_columns(request: Request, dataset_id: RowId) -> dict[str, Any]:
     response_class=Response,
 )
 def dataset_download(
-    request: Request, dataset_id: RowId, format: Literal["csv", "parquet"] = "csv"
+    request: Request, dataset_id: RowId, format: Literal["csv", "parquet"] = "csv", table: str | None = None
 ) -> Response:
-    return download_response(_dc(request), dataset_id, format)
+    return download_response(_dc(request), dataset_id, format, table)
 
 
 # ---------------------------------------------------------------- alerts

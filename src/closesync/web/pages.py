@@ -428,7 +428,7 @@ async def create_dataset(request: Request) -> Response:
 
 
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
-async def dataset_page(request: Request, dataset_id: RowId) -> Response:
+async def dataset_page(request: Request, dataset_id: RowId, table: str | None = None) -> Response:
     dc = _dc(request)
     ds = await _dataset(request, dataset_id)
     [ds] = await run_in_threadpool(dc.with_table_rows, [ds])
@@ -436,13 +436,13 @@ async def dataset_page(request: Request, dataset_id: RowId) -> Response:
     preview = None
     preview_error = None
     try:
-        preview = await run_in_threadpool(lambda: dc.preview(dataset_id, limit=100))
+        preview = await run_in_threadpool(lambda: dc.preview(dataset_id, limit=100, table=table))
     except DataCenterError as exc:
         preview_error = str(exc)
     except Exception as exc:  # a table not created yet or a destination that went away
         preview_error = f"No rows to show yet ({type(exc).__name__})."
     try:
-        columns = await run_in_threadpool(dc.columns, dataset_id)
+        columns = await run_in_threadpool(lambda: dc.columns(dataset_id, table=table))
     except Exception:  # the preview above already says why the table cannot be read
         columns = []
     running = request.app.state.runs.is_running(dataset_id) or ds.running
@@ -509,8 +509,8 @@ async def delete_dataset(request: Request, dataset_id: RowId) -> Response:
 
 
 @router.get("/datasets/{dataset_id}/download.{fmt}")
-def download(request: Request, dataset_id: RowId, fmt: str) -> Response:
-    return download_response(_dc(request), dataset_id, fmt)  # DataCenter errors: app.py's error page
+def download(request: Request, dataset_id: RowId, fmt: str, table: str | None = None) -> Response:
+    return download_response(_dc(request), dataset_id, fmt, table)  # DataCenter errors: app.py's error page
 
 
 # ---------------------------------------------------------------- API reference (no CDN assets)

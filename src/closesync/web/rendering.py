@@ -41,14 +41,14 @@ def flash(request: Request, kind: str, text: str) -> None:
     request.session["flashes"] = items
 
 
-def download_response(dc: DataCenter, dataset_id: int, fmt: str) -> Response:
+def download_response(dc: DataCenter, dataset_id: int, fmt: str, table: str | None = None) -> Response:
     """Stream the table as a file (the DataCenter encodes it); shared by the page links and the JSON API.
 
     Blocking: FastAPI runs the callers in its thread pool. Errors (no table yet, busy) come before any byte.
     """
     if fmt not in ("csv", "parquet"):
         raise HTTPException(400, "format must be csv or parquet")
-    export = dc.export(dataset_id, fmt)
+    export = dc.export(dataset_id, fmt, table=table)  # `table`: one of a per-type dataset's tables
     return StreamingResponse(
         export.chunks,
         media_type=export.media_type,

@@ -320,9 +320,12 @@
     };
 
     const refreshAfterRun = () => {
-      api("GET", `/api/datasets/${id}/columns`).then(renderColumns).catch(() => {});
+      // the table picked among a per-type DataSet's tables (?table= on the page), else its first
+      const picked = new URLSearchParams(location.search).get("table");
+      const table = picked ? `table=${encodeURIComponent(picked)}` : "";
+      api("GET", `/api/datasets/${id}/columns?${table}`).then(renderColumns).catch(() => {});
       loadHistory();
-      api("GET", `/api/datasets/${id}/preview?limit=100`).then(renderPreview).catch(() => {});
+      api("GET", `/api/datasets/${id}/preview?limit=100&${table}`).then(renderPreview).catch(() => {});
     };
 
     // A run that ended since the page last looked (started here, by the scheduler, or as a retry) brings
