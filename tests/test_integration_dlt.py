@@ -274,7 +274,7 @@ def test_sync_into_a_dlt_destination_matches_duckdb_incremental_and_deletes(
     sync_reference(sandbox, ref)
     second = sync_reference(sandbox, destination)
     assert all(r.incremental for r in second.reports)
-    assert any("event log applied" in n for n in second.reports[0].notes)
+    assert any("deletion(s) from Close applied" in n for n in second.reports[0].notes)
     assert_same_tables(sink_reader(destination), ref)
     assert gone not in {r["id"] for r in sink_reader(destination)("leads")[1]}
     sink = open_sink(destination)
