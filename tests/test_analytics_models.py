@@ -37,6 +37,8 @@ from closesync.analytics import (
     models_schema,
 )
 from closesync.cli import cli
+from closesync.datacenter import DataCenter
+from closesync.datacenter.marts import build_marts
 from closesync.reports import get_report
 from closesync.sandbox import Sandbox
 from closesync.sandbox.data import SandboxData
@@ -252,6 +254,67 @@ def test_sms_and_meetings_tables_are_used_when_present(duckdb_built: Built, tmp_
             f" where activity_date = date '2030-01-02' and user_id = '{user}'"
         ).fetchall()
     assert rows == [(2, 1, 1)]  # the meeting counts on its activity_at day, not its date_created
+
+
+def _start_dataset_run(home: Path, sandbox: Sandbox, destination: str) -> subprocess.Popen[bytes]:
+    """`closesync datasets run` of a DataSet loading `destination`, in another process (as the scheduler of
+    `closesync serve` would), its first request held 6 s so it still writes when the caller looks."""
+    dc = DataCenter(str(home))
+    account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
+    dc.create_dataset("Done tasks", account=account.id, report="Activities Task Completed", destination=destination)
+    sandbox.add_fault("slow", path="activity/task_completed/", count=1, delay=6.0)
+    command = [sys.executable, "-m", "closesync", "--home", str(home), "datasets", "run", "Done tasks"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not dc.get_dataset("Done tasks").running:
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read().decode()  # type: ignore[union-attr]
+        time.sleep(0.1)
+    return process
+
+
+def test_a_build_waits_for_a_sync_writing_the_duckdb_file(duckdb_built: Built, tmp_path: Path) -> None:
+    """A Data Center build (`build_marts`, `models build --dataset`) and a sync of the same DuckDB file in
+    another process take turns on the home's lock: the build says it waits, then both succeed."""
+    copy = tmp_path / "shared.duckdb"
+    shutil.copy(Path(duckdb_built.destination.removeprefix("duckdb:")), copy)
+    home, destination = tmp_path / "home", f"duckdb:{copy}"
+    notes: list[str] = []
+    with Sandbox(seed=3, leads=60) as sandbox:
+        process = _start_dataset_run(home, sandbox, destination)
+        try:
+            result = build_marts(home, destination, on_wait=notes.append)
+        finally:
+            output = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 0, output
+    assert notes == ["Waiting for another closesync process (a sync) to finish writing this DuckDB file…"]
+    assert result.models == len(MODEL_FILES)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.sql("select count(*) from activities_task_completed").fetchall()[0][0] > 0
+
+
+def test_a_sync_waits_for_a_build_of_its_duckdb_file(duckdb_built: Built, tmp_path: Path) -> None:
+    """`closesync models build --dataset` in another process holds the file; a sync started meanwhile waits
+    for it (no DuckDB lock error) and then loads its table."""
+    copy = tmp_path / "shared.duckdb"
+    shutil.copy(Path(duckdb_built.destination.removeprefix("duckdb:")), copy)
+    home, destination = tmp_path / "home", f"duckdb:{copy}"
+    with Sandbox(seed=3, leads=60) as sandbox:
+        dc = DataCenter(str(home))
+        account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
+        dc.create_dataset("Done tasks", account=account.id, report="Activities Task Completed", destination=destination)
+        command = [sys.executable, "-m", "closesync", "--home", str(home), "models", "build", "--dataset", "Done tasks"]
+        build = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not (tmp_path / "home" / "analytics").exists():  # the build's work folder: it holds the lock
+                assert build.poll() is None and time.monotonic() < deadline, build.stdout.read().decode()  # type: ignore[union-attr]
+                time.sleep(0.1)
+            run = dc.run_dataset("Done tasks")
+        finally:
+            output = build.communicate(timeout=300)[0].decode()
+    assert build.returncode == 0 and "Built 23 models" in output, output
+    assert run.status == "success", run.error
+    assert build.poll() is not None
 
 
 def test_a_broken_relationship_warns_and_fails_when_strict(duckdb_built: Built, tmp_path: Path) -> None:

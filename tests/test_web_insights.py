@@ -364,8 +364,11 @@ def test_insights_in_chromium(
         assert "not built yet" in page.inner_text("#models-missing")
         shot(page, "insights-01-not-built")
 
-        page.set_default_timeout(180_000)  # dbt build on the sandbox's data
-        page.click("#build-form button")
+        page.click("#build-form button")  # answered at once: the build runs in the background
+        page.wait_for_selector("#models-building")
+        assert re.search(r"Building models… \(started at \d\d:\d\d:\d\d UTC\)", page.inner_text("#models-building"))
+        shot(page, "insights-01b-building")
+        page.set_default_timeout(180_000)  # dbt build on the sandbox's data; the page reloads itself
         page.wait_for_selector(".flash.ok")
         page.set_default_timeout(20_000)
         assert re.search(r"Built \d+ models", page.inner_text(".flash.ok"))
