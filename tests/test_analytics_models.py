@@ -11,6 +11,7 @@ import time
 import tomllib
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from importlib.resources import files
@@ -39,6 +40,7 @@ from closesync.analytics import (
 from closesync.cli import cli
 from closesync.datacenter import DataCenter
 from closesync.datacenter.marts import build_marts
+from closesync.datacenter.progress import RunProgress, describe_wait
 from closesync.reports import get_report
 from closesync.sandbox import Sandbox
 from closesync.sandbox.data import SandboxData
@@ -293,8 +295,8 @@ def test_a_build_waits_for_a_sync_writing_the_duckdb_file(duckdb_built: Built, t
 
 
 def test_a_sync_waits_for_a_build_of_its_duckdb_file(duckdb_built: Built, tmp_path: Path) -> None:
-    """`closesync models build --dataset` in another process holds the file; a sync started meanwhile waits
-    for it (no DuckDB lock error) and then loads its table."""
+    """`closesync models build --dataset` in another process holds the file; a sync started meanwhile says it
+    waits for it (no DuckDB lock error) and then loads its table."""
     copy = tmp_path / "shared.duckdb"
     shutil.copy(Path(duckdb_built.destination.removeprefix("duckdb:")), copy)
     home, destination = tmp_path / "home", f"duckdb:{copy}"
@@ -309,12 +311,20 @@ def test_a_sync_waits_for_a_build_of_its_duckdb_file(duckdb_built: Built, tmp_pa
             while not (tmp_path / "home" / "analytics").exists():  # the build's work folder: it holds the lock
                 assert build.poll() is None and time.monotonic() < deadline, build.stdout.read().decode()  # type: ignore[union-attr]
                 time.sleep(0.1)
-            run = dc.run_dataset("Done tasks")
+            progress = RunProgress()
+            with ThreadPoolExecutor(1) as pool:
+                running = pool.submit(dc.run_dataset, "Done tasks", progress=progress)
+                while (wait := progress.snapshot()["wait"]) is None:  # what `datasets run` shows meanwhile
+                    assert not running.done(), running.result()
+                    time.sleep(0.05)
+                said = describe_wait(wait, 0)
+                run = running.result(timeout=300)
         finally:
             output = build.communicate(timeout=300)[0].decode()
     assert build.returncode == 0 and "Built 23 models" in output, output
+    assert said and said.startswith("Waiting for another closesync process (a sync or a models build)")
     assert run.status == "success", run.error
-    assert build.poll() is not None
+    assert progress.snapshot()["wait"] is None
 
 
 def test_a_broken_relationship_warns_and_fails_when_strict(duckdb_built: Built, tmp_path: Path) -> None:
