@@ -288,7 +288,7 @@ def test_a_build_waits_for_a_sync_writing_the_duckdb_file(duckdb_built: Built, t
         finally:
             output = process.communicate(timeout=120)[0].decode()
     assert process.returncode == 0, output
-    assert notes == ["Waiting for another closesync process (a sync) to finish writing this DuckDB file…"]
+    assert notes == ["Waiting for a sync (or another use) of this DuckDB file to finish…"]
     assert result.models == len(MODEL_FILES)
     with duckdb.connect(str(copy), read_only=True) as con:
         assert con.sql("select count(*) from activities_task_completed").fetchall()[0][0] > 0
@@ -325,6 +325,39 @@ def test_a_sync_waits_for_a_build_of_its_duckdb_file(duckdb_built: Built, tmp_pa
     assert said and said.startswith("Waiting for another closesync process (a sync or a models build)")
     assert run.status == "success", run.error
     assert progress.snapshot()["wait"] is None
+
+
+def test_in_one_process_a_build_and_syncs_of_its_duckdb_file_take_turns(
+    duckdb_built: Built, tmp_path: Path
+) -> None:
+    """The web app's case: a build thread and sync threads on one file in one process. dbt-duckdb cannot
+    share closesync's DuckDB instance, so the build waits for the running sync, and a sync started during
+    the build waits for it and says so; all of them succeed."""
+    copy = tmp_path / "shared.duckdb"
+    shutil.copy(Path(duckdb_built.destination.removeprefix("duckdb:")), copy)
+    home, destination = tmp_path / "home", f"duckdb:{copy}"
+    notes: list[str] = []
+    with Sandbox(seed=3, leads=60) as sandbox:
+        dc = DataCenter(str(home))
+        account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
+        dc.create_dataset("Done tasks", account=account.id, report="Activities Task Completed", destination=destination)
+        sandbox.add_fault("slow", path="activity/task_completed/", count=1, delay=4.0)
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(dc.run_dataset, "Done tasks")
+            deadline = time.monotonic() + 60
+            while not dc.get_dataset("Done tasks").running:
+                assert not first.done() and time.monotonic() < deadline, first.result()
+                time.sleep(0.05)
+            building = pool.submit(build_marts, home, destination, on_wait=notes.append)
+            while not (home / "analytics").exists():  # the build holds the file now
+                assert not building.done(), building.result()
+                time.sleep(0.05)
+            progress = RunProgress()
+            second = dc.run_dataset("Done tasks", progress=progress, wait_s=300)
+            assert first.result().status == "success", first.result().error
+            assert building.result().models == len(MODEL_FILES)
+    assert second.status == "success", second.error
+    assert notes == ["Waiting for a sync (or another use) of this DuckDB file to finish…"]
 
 
 def test_a_broken_relationship_warns_and_fails_when_strict(duckdb_built: Built, tmp_path: Path) -> None:

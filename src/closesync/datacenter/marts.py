@@ -182,19 +182,20 @@ def build_marts(
 ) -> BuildResult:
     """`dbt build` of the models on `destination` (blocking), with dbt's files under the home.
 
-    On a DuckDB file it first takes the home's destination lock, as a sync does: a sync writing the file
-    (in another process) is waited for up to `wait_s`, `on_wait` told why, and a sync that starts meanwhile
-    waits for the build, instead of either failing on DuckDB's own lock. `options` go to build_models.
+    On a DuckDB file it first takes the home's destination lock, exclusive (dbt opens the file its own way):
+    a sync writing the file, in this process or another, is waited for up to `wait_s`, `on_wait` told why,
+    and a sync that starts meanwhile waits for the build, instead of either failing on DuckDB's own lock.
+    `options` go to build_models.
     """
     from closesync.analytics.runner import build_models, default_work_dir
 
-    if not destlock.try_acquire(home, destination):
+    if not destlock.try_acquire(home, destination, exclusive=True):
         if on_wait is not None:
-            on_wait("Waiting for another closesync process (a sync) to finish writing this DuckDB file…")
-        if not destlock.acquire(home, destination, wait_s):
+            on_wait("Waiting for a sync (or another use) of this DuckDB file to finish…")
+        if not destlock.acquire(home, destination, wait_s, exclusive=True):
             raise DatasetBusyError(
-                f"Another closesync process kept writing this DuckDB file for {wait_s:.0f} s; "
-                "build the models when its sync ends."
+                f"A sync (or another use) of this DuckDB file kept it for {wait_s:.0f} s; "
+                "build the models when it ends."
             )
     try:
         return build_models(destination, work_dir=default_work_dir(destination, home), **options)
