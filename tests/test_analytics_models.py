@@ -11,8 +11,8 @@ import time
 import tomllib
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -70,7 +70,11 @@ def _sync_sandbox(destination: str) -> SandboxData:
     reports = [*REQUIRED_REPORTS, *OPTIONAL_REPORTS]
     with Sandbox(seed=3, leads=60) as sandbox:
         result = sync(
-            reports, api_key=sandbox.api_key, base_url=sandbox.base_url, destination=destination, method="replace"
+            reports,
+            api_key=sandbox.api_key,
+            base_url=sandbox.base_url,
+            destination=destination,
+            method="replace",
         )
         assert [r.status for r in result.reports] == ["success"] * len(reports)
         return sandbox.data
@@ -263,7 +267,9 @@ def _start_dataset_run(home: Path, sandbox: Sandbox, destination: str) -> subpro
     `closesync serve` would), its first request held 6 s so it still writes when the caller looks."""
     dc = DataCenter(str(home))
     account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
-    dc.create_dataset("Done tasks", account=account.id, report="Activities Task Completed", destination=destination)
+    dc.create_dataset(
+        "Done tasks", account=account.id, report="Activities Task Completed", destination=destination
+    )
     sandbox.add_fault("slow", path="activity/task_completed/", count=1, delay=6.0)
     command = [sys.executable, "-m", "closesync", "--home", str(home), "datasets", "run", "Done tasks"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -303,12 +309,26 @@ def test_a_sync_waits_for_a_build_of_its_duckdb_file(duckdb_built: Built, tmp_pa
     with Sandbox(seed=3, leads=60) as sandbox:
         dc = DataCenter(str(home))
         account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
-        dc.create_dataset("Done tasks", account=account.id, report="Activities Task Completed", destination=destination)
-        command = [sys.executable, "-m", "closesync", "--home", str(home), "models", "build", "--dataset", "Done tasks"]
+        dc.create_dataset(
+            "Done tasks", account=account.id, report="Activities Task Completed", destination=destination
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "closesync",
+            "--home",
+            str(home),
+            "models",
+            "build",
+            "--dataset",
+            "Done tasks",
+        ]
         build = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60
-            while not (tmp_path / "home" / "analytics").exists():  # the build's work folder: it holds the lock
+            while not (
+                tmp_path / "home" / "analytics"
+            ).exists():  # the build's work folder: it holds the lock
                 assert build.poll() is None and time.monotonic() < deadline, build.stdout.read().decode()  # type: ignore[union-attr]
                 time.sleep(0.1)
             progress = RunProgress()
@@ -340,7 +360,9 @@ def test_in_one_process_a_build_and_syncs_of_its_duckdb_file_take_turns(
     with Sandbox(seed=3, leads=60) as sandbox:
         dc = DataCenter(str(home))
         account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
-        dc.create_dataset("Done tasks", account=account.id, report="Activities Task Completed", destination=destination)
+        dc.create_dataset(
+            "Done tasks", account=account.id, report="Activities Task Completed", destination=destination
+        )
         sandbox.add_fault("slow", path="activity/task_completed/", count=1, delay=4.0)
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(dc.run_dataset, "Done tasks")

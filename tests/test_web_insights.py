@@ -366,7 +366,9 @@ def test_insights_in_chromium(
 
         page.click("#build-form button")  # answered at once: the build runs in the background
         page.wait_for_selector("#models-building")
-        assert re.search(r"Building models… \(started at \d\d:\d\d:\d\d UTC\)", page.inner_text("#models-building"))
+        assert re.search(
+            r"Building models… \(started at \d\d:\d\d:\d\d UTC\)", page.inner_text("#models-building")
+        )
         shot(page, "insights-01b-building")
         page.set_default_timeout(180_000)  # dbt build on the sandbox's data; the page reloads itself
         page.wait_for_selector(".flash.ok")

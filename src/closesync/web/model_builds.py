@@ -81,7 +81,9 @@ class ModelBuilds:
             build.message = f"The models were not built: {exc}"
         except Exception as exc:  # a bug: its text could hold anything, so only its kind is shown
             log.error("models build crashed: %s", type(exc).__name__)
-            build.message = f"The models were not built: unexpected {type(exc).__name__} (see the server log)."
+            build.message = (
+                f"The models were not built: unexpected {type(exc).__name__} (see the server log)."
+            )
         else:
             build.ok = True
             build.message = (
