@@ -1,5 +1,6 @@
-"""`make demo`: start the local Close sandbox, sync all 38 reports into ./data/close.duckdb, show queries,
-then build the analytics models (dbt) on that data and print answers from the marts.
+"""`make demo`: start the local Close sandbox, sync the 38 classic reports plus meetings and SMS into
+./data/close.duckdb, show queries, then build the analytics models (dbt) on that data and print answers from
+the marts.
 
 The sync runs through the real `closesync sync` command over real HTTP, exactly as it would against
 api.close.com; only the base URL and the key differ.
@@ -16,11 +17,14 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from closesync.analytics import ModelsError, build_models
+from closesync.analytics import OPTIONAL_REPORTS, ModelsError, build_models
 from closesync.analytics.runner import default_work_dir
+from closesync.reports import CLASSIC_REPORTS
 from closesync.sandbox import Sandbox
 
 DB = Path("data/close.duckdb")
+#: The classic reports, and the meetings and SMS the activity mart counts (a few pages more).
+REPORTS = [*(report.name for report in CLASSIC_REPORTS), *OPTIONAL_REPORTS]
 QUERIES = {
     "Calls per user and direction": """
         SELECT user_name, direction, count(*) AS calls, round(sum(duration) / 3600.0, 1) AS hours
@@ -47,13 +51,13 @@ ANSWERS = {
                round(100.0 * sum(won_count) / (sum(won_count) + sum(lost_count)), 1) AS win_rate_pct,
                round(sum(total_days_to_close) / nullif(sum(won_count), 0), 1) AS avg_days_to_win
         FROM analytics.close_won_lost_by_month GROUP BY ALL ORDER BY month DESC LIMIT 6""",
-    "Top callers, the latest week with calls": """
-        SELECT user_name, sum(calls) AS calls, sum(calls_outbound) AS outbound,
-               round(sum(call_duration_seconds) / 60.0) AS minutes
+    "Who did what, the last 12 months with activity (meetings held, SMS sent and received)": """
+        SELECT user_name, sum(calls) AS calls, sum(emails_sent) AS emails_sent, sum(meetings) AS meetings,
+               sum(sms_sent) AS sms_sent, sum(sms_received) AS sms_in, sum(total_activities) AS total
         FROM analytics.close_activity_by_user_day
-        WHERE date_trunc('week', activity_date) = (SELECT max(date_trunc('week', activity_date))
-                                                  FROM analytics.close_activity_by_user_day WHERE calls > 0)
-        GROUP BY ALL HAVING sum(calls) > 0 ORDER BY calls DESC, minutes DESC LIMIT 5""",
+        WHERE activity_date > (SELECT max(activity_date) - INTERVAL 1 YEAR
+                               FROM analytics.close_activity_by_user_day)
+        GROUP BY ALL ORDER BY total DESC, user_name LIMIT 5""",
 }
 
 
@@ -97,9 +101,12 @@ def main() -> int:
         env = {**os.environ, "CLOSE_API_KEY": sandbox.api_key}
         command = [
             sys.executable, "-m", "closesync", "sync",
-            "--api-key-env", "CLOSE_API_KEY", "--base-url", sandbox.base_url, "--db", str(DB),
+            "--api-key-env", "CLOSE_API_KEY", "--base-url", sandbox.base_url, "--db", str(DB), *REPORTS,
         ]  # fmt: skip
-        console.print("$ closesync sync --api-key-env CLOSE_API_KEY --base-url … --db data/close.duckdb")
+        console.print(
+            "$ closesync sync --api-key-env CLOSE_API_KEY --base-url … --db data/close.duckdb"
+            " <the 38 classic reports> 'Activities Meetings' 'Activities SMS'"
+        )
         code = subprocess.call(command, env=env)
         stats = sandbox.stats()
     console.print(

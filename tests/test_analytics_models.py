@@ -12,6 +12,7 @@ import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -37,6 +38,9 @@ from closesync.analytics import (
     models_schema,
 )
 from closesync.cli import cli
+from closesync.datacenter import DataCenter
+from closesync.datacenter.marts import build_marts
+from closesync.datacenter.progress import RunProgress, describe_wait
 from closesync.reports import get_report
 from closesync.sandbox import Sandbox
 from closesync.sandbox.data import SandboxData
@@ -45,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = Path(str(files("closesync.analytics") / "dbt_project"))
 MODEL_FILES = sorted(PROJECT.glob("models/*/*.sql"))
 SECRET = "pw-Zq81-never-shown"
+
+NOT_HELD = {"canceled", "declined-by-lead", "declined-by-org"}  # meetings that did not take place
 
 Query = Callable[[str], list[tuple[Any, ...]]]
 
@@ -60,15 +66,17 @@ class Built:
 
 
 def _sync_sandbox(destination: str) -> SandboxData:
+    """Every report the models read, the optional meetings and SMS included (the sandbox generates them)."""
+    reports = [*REQUIRED_REPORTS, *OPTIONAL_REPORTS]
     with Sandbox(seed=3, leads=60) as sandbox:
         result = sync(
-            list(REQUIRED_REPORTS),
+            reports,
             api_key=sandbox.api_key,
             base_url=sandbox.base_url,
             destination=destination,
             method="replace",
         )
-        assert [r.status for r in result.reports] == ["success"] * len(REQUIRED_REPORTS)
+        assert [r.status for r in result.reports] == ["success"] * len(reports)
         return sandbox.data
 
 
@@ -161,6 +169,37 @@ def test_calls_per_user_on_each_day_match_the_sandbox(built: Built) -> None:
     assert one == [(calls,)]
 
 
+def _sms_column(sms: dict[str, Any]) -> str | None:
+    if sms["direction"] == "inbound":
+        return "sms_received"
+    return "sms_sent" if sms["direction"] == "outbound" and sms["status"] == "sent" else None
+
+
+def test_meetings_and_sms_per_user_on_each_day_match_the_sandbox(built: Built) -> None:
+    """The real "Activities Meetings" and "Activities SMS" tables: a meeting counts unless it was canceled or
+    declined, an SMS as sent only once Close sent it (not scheduled, not failed), as emails_sent does."""
+    truth: dict[tuple[str, str], Counter[str]] = {}
+    for kind, counted in (
+        ("activity/meeting", lambda m: None if m["status"] in NOT_HELD else "meetings"),
+        ("activity/sms", _sms_column),
+    ):
+        for record in built.data.iter_records(kind):
+            day = _utc_day(record["activity_at"] or record["date_created"])
+            truth.setdefault((day, record["user_id"]), Counter())[counted(record) or "other"] += 1
+    expected = {
+        key: (c["meetings"], c["sms_sent"], c["sms_received"])
+        for key, c in truth.items()
+        if c["meetings"] or c["sms_sent"] or c["sms_received"]
+    }
+    rows = built.query(
+        f"select cast(activity_date as varchar), user_id, meetings, sms_sent, sms_received"
+        f" from {built.mart('close_activity_by_user_day')} where meetings + sms_sent + sms_received > 0"
+    )
+    assert len(expected) > 50 and {(d, u): (m, s, r) for d, u, m, s, r in rows} == expected
+    statuses = {r["status"] for r in built.data.iter_records("activity/sms") if r["direction"] == "outbound"}
+    assert statuses - {"sent"}  # the sandbox has unsent SMS, so the check means something
+
+
 def test_leads_in_each_status_match_the_sandbox(built: Built) -> None:
     truth = Counter(lead["status_id"] for lead in built.data.iter_records("lead"))
     rows = built.query(f"select status_id, leads_now from {built.mart('close_lead_status_funnel')}")
@@ -204,12 +243,12 @@ def test_sms_and_meetings_tables_are_used_when_present(duckdb_built: Built, tmp_
     user = duckdb_built.query("select id from users order by id limit 1")[0][0]
     with duckdb.connect(str(copy)) as con:  # only the columns any catalog gives an SMS activity
         con.execute(
-            "create table activities_sms as select id, direction, user_id, date_created from (values"
+            "create or replace table activities_sms as select id, direction, user_id, date_created from (values"
             " ('sms_1', 'outbound'), ('sms_2', 'outbound'), ('sms_3', 'inbound')) as t(id, direction),"
             f" (select '{user}' as user_id, timestamptz '2030-01-02 10:00:00+00' as date_created)"
         )
         con.execute(
-            "create table activities_meetings as select 'meet_1' as id, ? as user_id, 'x' as lead_id,"
+            "create or replace table activities_meetings as select 'meet_1' as id, ? as user_id, 'x' as lead_id,"
             " timestamptz '2030-01-02 09:00:00+00' as activity_at, timestamptz '2029-12-30 00:00:00+00'"
             " as date_created, timestamptz '2030-01-03 00:00:00+00' as date_updated",
             [user],
@@ -221,6 +260,126 @@ def test_sms_and_meetings_tables_are_used_when_present(duckdb_built: Built, tmp_
             f" where activity_date = date '2030-01-02' and user_id = '{user}'"
         ).fetchall()
     assert rows == [(2, 1, 1)]  # the meeting counts on its activity_at day, not its date_created
+
+
+def _start_dataset_run(home: Path, sandbox: Sandbox, destination: str) -> subprocess.Popen[bytes]:
+    """`closesync datasets run` of a DataSet loading `destination`, in another process (as the scheduler of
+    `closesync serve` would), its first request held 6 s so it still writes when the caller looks."""
+    dc = DataCenter(str(home))
+    account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
+    dc.create_dataset(
+        "Done tasks", account=account.id, report="Activities Task Completed", destination=destination
+    )
+    sandbox.add_fault("slow", path="activity/task_completed/", count=1, delay=6.0)
+    command = [sys.executable, "-m", "closesync", "--home", str(home), "datasets", "run", "Done tasks"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not dc.get_dataset("Done tasks").running:
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read().decode()  # type: ignore[union-attr]
+        time.sleep(0.1)
+    return process
+
+
+def test_a_build_waits_for_a_sync_writing_the_duckdb_file(duckdb_built: Built, tmp_path: Path) -> None:
+    """A Data Center build (`build_marts`, `models build --dataset`) and a sync of the same DuckDB file in
+    another process take turns on the home's lock: the build says it waits, then both succeed."""
+    copy = tmp_path / "shared.duckdb"
+    shutil.copy(Path(duckdb_built.destination.removeprefix("duckdb:")), copy)
+    home, destination = tmp_path / "home", f"duckdb:{copy}"
+    notes: list[str] = []
+    with Sandbox(seed=3, leads=60) as sandbox:
+        process = _start_dataset_run(home, sandbox, destination)
+        try:
+            result = build_marts(home, destination, on_wait=notes.append)
+        finally:
+            output = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 0, output
+    assert notes == ["Waiting for a sync (or another use) of this DuckDB file to finish…"]
+    assert result.models == len(MODEL_FILES)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.sql("select count(*) from activities_task_completed").fetchall()[0][0] > 0
+
+
+def test_a_sync_waits_for_a_build_of_its_duckdb_file(duckdb_built: Built, tmp_path: Path) -> None:
+    """`closesync models build --dataset` in another process holds the file; a sync started meanwhile says it
+    waits for it (no DuckDB lock error) and then loads its table."""
+    copy = tmp_path / "shared.duckdb"
+    shutil.copy(Path(duckdb_built.destination.removeprefix("duckdb:")), copy)
+    home, destination = tmp_path / "home", f"duckdb:{copy}"
+    with Sandbox(seed=3, leads=60) as sandbox:
+        dc = DataCenter(str(home))
+        account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
+        dc.create_dataset(
+            "Done tasks", account=account.id, report="Activities Task Completed", destination=destination
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "closesync",
+            "--home",
+            str(home),
+            "models",
+            "build",
+            "--dataset",
+            "Done tasks",
+        ]
+        build = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not (
+                tmp_path / "home" / "analytics"
+            ).exists():  # the build's work folder: it holds the lock
+                assert build.poll() is None and time.monotonic() < deadline, build.stdout.read().decode()  # type: ignore[union-attr]
+                time.sleep(0.1)
+            progress = RunProgress()
+            with ThreadPoolExecutor(1) as pool:
+                running = pool.submit(dc.run_dataset, "Done tasks", progress=progress)
+                while (wait := progress.snapshot()["wait"]) is None:  # what `datasets run` shows meanwhile
+                    assert not running.done(), running.result()
+                    time.sleep(0.05)
+                said = describe_wait(wait, 0)
+                run = running.result(timeout=300)
+        finally:
+            output = build.communicate(timeout=300)[0].decode()
+    assert build.returncode == 0 and "Built 23 models" in output, output
+    assert said and said.startswith("Waiting for another closesync process (a sync or a models build)")
+    assert run.status == "success", run.error
+    assert progress.snapshot()["wait"] is None
+
+
+def test_in_one_process_a_build_and_syncs_of_its_duckdb_file_take_turns(
+    duckdb_built: Built, tmp_path: Path
+) -> None:
+    """The web app's case: a build thread and sync threads on one file in one process. dbt-duckdb cannot
+    share closesync's DuckDB instance, so the build waits for the running sync, and a sync started during
+    the build waits for it and says so; all of them succeed."""
+    copy = tmp_path / "shared.duckdb"
+    shutil.copy(Path(duckdb_built.destination.removeprefix("duckdb:")), copy)
+    home, destination = tmp_path / "home", f"duckdb:{copy}"
+    notes: list[str] = []
+    with Sandbox(seed=3, leads=60) as sandbox:
+        dc = DataCenter(str(home))
+        account = dc.add_account("Acme", api_key=sandbox.api_key, base_url=sandbox.base_url)
+        dc.create_dataset(
+            "Done tasks", account=account.id, report="Activities Task Completed", destination=destination
+        )
+        sandbox.add_fault("slow", path="activity/task_completed/", count=1, delay=4.0)
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(dc.run_dataset, "Done tasks")
+            deadline = time.monotonic() + 60
+            while not dc.get_dataset("Done tasks").running:
+                assert not first.done() and time.monotonic() < deadline, first.result()
+                time.sleep(0.05)
+            building = pool.submit(build_marts, home, destination, on_wait=notes.append)
+            while not (home / "analytics").exists():  # the build holds the file now
+                assert not building.done(), building.result()
+                time.sleep(0.05)
+            progress = RunProgress()
+            second = dc.run_dataset("Done tasks", progress=progress, wait_s=300)
+            assert first.result().status == "success", first.result().error
+            assert building.result().models == len(MODEL_FILES)
+    assert second.status == "success", second.error
+    assert notes == ["Waiting for a sync (or another use) of this DuckDB file to finish…"]
 
 
 def test_a_broken_relationship_warns_and_fails_when_strict(duckdb_built: Built, tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ import csv
 import io
 import re
 import shutil
+import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +34,7 @@ from test_e2e_web import browser, page, shot  # noqa: F401 - the e2e tests' Chro
 HOSTILE_USER = ('<script>alert("u")</script>', "=HYPERLINK(1)")  # first and last name
 HOSTILE_STATUS = "<img src=x onerror=alert(1)>"  # a lead status label
 FORMULA_STATUS = "=SUM(A1:A9)"  # an opportunity status label
+SECRET = "pw-Hq27-never-shown"
 
 
 def _sync(destination: str) -> None:
@@ -222,24 +225,60 @@ def test_hostile_crm_text_stays_text(built: tuple[TestClient, str]) -> None:
     assert FORMULA_STATUS not in {r["status"] for r in pipeline}
 
 
-def test_unbuilt_models_offer_a_build_and_the_build_needs_the_form_token(
+def test_unbuilt_models_offer_a_build_that_runs_in_the_background(
     dc: DataCenter, sandbox: Any, synced_file: Path, tmp_path: Path
 ) -> None:
+    """The POST answers at once; the page says "Building models…" and reloads itself (a Refresh header, no
+    script) until the build ends, then shows the charts; a second POST meanwhile starts no second build."""
     path = tmp_path / "close.duckdb"
     shutil.copy(synced_file, path)
     destination = f"duckdb:{path}"
     _dataset(dc, sandbox, destination)
-    url = f"/insights/{destination_key(destination)}"
+    key = destination_key(destination)
+    url = f"/insights/{key}"
     with make_client(dc) as client:
+        builds = client.app.state.model_builds  # type: ignore[attr-defined]
         answer = client.get(url)
-        assert answer.status_code == 200
+        assert answer.status_code == 200 and "Refresh" not in answer.headers
         assert 'id="build-form"' in answer.text and "not built yet" in answer.text
         assert client.post(f"{url}/build").status_code == 403  # no CSRF token
+        started = time.monotonic()
         answer = client.post(f"{url}/build", data={"csrf_token": csrf(client)})
         assert answer.status_code == 303 and answer.headers["location"] == url
+        assert time.monotonic() - started < 5  # dbt takes far longer: it was not run in the request
+        first = builds.current(key)
+        assert first is not None and first.running
         answer = client.get(url)
+        assert answer.status_code == 200 and answer.headers["Refresh"] == "3"
+        assert re.search(r"Building models… .*started at \d\d:\d\d:\d\d UTC", answer.text)
+        assert 'id="build-form"' not in answer.text and "<svg" not in answer.text
+        assert client.post(f"{url}/build", data={"csrf_token": csrf(client)}).status_code == 303
+        assert builds.current(key) is first  # the same build, not a second one
+        assert "being built already" in client.get(url).text
+        builds.wait(key, timeout=600)
+        answer = client.get(url)
+        assert "Refresh" not in answer.headers
         assert re.search(r"Built \d+ models and passed \d+ tests", answer.text)
         assert answer.text.count("<svg") >= 5
+        assert builds.current(key) is None  # the outcome was shown once
+
+
+def test_a_failed_build_shows_its_error_without_the_password(
+    dc: DataCenter, sandbox: Any, tmp_path: Path
+) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    destination = f"postgresql://someone:{SECRET}@127.0.0.1:{port}/db"  # nothing listens there
+    _dataset(dc, sandbox, destination)
+    key = destination_key(destination)
+    with make_client(dc) as client:
+        client.post(f"/insights/{key}/build", data={"csrf_token": csrf(client)})
+        client.app.state.model_builds.wait(key, timeout=120)  # type: ignore[attr-defined]
+        answer = client.get(f"/insights/{key}")
+    assert answer.status_code == 200 and "The models were not built:" in answer.text
+    assert 'class="flash error"' in answer.text and "Traceback" not in answer.text
+    assert SECRET not in answer.text
 
 
 def test_without_dbt_the_page_says_what_to_install(
@@ -255,6 +294,7 @@ def test_without_dbt_the_page_says_what_to_install(
         assert "pip install &#39;closesync[models]&#39;" in answer
         assert 'id="build-form"' not in answer
         client.post(f"{url}/build", data={"csrf_token": csrf(client)})
+        client.app.state.model_builds.wait(destination_key(destination), timeout=60)  # type: ignore[attr-defined]
         assert "The models were not built" in client.get(url).text
 
 
@@ -324,8 +364,13 @@ def test_insights_in_chromium(
         assert "not built yet" in page.inner_text("#models-missing")
         shot(page, "insights-01-not-built")
 
-        page.set_default_timeout(180_000)  # dbt build on the sandbox's data
-        page.click("#build-form button")
+        page.click("#build-form button")  # answered at once: the build runs in the background
+        page.wait_for_selector("#models-building")
+        assert re.search(
+            r"Building models… \(started at \d\d:\d\d:\d\d UTC\)", page.inner_text("#models-building")
+        )
+        shot(page, "insights-01b-building")
+        page.set_default_timeout(180_000)  # dbt build on the sandbox's data; the page reloads itself
         page.wait_for_selector(".flash.ok")
         page.set_default_timeout(20_000)
         assert re.search(r"Built \d+ models", page.inner_text(".flash.ok"))

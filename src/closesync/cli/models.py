@@ -49,10 +49,12 @@ def models_build(
     quiet: bool,
 ) -> None:
     """Build the staging models and marts with their tests (`dbt build`) in the destination."""
-    from closesync.analytics import build_models
+    from closesync.datacenter.marts import build_marts
 
     target = _destination(ctx, destination, dataset)
-    result = build_models(target, work_dir=_work_dir(ctx, target), select=select, strict=strict, quiet=quiet)
+    result = build_marts(
+        Path(home_of(ctx)), target, on_wait=echo, select=select, strict=strict, quiet=quiet
+    )  # the home's lock on a DuckDB file: a scheduled sync of it and this build take turns
     echo(
         f"Built {result.models} models and passed {result.tests} tests in schema {result.schema} of "
         f"{result.destination} ({result.elapsed_s:.1f} s)."

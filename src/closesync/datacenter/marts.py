@@ -15,7 +15,7 @@ import hashlib
 import importlib.util
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -46,6 +46,8 @@ USED_MARTS = (
 )
 CHARTS = ("pipeline", "won_lost", "activity", "funnel", "tasks")
 MAX_USER_ID = 200
+#: How long a build waits for a sync writing its DuckDB file.
+BUILD_WAIT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -170,12 +172,35 @@ def _locked(home: Path, destination: str) -> Iterator[None]:
         destlock.release(home, destination)
 
 
-def build_marts(home: Path, destination: str) -> BuildResult:
-    """`dbt build` of the models on `destination` (blocking), with dbt's files under the home."""
+def build_marts(
+    home: Path,
+    destination: str,
+    *,
+    wait_s: float = BUILD_WAIT_S,
+    on_wait: Callable[[str], None] | None = None,
+    **options: Any,
+) -> BuildResult:
+    """`dbt build` of the models on `destination` (blocking), with dbt's files under the home.
+
+    On a DuckDB file it first takes the home's destination lock, exclusive (dbt opens the file its own way):
+    a sync writing the file, in this process or another, is waited for up to `wait_s`, `on_wait` told why,
+    and a sync that starts meanwhile waits for the build, instead of either failing on DuckDB's own lock.
+    `options` go to build_models.
+    """
     from closesync.analytics.runner import build_models, default_work_dir
 
-    with _locked(home, destination):
-        return build_models(destination, work_dir=default_work_dir(destination, home))
+    if not destlock.try_acquire(home, destination, exclusive=True):
+        if on_wait is not None:
+            on_wait("Waiting for a sync (or another use) of this DuckDB file to finish…")
+        if not destlock.acquire(home, destination, wait_s, exclusive=True):
+            raise DatasetBusyError(
+                f"A sync (or another use) of this DuckDB file kept it for {wait_s:.0f} s; "
+                "build the models when it ends."
+            )
+    try:
+        return build_models(destination, work_dir=default_work_dir(destination, home), **options)
+    finally:
+        destlock.release(home, destination)
 
 
 class _Reader:

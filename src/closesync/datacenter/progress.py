@@ -72,12 +72,23 @@ def account_wait(account: str, holders: int, elsewhere: int, since: datetime) ->
     }
 
 
+def destination_wait(since: datetime) -> dict[str, Any]:
+    """The `wait` of a run held back by another process writing its DuckDB file (`destlock`)."""
+    return {"reason": "destination", "group": "destination", "since": since.isoformat(timespec="seconds")}
+
+
 def describe_wait(wait: dict[str, Any] | None, rows: int, now: datetime | None = None) -> str | None:
     """What a waiting run is doing, in the words the web page and `datasets run` both show, e.g. "Waiting
     12 s for Close's rate limit on activity/call (Close answered 429; until 10:31:50 UTC), 1,200 rows read
     so far." None when it is not waiting. The seconds count down to `until` (never below 1: a beat late)."""
     if not wait:
         return None
+    if wait.get("reason") == "destination":
+        since = datetime.fromisoformat(wait["since"])
+        return (
+            "Waiting for another closesync process (a sync or a models build) to finish writing the DuckDB "
+            f"file (waiting since {since:%H:%M:%S} UTC)."
+        )
     if wait.get("reason") == "account":
         since = datetime.fromisoformat(wait["since"])
         where = f", {wait['elsewhere']} of them or queued ahead in another closesync process" if wait["elsewhere"] else ""

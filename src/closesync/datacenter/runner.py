@@ -23,7 +23,7 @@ from closesync.datacenter.errors import DataCenterError, DatasetBusyError, NotFo
 from closesync.datacenter.history import RunOutcome
 from closesync.datacenter.models import Account, Dataset, Run, table_owner_id
 from closesync.datacenter.notify import Notifications
-from closesync.datacenter.progress import VISIBLE_WAIT_S, RunProgress, account_wait
+from closesync.datacenter.progress import VISIBLE_WAIT_S, RunProgress, account_wait, destination_wait
 from closesync.datacenter.schedule import ScheduleError, next_run, retry_at
 from closesync.datacenter.secrets import redact
 from closesync.datacenter.state import DatasetState
@@ -230,11 +230,16 @@ class Runner:
             lease = leases.current(conn, dataset.id)
         if lease is not None and not leases.is_stale(lease):
             raise DatasetBusyError(f"Dataset {dataset.name!r} is running already (run {lease['run_id']}).")
-        if not destlock.acquire(self.home, dataset.destination, wait_s):
+        busy = not destlock.try_acquire(self.home, dataset.destination)
+        if busy and progress is not None:  # say why nothing happens yet (`datasets run` shows it)
+            progress.hold(destination_wait(leases.utcnow()))
+        if busy and not destlock.acquire(self.home, dataset.destination, wait_s):
             raise DatasetBusyError(
                 f"Another closesync process kept writing {dataset.destination} for {wait_s:.0f}s; "
                 "DuckDB lets one process write a file at a time. Try again later."
             )
+        if busy and progress is not None:
+            progress.hold(None)
         try:
             claim = self.claim(dataset.id, full_refresh=full_refresh)
             assert claim is not None

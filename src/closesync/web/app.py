@@ -21,6 +21,7 @@ from closesync.datacenter import DataCenter
 from closesync.web import api, filters, insights, pages, run_pages, security, settings
 from closesync.web.errors import EXCEPTION_HANDLERS
 from closesync.web.middleware import SecurityHeaders, TrustedProxy
+from closesync.web.model_builds import ModelBuilds
 from closesync.web.runs import RunTracker
 from closesync.web.security import Auth, guard
 from closesync.web.sessions import DEFAULT_IDLE_S, SessionBook
@@ -105,6 +106,7 @@ def create_app(
     app.state.auth = Auth(password, session_key, SessionBook(dc.home, session_idle_s)) if password else None
     app.state.templates = _templates()
     app.state.runs = RunTracker()
+    app.state.model_builds = ModelBuilds()
     app.state.run_scheduler = run_scheduler
     app.state.scheduler = None
 

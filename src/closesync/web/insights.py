@@ -3,7 +3,8 @@
 `/insights` lists the DuckDB and PostgreSQL destinations of the DataSets; `/insights/{key}` shows one
 (filters by date range and user in the query string). The marts are read through
 :mod:`closesync.datacenter.marts`; before the models are built the page offers a button that builds
-them (inline: the answer is the page with the result).
+them in the background (`model_builds`): while it runs the page says so and refreshes itself (a `Refresh`
+header, no script), then shows the charts or the build's error.
 """
 
 from __future__ import annotations
@@ -15,19 +16,25 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from closesync.analytics import ModelsError
 from closesync.datacenter import DataCenter, DataCenterError, ValidationError
 from closesync.datacenter import marts as marts_module
 from closesync.datacenter.marts import CHARTS, InsightsDestination, InsightsFilters
 from closesync.web import charts, insight_charts
+from closesync.web.model_builds import ModelBuilds
 from closesync.web.rendering import flash, render
 from closesync.web.svg import charts_available
 
 router = APIRouter(include_in_schema=False)
+#: Seconds between the page's reloads while a build runs.
+REFRESH_S = 3
 
 
 def _dc(request: Request) -> DataCenter:
     return request.app.state.dc
+
+
+def _builds(request: Request) -> ModelBuilds:
+    return request.app.state.model_builds
 
 
 def _destination(dc: DataCenter, key: str) -> InsightsDestination:
@@ -92,10 +99,20 @@ async def insights_page(
     dc = _dc(request)
     dest = await run_in_threadpool(_destination, dc, key)  # unknown: app.py's 404 page
     query = {"since": since.strip(), "until": until.strip(), "user": user.strip()}
+    base = {"section": "insights", "dest": dest, "filters": query, "charts_available": charts_available()}
+    build = _builds(request).current(dest.key)
+    if build is not None and build.running:  # dbt holds the file: show the build, not the marts
+        answer = render(request, "insights.html", {**base, "building": build})
+        answer.headers["Refresh"] = str(REFRESH_S)
+        return answer
+    if build is not None:
+        flash(request, "ok" if build.ok else "error", build.message)
     ctx = await run_in_threadpool(_page, dc, dest, query)
-    ctx.update(section="insights", dest=dest, filters=query, charts_available=charts_available())
     return render(
-        request, "insights.html", ctx, status=422 if ctx["error_field"] in ("since", "until", "user") else 200
+        request,
+        "insights.html",
+        {**base, **ctx},
+        status=422 if ctx["error_field"] in ("since", "until", "user") else 200,
     )
 
 
@@ -118,18 +135,9 @@ def insights_csv(
 
 @router.post("/insights/{key}/build")
 async def build_models(request: Request, key: str) -> Response:
-    """Build the models now (dbt takes seconds to minutes); the page then shows the result."""
+    """Start building the models in the background (one build per destination); the page shows it."""
     dc = _dc(request)
     dest = await run_in_threadpool(_destination, dc, key)
-    try:
-        result = await run_in_threadpool(marts_module.build_marts, dc.home, dest.destination)
-    except (ModelsError, DataCenterError) as exc:
-        flash(request, "error", f"The models were not built: {exc}")
-    else:
-        flash(
-            request,
-            "ok",
-            f"Built {result.models} models and passed {result.tests} tests in "
-            f"{result.elapsed_s:.0f} s (schema {result.schema}).",
-        )
+    if not _builds(request).start(dc.home, dest.key, dest.destination):
+        flash(request, "info", "The models are being built already; this page shows when they are done.")
     return RedirectResponse(f"/insights/{dest.key}", status_code=303)

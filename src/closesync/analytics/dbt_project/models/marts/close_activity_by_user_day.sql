@@ -1,4 +1,6 @@
-{#- Activity per user per UTC day, by type. Meetings and SMS come from optional reports (0 without them). -#}
+{#- Activity per user per UTC day, by type. Meetings and SMS come from optional reports (0 without them).
+    Like emails, an SMS counts as sent once Close sent it (not scheduled, queued or failed); a meeting counts
+    unless it was canceled or declined. -#}
 {%- set kind = dbt.type_string() -%}
 with activities as (
     select cast(activity_at as date) as activity_date, user_id, user_name, cast('call' as {{ kind }}) as kind,
@@ -11,10 +13,10 @@ with activities as (
     select cast(activity_at as date), user_id, user_name, cast('note' as {{ kind }}), null, null, 0
     from {{ ref('stg_close__notes') }}
     union all
-    select cast(activity_at as date), user_id, user_name, cast('meeting' as {{ kind }}), null, null, 0
+    select cast(activity_at as date), user_id, user_name, cast('meeting' as {{ kind }}), null, status, 0
     from {{ ref('stg_close__meetings') }}
     union all
-    select cast(activity_at as date), user_id, user_name, cast('sms' as {{ kind }}), direction, null, 0
+    select cast(activity_at as date), user_id, user_name, cast('sms' as {{ kind }}), direction, status, 0
     from {{ ref('stg_close__sms') }}
 ),
 
@@ -30,8 +32,9 @@ counted as (
         sum(case when kind = 'email' and direction = 'outgoing' and status = 'sent' then 1 else 0 end) as emails_sent,
         sum(case when kind = 'email' and direction = 'incoming' then 1 else 0 end) as emails_received,
         sum(case when kind = 'note' then 1 else 0 end) as notes,
-        sum(case when kind = 'meeting' then 1 else 0 end) as meetings,
-        sum(case when kind = 'sms' and direction = 'outbound' then 1 else 0 end) as sms_sent,
+        sum(case when kind = 'meeting' and coalesce(status, '') not in ('canceled', 'declined-by-lead',
+                                                                        'declined-by-org') then 1 else 0 end) as meetings,
+        sum(case when kind = 'sms' and direction = 'outbound' and coalesce(status, 'sent') = 'sent' then 1 else 0 end) as sms_sent,
         sum(case when kind = 'sms' and direction = 'inbound' then 1 else 0 end) as sms_received
     from activities as a
     left join {{ ref('stg_close__users') }} as u on u.user_id = a.user_id

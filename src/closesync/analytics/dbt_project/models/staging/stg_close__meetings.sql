@@ -7,6 +7,7 @@ select
     cast(null as {{ string }}) as lead_id,
     cast(null as {{ string }}) as user_id,
     cast(null as {{ string }}) as user_name,
+    cast(null as {{ string }}) as status,
     cast(null as {{ stamp }}) as activity_at,
     cast(null as {{ stamp }}) as created_at
 where 1 = 0
@@ -19,6 +20,7 @@ select
     cast({{ closesync_column_or_null(relation, 'lead_id', string) }} as {{ string }}) as lead_id,
     cast({{ closesync_column_or_null(relation, 'user_id', string) }} as {{ string }}) as user_id,
     {{ closesync_column_or_null(relation, 'user_name', string) }} as user_name,
+    lower({{ closesync_column_or_null(relation, 'status', string) }}) as status,
     {{ closesync_utc('coalesce(' ~ activity_at ~ ', date_created)') }} as activity_at,
     {{ closesync_utc('date_created') }} as created_at
 from latest

@@ -8,6 +8,7 @@ select
     cast(null as {{ string }}) as lead_id,
     cast(null as {{ string }}) as user_id,
     cast(null as {{ string }}) as user_name,
+    cast(null as {{ string }}) as status,
     cast(null as {{ string }}) as direction,
     cast(null as {{ stamp }}) as activity_at,
     cast(null as {{ stamp }}) as created_at
@@ -22,6 +23,7 @@ select
     cast({{ closesync_column_or_null(relation, 'lead_id', string) }} as {{ string }}) as lead_id,
     cast({{ closesync_column_or_null(relation, 'user_id', string) }} as {{ string }}) as user_id,
     {{ closesync_column_or_null(relation, 'user_name', string) }} as user_name,
+    lower({{ closesync_column_or_null(relation, 'status', string) }}) as status,
     case
         when lower({{ direction }}) in ('outbound', 'outgoing') then 'outbound'
         when lower({{ direction }}) in ('inbound', 'incoming') then 'inbound'
