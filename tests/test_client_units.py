@@ -325,6 +325,20 @@ def test_bodies_nested_too_deeply_are_protocol_errors_and_cut_ones_unreadable() 
     assert decode(b'{"a": [1]}') == {"a": [1]}
 
 
+def test_bodies_orjson_refuses_decode_as_the_standard_library_does() -> None:
+    """decode is orjson for speed; what orjson refuses but Python reads must still read the same."""
+    import json
+    import math
+
+    from closesync.close.pages import decode
+
+    for body in (b'\xef\xbb\xbf{"a": 1}', '{"a": "é"}'.encode("utf-16"), b'{"a": "\\ud800"}'):
+        assert decode(body) == json.loads(body)
+    assert math.isnan(decode(b'{"a": NaN}')["a"])
+    assert decode(b'{"when": "2024-01-02T03:04:05.123456+00:00", "n": -12.5, "i": 9007199254740993}') == {
+        "when": "2024-01-02T03:04:05.123456+00:00", "n": -12.5, "i": 9007199254740993}
+
+
 def test_paths_are_plain_segments() -> None:
     from closesync.close.paths import check_path
 

@@ -153,3 +153,42 @@ def test_records_updated_during_a_date_updated_walk_shift_nothing_out_of_reach()
     ids = [r["id"] for r in got]
     assert len(ids) == len(set(ids))
     assert set(ids) == {r["id"] for r in records}
+
+
+class UpdatedList(FakeList):
+    """Filters and orders by date_updated (newest first), as opportunities and tasks are walked."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        q = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
+        skip, limit = int(q.get("_skip", 0)), int(q.get("_limit", 100))
+        if skip > self.skip_cap:
+            return httpx.Response(400, json={"error": f"The skip you set is larger than the maximum skip for this "
+                                                      f"resource (max_skip = {self.skip_cap})."})
+        lo = parse_timestamp(q.get("date_updated__gte")) or datetime(1900, 1, 1, tzinfo=UTC)
+        hi = parse_timestamp(q.get("date_updated__lt")) or datetime(2100, 1, 1, tzinfo=UTC)
+        rows = [r for r in self.records if lo <= parse_timestamp(r["date_updated"]) < hi]
+        rows.sort(key=lambda r: (r["date_updated"], r["id"]), reverse=True)
+        page = rows[skip: skip + limit]
+        return httpx.Response(200, content=json.dumps({"data": page, "has_more": len(rows) > skip + limit}))
+
+
+def test_a_date_updated_walk_holds_the_ids_of_about_one_window_not_of_the_account() -> None:
+    """The ids kept to drop repeats are pruned below the next window for date_updated as for date_created,
+    so a read's memory does not grow with the account; every record still comes exactly once."""
+    records = make_records(12_000, seed=13)
+    for r in records:
+        r["date_updated"] = r["date_created"]
+    fake = UpdatedList(records, ORDERS["newest_first"], skip_cap=1_000)
+    client = CloseClient("api_test", "http://close.test/api/v1/", transport=httpx.MockTransport(fake))
+    with client:
+        read = client.paginate_by_date("opportunity/", field="date_updated", end=datetime(2029, 1, 1, tzinfo=UTC))
+        first = next(read)
+        walk = read.gi_frame.f_locals["self"]  # the walk's state: its `seen` ids
+        largest = 0
+        got = [first]
+        for record in read:
+            got.append(record)
+            largest = max(largest, len(walk.seen))
+    ids = [r["id"] for r in got]
+    assert len(ids) == len(set(ids)) == len(records)
+    assert largest <= 3 * 1_000, largest  # about one window (cap + a page), never the 12,000 read

@@ -184,7 +184,10 @@ class _DateWalk:
         self.length: timedelta | None = None
         self.density: float | None = None  # records per second in the last window read
         self.seen: dict[str, datetime | None] = {}
-        self.prune = field in _IMMUTABLE_FIELDS
+        # Records cannot leave a window of an immutable field while it is paged: one anchor record will do.
+        self.settled = field in _IMMUTABLE_FIELDS
+        self.prune = True  # forget ids outside the spans still to read (see `_prune`)
+        self.kept = 0  # ids `seen` held after the last pruning
         self.catch_up_from: datetime | None = None  # set when an open-ended window took several pages
 
     @property
@@ -219,7 +222,8 @@ class _DateWalk:
         yield from self._walk()
         if self.catch_up_from is not None:
             self.spans, self.catch_up_from = [(self.catch_up_from, None)], None
-            self.prune = False  # the catch-up window overlaps what was read: keep every id
+            # the catch-up window overlaps what was read: keep every id, anchor as for a mutable field
+            self.prune = self.settled = False
             yield from self._walk()
 
     def _walk(self) -> Iterator[Record]:
@@ -238,9 +242,9 @@ class _DateWalk:
                     self.spans.pop(0)
                 else:
                     self.spans[0] = (w_hi, hi)
-                self._prune()
             else:
                 self._split(lo, w_hi, hi, window)
+            self._prune()
 
     def _plan(self, lo: datetime, hi: datetime | None) -> datetime | None:
         """End of the next window starting at `lo`: the whole span unless density says it would overflow."""
@@ -267,7 +271,7 @@ class _DateWalk:
             depth=self.client.prefetch,
             cap=lambda: self.cap,
             expected=expected,
-            overlap=1 if self.prune else max(1, self.box[0] // 20),
+            overlap=1 if self.settled else max(1, self.box[0] // 20),
             seen=in_window,
         )
         next_skip = 0
@@ -387,11 +391,19 @@ class _DateWalk:
         return self._date_of(data[0]) or moment - SECOND
 
     def _prune(self) -> None:
-        """Forget ids no later window can return again (immutable field below the next window's start)."""
-        if self.prune and self.spans and len(self.seen) > 4 * self.box[0]:
-            floor = self.spans[0][0]
-            assert floor is not None, "only the first span is open below, and it is read first"
-            self.seen = {k: v for k, v in self.seen.items() if v is None or v >= floor}
+        """Forget ids whose walked value lies in no span still to read, so the read holds the ids of about
+        one window, not of the whole account. A later window returns only records inside a span still to
+        read, so such a record comes again only with a newer value (edited meanwhile, `date_updated`),
+        which is a new version and passes anyway. Spans are widened by a second (some Close filters honour
+        only seconds); ids with no readable value are kept. Amortised: only once `seen` doubled."""
+        if not self.prune or not self.spans or len(self.seen) <= max(4 * self.box[0], 2 * self.kept):
+            return
+        spans = [(lo and lo - SECOND, hi and hi + SECOND) for lo, hi in self.spans]
+        self.seen = {
+            rid: when for rid, when in self.seen.items()
+            if when is None or any((lo is None or when >= lo) and (hi is None or when < hi) for lo, hi in spans)
+        }
+        self.kept = len(self.seen)
 
 
 def paginate_by_date(
