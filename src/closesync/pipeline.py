@@ -22,7 +22,7 @@ table another writer owns is refused before anything is read, unless `force` ado
 filtered report (a user, a date range) in upsert mode replaces only the rows inside that filter, and the
 deletions of an incremental read stay inside it too.
 
-Memory: one `MemoryBudget` (closesync.budget, `memory_limit`) covers the whole sync. The runtime and the
+Memory: one `MemoryBudget` (closesync.memory_budget, `memory_limit`) covers the whole sync. The runtime and the
 destination's cache (DuckDB's memory_limit) take their shares first; each source then reserves a slot
 before it reads and sizes its shaping buffer from it, so as many sources run at once as slots fit.
 
@@ -45,10 +45,10 @@ from typing import Literal, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from closesync.budget import DEFAULT_MEMORY_LIMIT, RUNTIME_BYTES, SLOT_BYTES, MemoryBudget
 from closesync.close import DEFAULT_BASE_URL, CloseClient
 from closesync.close.budget import shared_pacer
 from closesync.close.errors import AuthenticationError, CloseError, RateLimitError, RequestTimeoutError
+from closesync.memory_budget import DEFAULT_MEMORY_LIMIT, RUNTIME_BYTES, SLOT_BYTES, MemoryBudget
 from closesync.reports import (
     CLASSIC_REPORTS,
     REPORTS,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from closesync.budget import DEFAULT_MEMORY_LIMIT
 from closesync.cli.common import LateHelpOption, default_base_url, echo_json, home_of, resolve_api_key
 from closesync.datacenter.spec import methods_help
 from closesync.errors import ClosesyncError
+from closesync.memory_budget import DEFAULT_MEMORY_LIMIT
 from closesync.sinks.destination import DEFAULT_METHOD, METHODS
 
 
@@ -97,12 +97,12 @@ def sync_command(
     a database."""
     from rich.console import Console
 
-    from closesync.budget import MemoryBudget, MemoryLimitError
     from closesync.cli.render import LiveProgress, print_summary
     from closesync.close import CloseClient
     from closesync.close.errors import InvalidIdError
     from closesync.close.paths import check_id
     from closesync.close.timestamps import parse_timestamp
+    from closesync.memory_budget import MemoryBudget, MemoryLimitError
     from closesync.pipeline import resolve_reports, sync
     from closesync.reports import UnknownReportError
 

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import closesync
-from closesync.budget import MIN_LIMIT_BYTES, SLOT_BYTES, MemoryBudget, MemoryLimitError, parse_size
 from closesync.cli import cli
+from closesync.memory_budget import MIN_LIMIT_BYTES, SLOT_BYTES, MemoryBudget, MemoryLimitError, parse_size
 from closesync.pipeline import ReportResult
 from closesync.reports import get_report
 from closesync.sandbox import Sandbox
